@@ -1,0 +1,48 @@
+"""One exception hierarchy; each class carries the exit code the CLI ends with.
+
+Exit codes follow BSD sysexits so that shell scripts can branch on them (see README).
+"""
+
+from __future__ import annotations
+
+
+class GmmcliError(Exception):
+    """An expected failure: reported as one ``error:`` line, never a traceback."""
+
+    exit_code = 1
+
+
+class UsageError(GmmcliError):
+    """Options that cannot work together or are out of range."""
+
+    exit_code = 2
+
+
+class DataError(GmmcliError):
+    """The input data is unusable: empty, non-numeric, NaN, too few rows, bad model file."""
+
+    exit_code = 65
+
+
+class InputMissing(GmmcliError):
+    """An input file does not exist or cannot be read."""
+
+    exit_code = 66
+
+
+class CannotCreateOutput(GmmcliError):
+    """An output file or folder cannot be created."""
+
+    exit_code = 73
+
+
+class IOFailure(GmmcliError):
+    """Reading or writing failed part-way (disk full, device error)."""
+
+    exit_code = 74
+
+
+class FitFailed(GmmcliError):
+    """EM could not produce a usable model (degenerate covariance, or --strict non-convergence)."""
+
+    exit_code = 65
