@@ -46,3 +46,9 @@ class FitFailed(GmmcliError):
     """EM could not produce a usable model (degenerate covariance, or --strict non-convergence)."""
 
     exit_code = 65
+
+
+class NotConverged(GmmcliError):
+    """EM stopped at --max-iter without converging and --strict was given."""
+
+    exit_code = 3
