@@ -7,7 +7,6 @@ imported inside the commands, so ``gmmcli --help`` and shell completion stay fas
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from typing import Annotated
 
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run(argv: list[str] | None = None) -> int:
     """Run gmmcli with ``argv``; return the exit code instead of exiting."""
-    from .errors import GmmcliError
+    from .errors import GmmcliError, OutputClosed
 
     click = _click_exceptions()
 
@@ -78,7 +77,7 @@ def run(argv: list[str] | None = None) -> int:
     except (typer.Abort, getattr(click, "Abort", typer.Abort), KeyboardInterrupt):
         _report("interrupted")
         return 130
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputClosed):
         return _closed_pipe()
     except Exception as exc:  # a bug: say so in one line, traceback only with --verbose
         _report(f"internal error: {type(exc).__name__}: {exc} (rerun with --verbose for details)")
@@ -103,7 +102,7 @@ def _report(message: str) -> None:
 
 
 def _closed_pipe() -> int:
-    """The reader went away (``| head``): stop quietly, like any Unix filter."""
+    """The reader went away (``| head``): stop quietly with success, so ``set -o pipefail`` holds."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
-    return 128 + signal.SIGPIPE if hasattr(signal, "SIGPIPE") else 1
+    return 0
