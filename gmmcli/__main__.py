@@ -1,0 +1,5 @@
+"""python -m gmmcli"""
+
+from .cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""One module per command family: option parsing and rendering only, no maths."""

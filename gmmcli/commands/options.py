@@ -1,0 +1,33 @@
+"""Options shared by several commands, defined once so they read the same everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+DataArg = Annotated[str, typer.Argument(metavar="DATA", help="Input CSV/TSV file, or - for stdin.", show_default=False)]
+ModelArg = Annotated[str, typer.Argument(metavar="MODEL", help="A model file written by 'gmmcli fit'.", show_default=False)]
+OutputOpt = Annotated[
+    Optional[str],
+    typer.Option("--output", "-o", metavar="FILE", help="Write here (atomically) instead of stdout.", show_default=False),
+]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", metavar="csv|tsv|json", help="Output format; json is one object per line.")]
+ColumnsOpt = Annotated[
+    Optional[str],
+    typer.Option("--columns", "-c", metavar="A,B", help="Fit on these columns only (comma-separated names).", show_default=False),
+]
+ExcludeOpt = Annotated[
+    Optional[str],
+    typer.Option("--exclude", "-x", metavar="A,B", help="Leave these columns out (ids, labels, text).", show_default=False),
+]
+DropnaOpt = Annotated[bool, typer.Option("--dropna", help="Skip rows with missing or infinite values instead of failing.")]
+KeepOpt = Annotated[
+    Optional[str],
+    typer.Option("--keep", metavar="A,B", help="Copy these input columns (an id, say) into the output.", show_default=False),
+]
+DelimiterOpt = Annotated[
+    Optional[str],
+    typer.Option("--delimiter", "-d", metavar="CHAR", help="Field separator (default: tab for .tsv, else comma).", show_default=False),
+]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed; the same seed gives the same output.", show_default=False)]

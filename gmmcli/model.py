@@ -1,0 +1,241 @@
+"""The model file: mixture parameters plus metadata, saved as plain data, loaded safely.
+
+A model file is a joblib file of one dict of builtins and numeric numpy arrays (see
+``safe_load``). ``Model`` is the in-memory form with scoring, sampling and ``to_sklearn``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import platform
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import __version__, gaussian
+from .errors import DataError, InputMissing
+from .gaussian import COVARIANCE_TYPES, MixtureParams
+
+FORMAT_NAME = "gmmcli-model"
+FORMAT_VERSION = 1
+QUANTILES = (0.0, 0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
+_PARAM_KEYS = ("weights", "means", "covariances", "precisions_cholesky")
+
+
+@dataclass
+class Model:
+    """A fitted Gaussian mixture with the names of the features it was fitted on."""
+
+    params: MixtureParams
+    feature_names: list[str]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_components(self) -> int:
+        return self.params.n_components
+
+    @property
+    def covariance_type(self) -> str:
+        return self.params.covariance_type
+
+    def predict(self, X) -> np.ndarray:
+        return gaussian.predict(self._check(X), self.params)
+
+    def predict_proba(self, X) -> np.ndarray:
+        return gaussian.predict_proba(self._check(X), self.params)
+
+    def score_samples(self, X) -> np.ndarray:
+        return gaussian.score_samples(self._check(X), self.params)
+
+    def sample(self, n_samples: int = 1, seed: int | None = None):
+        """Draw ``n_samples`` points and their components, rows shuffled."""
+        return gaussian.sample(self.params, n_samples, np.random.default_rng(seed))
+
+    def _check(self, X) -> np.ndarray:
+        if hasattr(X, "columns"):  # a DataFrame: pick features by name
+            X = X[self.feature_names].to_numpy()
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.params.n_features:
+            raise ValueError(f"expected an array with {self.params.n_features} columns, got shape {X.shape}")
+        return X
+
+    def to_sklearn(self):
+        """A fitted ``sklearn.mixture.GaussianMixture`` with exactly these parameters."""
+        from sklearn.mixture import GaussianMixture
+
+        p = self.params
+        fit = self.meta.get("fit_settings", {})
+        gm = GaussianMixture(
+            p.n_components,
+            covariance_type=p.covariance_type,
+            tol=fit.get("tol", 1e-3),
+            reg_covar=fit.get("reg_covar", 1e-6),
+            max_iter=fit.get("max_iter", 100),
+            n_init=fit.get("n_init", 1),
+            init_params=fit.get("init", "kmeans"),
+            random_state=fit.get("seed"),
+        )
+        gm.weights_ = p.weights.copy()
+        gm.means_ = p.means.copy()
+        gm.covariances_ = p.covariances.copy()
+        gm.precisions_cholesky_ = p.precisions_cholesky.copy()
+        if p.covariance_type == "full":
+            gm.precisions_ = np.einsum("kij,klj->kil", p.precisions_cholesky, p.precisions_cholesky)
+        elif p.covariance_type == "tied":
+            gm.precisions_ = p.precisions_cholesky @ p.precisions_cholesky.T
+        else:
+            gm.precisions_ = p.precisions_cholesky**2
+        gm.converged_ = bool(self.meta.get("converged", True))
+        gm.n_iter_ = int(self.meta.get("n_iter", 0))
+        gm.lower_bound_ = float(self.meta.get("lower_bound", np.nan))
+        gm.n_features_in_ = p.n_features
+        return gm
+
+    def to_dict(self) -> dict:
+        """The plain-data form written to disk."""
+        d = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION}
+        d["feature_names"] = list(self.feature_names)
+        d["covariance_type"] = self.params.covariance_type
+        d["n_components"] = self.params.n_components
+        for key in _PARAM_KEYS:
+            d[key] = np.ascontiguousarray(getattr(self.params, key))
+        d.update(self.meta)
+        return d
+
+
+def fingerprint(X: np.ndarray, feature_names, sample_weight=None) -> str:
+    """sha256 of the training matrix, its column names and weights: detects a changed input."""
+    h = hashlib.sha256()
+    h.update("\x1f".join(feature_names).encode())
+    h.update(str(X.shape).encode())
+    h.update(np.ascontiguousarray(X, dtype=np.float64).tobytes())
+    if sample_weight is not None:
+        h.update(np.ascontiguousarray(sample_weight, dtype=np.float64).tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+def versions() -> dict:
+    """Versions recorded in a model, for reproducing it later."""
+    out = {"gmmcli": __version__, "numpy": np.__version__, "python": platform.python_version()}
+    try:
+        from importlib.metadata import version
+
+        out["scikit-learn"] = version("scikit-learn")
+    except Exception:  # metadata missing in odd installs: not worth failing a fit over
+        out["scikit-learn"] = "unknown"
+    return out
+
+
+def training_metadata(X, params: MixtureParams, *, converged, n_iter, lower_bound, fit_settings,
+                      feature_names, sample_weight=None) -> dict:
+    """Everything a model file records about its fit, computed from the training data."""
+    log_dens = gaussian.score_samples(X, params)
+    w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    n_eff = float(w.sum())
+    ll = float(np.dot(w, log_dens))
+    p = gaussian.n_parameters(params.n_components, params.n_features, params.covariance_type)
+    return {
+        "fit_settings": dict(fit_settings),
+        "converged": bool(converged),
+        "n_iter": int(n_iter),
+        "lower_bound": float(lower_bound),
+        "log_likelihood": ll,
+        "n_parameters": int(p),
+        "aic": -2.0 * ll + 2.0 * p,
+        "bic": -2.0 * ll + p * float(np.log(n_eff)),
+        "n_train_rows": int(len(X)),
+        "train_log_density_quantiles": {
+            str(q): float(v) for q, v in zip(QUANTILES, np.quantile(log_dens, QUANTILES))
+        },
+        "versions": versions(),
+        "created": _created_at(),
+        "data_fingerprint": fingerprint(X, feature_names, sample_weight),
+    }
+
+
+def _created_at() -> str:
+    """UTC time of the fit; SOURCE_DATE_EPOCH pins it, for byte-identical model files."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch and epoch.isdigit()
+            else _dt.datetime.now(_dt.timezone.utc))
+    return when.isoformat(timespec="seconds")
+
+
+def save_model(model: Model, path) -> None:
+    """Write the model atomically (temp file, fsync, rename)."""
+    import joblib
+
+    from .atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        joblib.dump(model.to_dict(), tmp, compress=0)
+
+
+def load_model(path) -> Model:
+    """Read and validate a model file; raise InputMissing or DataError with a one-line reason."""
+    from .safe_load import UnsafeFile, load_plain
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputMissing(f"model file {path} does not exist")
+    if os.path.isdir(path):
+        raise InputMissing(f"model file {path} is a directory")
+    try:
+        data = load_plain(path)
+    except PermissionError:
+        raise InputMissing(f"model file {path} is not readable") from None
+    except EOFError:
+        raise DataError(f"model file {path} is truncated") from None
+    except UnsafeFile as exc:
+        raise DataError(f"{path} is not a gmmcli model: {exc}") from None
+    return model_from_dict(data, path)
+
+
+def model_from_dict(data, path="model") -> Model:
+    """Check the schema of a loaded dict and build the Model."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+        raise DataError(f"{path} is not a gmmcli model")
+    version = data.get("format_version")
+    if not isinstance(version, int):
+        raise DataError(f"{path} is not a gmmcli model: no format version")
+    if version > FORMAT_VERSION:
+        made_by = data.get("versions", {}).get("gmmcli", "a newer gmmcli")
+        raise DataError(
+            f"{path} was made by gmmcli {made_by} (model format {version}); "
+            f"this gmmcli {__version__} reads format {FORMAT_VERSION}: upgrade gmmcli"
+        )
+    try:
+        params = _params_from(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{path} is not a valid gmmcli model: {exc}") from None
+    names = data.get("feature_names")
+    if not isinstance(names, list) or len(names) != params.n_features or not all(isinstance(n, str) for n in names):
+        raise DataError(f"{path} is not a valid gmmcli model: bad feature names")
+    meta = {k: v for k, v in data.items() if k not in _PARAM_KEYS and k not in
+            ("format", "format_version", "feature_names", "covariance_type", "n_components")}
+    return Model(params, names, meta)
+
+
+def _params_from(data: dict) -> MixtureParams:
+    cov_type = data["covariance_type"]
+    if cov_type not in COVARIANCE_TYPES:
+        raise ValueError(f"unknown covariance type {cov_type!r}")
+    arrays = {key: data[key] for key in _PARAM_KEYS}
+    for key, arr in arrays.items():
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
+            raise ValueError(f"{key} is not a float array")
+    means = arrays["means"]
+    if means.ndim != 2:
+        raise ValueError("means must be 2-D")
+    k, d = means.shape
+    expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[cov_type]
+    if arrays["weights"].shape != (k,):
+        raise ValueError("weights do not match the means")
+    for key in ("covariances", "precisions_cholesky"):
+        if arrays[key].shape != expected:
+            raise ValueError(f"{key} has shape {arrays[key].shape}, expected {expected}")
+    if not all(np.all(np.isfinite(a)) for a in arrays.values()):
+        raise ValueError("parameters are not finite")
+    return MixtureParams(cov_type, arrays["weights"], means, arrays["covariances"], arrays["precisions_cholesky"])
