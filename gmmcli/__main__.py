@@ -2,4 +2,5 @@
 
 from .cli import main
 
-main()
+if __name__ == "__main__":  # worker processes (joblib, dask spawn) re-import this module
+    main()

@@ -221,7 +221,7 @@ class _BlockRunner:
 # EM
 
 
-def _em_loop(runner: _BlockRunner, params: MixtureParams, tol, reg_covar, max_iter):
+def em_loop(runner: _BlockRunner, params: MixtureParams, tol, reg_covar, max_iter):
     if max_iter == 0:
         return FitResult(params, False, 0, -math.inf)
     lower_bound = -math.inf
@@ -269,7 +269,7 @@ def _run_on(data, params, tol, reg_covar, max_iter, threads):
     runner = _BlockRunner(data, _default_threads() if threads is None else threads)
     try:
         with _blas_single_thread():
-            return _em_loop(runner, params, tol, reg_covar, max_iter)
+            return em_loop(runner, params, tol, reg_covar, max_iter)
     finally:
         runner.close()
 

@@ -9,7 +9,7 @@ import numpy as np
 from . import em
 from .errors import DataError, FitFailed, UsageError
 from .gaussian import COVARIANCE_TYPES, IllDefinedCovariance
-from .model import Model, training_metadata
+from .model import Model, fit_metadata, training_metadata
 
 
 @dataclass
@@ -68,3 +68,44 @@ def fit_model(X: np.ndarray, feature_names: list[str], settings: FitSettings) ->
         feature_names=feature_names,
     )
     return Model(result.params, list(feature_names), meta), result
+
+
+def fit_model_dask(runner, settings: FitSettings, *, init_params=None) -> tuple[Model, em.FitResult]:
+    """Fit on a Dask cluster (``dask_engine.DaskRunner``) and record it like an in-memory fit.
+
+    The log-likelihood, AIC and BIC are exact (a last pass over all partitions); the training
+    log-density quantiles are estimated on the uniform sample of rows used for initialisation.
+    """
+    from . import dask_engine, gaussian
+
+    settings.validate()
+    try:
+        result = dask_engine.fit(
+            runner,
+            settings.n_components,
+            covariance_type=settings.covariance_type,
+            tol=settings.tol,
+            reg_covar=settings.reg_covar,
+            max_iter=settings.max_iter,
+            n_init=settings.n_init,
+            init=settings.init,
+            seed=settings.seed,
+            init_params=init_params,
+        )
+    except IllDefinedCovariance as exc:
+        raise FitFailed(f"fit failed: {exc}") from None
+    final = runner.stats(result.params, moments=False)
+    sample = runner.last_sample if runner.last_sample is not None else runner.sample(dask_engine.INIT_SAMPLE_ROWS, settings.seed)[0]
+    meta = fit_metadata(
+        result.params,
+        log_likelihood=final.loglik,
+        n_eff=runner.weight,
+        n_rows=runner.n_rows,
+        log_densities=gaussian.score_samples(sample, result.params),
+        data_fingerprint=runner.fingerprint,
+        converged=result.converged,
+        n_iter=result.n_iter,
+        lower_bound=result.lower_bound,
+        fit_settings={**asdict(settings), "engine": "dask"},
+    )
+    return Model(result.params, list(runner.names), meta), result

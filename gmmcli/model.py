@@ -133,9 +133,25 @@ def training_metadata(X, params: MixtureParams, *, converged, n_iter, lower_boun
     """Everything a model file records about its fit, computed from the training data."""
     log_dens = gaussian.score_samples(X, params)
     w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    n_eff = float(w.sum())
-    ll = float(np.dot(w, log_dens))
+    return fit_metadata(
+        params,
+        log_likelihood=float(np.dot(w, log_dens)),
+        n_eff=float(w.sum()),
+        n_rows=len(X),
+        log_densities=log_dens,
+        data_fingerprint=fingerprint(X, feature_names, sample_weight),
+        converged=converged,
+        n_iter=n_iter,
+        lower_bound=lower_bound,
+        fit_settings=fit_settings,
+    )
+
+
+def fit_metadata(params: MixtureParams, *, log_likelihood, n_eff, n_rows, log_densities, data_fingerprint,
+                 converged, n_iter, lower_bound, fit_settings) -> dict:
+    """The model-file record from summaries of the data (in memory or computed by partitions)."""
     p = gaussian.n_parameters(params.n_components, params.n_features, params.covariance_type)
+    ll = float(log_likelihood)
     return {
         "fit_settings": dict(fit_settings),
         "converged": bool(converged),
@@ -145,13 +161,13 @@ def training_metadata(X, params: MixtureParams, *, converged, n_iter, lower_boun
         "n_parameters": int(p),
         "aic": -2.0 * ll + 2.0 * p,
         "bic": -2.0 * ll + p * float(np.log(n_eff)),
-        "n_train_rows": int(len(X)),
+        "n_train_rows": int(n_rows),
         "train_log_density_quantiles": {
-            str(q): float(v) for q, v in zip(QUANTILES, np.quantile(log_dens, QUANTILES))
+            str(q): float(v) for q, v in zip(QUANTILES, np.quantile(log_densities, QUANTILES))
         },
         "versions": versions(),
         "created": _created_at(),
-        "data_fingerprint": fingerprint(X, feature_names, sample_weight),
+        "data_fingerprint": data_fingerprint,
     }
 
 
