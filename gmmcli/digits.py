@@ -51,10 +51,11 @@ class DigitsSettings:
 
 @dataclass
 class DigitsResult:
-    """What the demo produced: the summary written to JSON, and the files it wrote."""
+    """What the demo produced: the summary written to JSON, the files it wrote, the new digits."""
 
     summary: dict
     files: dict[str, str] = field(default_factory=dict)
+    generated: np.ndarray | None = None  # (n_samples, 64) pixel rows of the generated digits
 
 
 def run_digits_demo(out_dir, settings: DigitsSettings | None = None,
@@ -135,7 +136,7 @@ def run_digits_demo(out_dir, settings: DigitsSettings | None = None,
     if sweep is not None:
         summary["aic_sweep"] = sweep
     _write_json(summary, files["summary"])
-    return DigitsResult(summary, {key: str(path) for key, path in files.items()})
+    return DigitsResult(summary, {key: str(path) for key, path in files.items()}, new_pixels)
 
 
 def _prepare_dir(out_dir) -> Path:
