@@ -97,7 +97,7 @@ def run_digits_demo(out_dir, settings: DigitsSettings | None = None,
     seconds = time.perf_counter() - started
     progress(f"converged: {result.converged} after {result.n_iter} iterations ({seconds:.1f} s)")
 
-    new_data, components = model.sample(settings.n_samples, settings.seed)
+    new_data, _ = model.sample(settings.n_samples, settings.seed)
     new_pixels = pca.inverse_transform(new_data)
     progress(f"drew {settings.n_samples} samples in {dims} dimensions and mapped them back to "
              f"{pixels.shape[1]} pixels")
@@ -130,7 +130,6 @@ def run_digits_demo(out_dir, settings: DigitsSettings | None = None,
         "aic": model.meta["aic"],
         "bic": model.meta["bic"],
         "n_samples": settings.n_samples,
-        "components_sampled": int(np.count_nonzero(np.bincount(components, minlength=model.n_components))),
         "files": {key: path.name for key, path in files.items()},
     }
     if sweep is not None:

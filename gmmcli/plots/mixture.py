@@ -143,9 +143,7 @@ def model_figure(model, X: np.ndarray, pair: tuple[int, int], *, n_samples: int 
     Labels and certainty come from all features; only the plotted pair is drawn. ``n_samples``
     generated points (drawn with ``numpy.random.default_rng(seed)``) are overlaid when > 0.
     """
-    from .. import gaussian
-
-    proba = gaussian.predict_proba(X, model.params)
+    proba = model.predict_proba(X)
     columns = list(pair)
     samples = model.sample(n_samples, seed)[0][:, columns] if n_samples > 0 else None
     names = (model.feature_names[pair[0]], model.feature_names[pair[1]])
