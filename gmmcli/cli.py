@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from . import __version__, console
-from .commands import fit, info, scoring
+from .commands import digits, fit, info, plot, sample, scoring
 
 app = typer.Typer(
     name="gmmcli",
@@ -45,6 +45,9 @@ app.command(epilog=fit.EPILOG)(fit.fit)
 for _name in scoring.EPILOGS:
     app.command(epilog=scoring.EPILOGS[_name])(getattr(scoring, _name))
 app.command(epilog=info.EPILOG)(info.info)
+app.command(epilog=sample.EPILOG)(sample.sample)
+app.command(epilog=plot.EPILOG)(plot.plot)
+app.command("digits-demo", epilog=digits.EPILOG)(digits.digits_demo)
 
 
 def main(argv: list[str] | None = None) -> None:
