@@ -177,11 +177,21 @@ def _blas_single_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _default_threads() -> int:
+def _cpus() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _default_threads() -> int:
+    """CPUs available, capped by OMP_NUM_THREADS when set (joblib sets it in its workers)."""
+    n = _cpus()
+    try:
+        n = min(n, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        pass
+    return max(1, n)
 
 
 class _BlockRunner:
@@ -253,8 +263,9 @@ def run_em(
 
     ``lower_bound`` is the (weighted) mean log-likelihood per row at the last E-step, as
     scikit-learn's ``lower_bound_``; ``max_iter=0`` returns the initial parameters with
-    lower bound -inf, as scikit-learn does. ``threads`` (default: the CPUs available) spreads
-    the blocks over threads with BLAS limited to one thread; the result does not depend on it.
+    lower bound -inf, as scikit-learn does. ``threads`` (default: the CPUs available, at most
+    OMP_NUM_THREADS when that is set) spreads the blocks over threads with BLAS limited to one
+    thread; the result does not depend on it, nor on how the blocks are spread.
     float32 X stays float32: the E-step distances run in float32 blocks, the statistics are
     accumulated in float64, and the returned parameters are float64.
     """
@@ -396,7 +407,7 @@ def _n_workers(jobs: int, n_tasks: int) -> int:
     if jobs == 0:
         raise ValueError("jobs must be a positive number of workers, or -1 for all CPUs")
     if jobs < 0:
-        jobs = max(1, _default_threads() + 1 + jobs)
+        jobs = max(1, _cpus() + 1 + jobs)
     return max(1, min(jobs, n_tasks))
 
 
