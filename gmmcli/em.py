@@ -194,17 +194,23 @@ def _default_threads() -> int:
     return max(1, n)
 
 
+#: Blocks are summed in at most this many fixed groups (then the groups, in order): the
+#: partition depends only on the number of blocks, so neither the result nor the memory held
+#: (one group total each) depends on the number of threads.
+MAX_GROUPS = 32
+
+
 class _BlockRunner:
-    """Maps block_stats over the blocks (optionally on threads), sums in block order."""
+    """Maps block_stats over the blocks (optionally on threads); sums in a fixed order."""
 
     def __init__(self, data: _Data, threads: int):
         self.data = data
-        self.threads = max(1, min(int(threads), len(data.bounds)))
-        self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        # contiguous runs of blocks, one per thread
         nb = len(data.bounds)
-        cuts = [round(i * nb / self.threads) for i in range(self.threads + 1)]
-        self.runs = [data.bounds[cuts[i] : cuts[i + 1]] for i in range(self.threads)]
+        g = min(nb, MAX_GROUPS)
+        cuts = [round(i * nb / g) for i in range(g + 1)]
+        self.groups = [data.bounds[cuts[i] : cuts[i + 1]] for i in range(g)]
+        self.threads = max(1, min(int(threads), g))
+        self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
 
     def close(self):
         if self.pool is not None:
@@ -215,16 +221,13 @@ class _BlockRunner:
         state = prepare_estep(params, data.shift, dtype=data.dtype, radius2=data.radius2)
 
         def run(bounds):
-            return [
+            return sum_stats(
                 block_stats(data.X[a:b], state, data.block_weights(a, b), moments=moments)
                 for a, b in bounds
-            ]
+            )
 
-        if self.pool is None:
-            parts = run(data.bounds)
-        else:
-            parts = [p for chunk in self.pool.map(run, self.runs) for p in chunk]
-        return sum_stats(parts)  # fixed block order: the result does not depend on threads
+        mapper = map if self.pool is None else self.pool.map
+        return sum_stats(mapper(run, self.groups))
 
 
 # --------------------------------------------------------------------------------------------

@@ -157,13 +157,14 @@ def test_reg_covar_and_more_components(data):
         np.testing.assert_array_equal(gaussian.predict(X, res.params), gm.predict(X))
 
 
-def test_higher_dimension_matches_sklearn():
+@pytest.mark.parametrize("n_features, k", [(12, 5), (20, 3)])  # (20, 3): moments by GEMM
+def test_higher_dimension_matches_sklearn(n_features, k):
     from sklearn.datasets import make_blobs
 
-    X, _ = make_blobs(n_samples=3000, n_features=12, centers=5, random_state=4)
+    X, _ = make_blobs(n_samples=3000, n_features=n_features, centers=k, random_state=4)
     for covariance_type in COV_TYPES:
-        gm = _sklearn_fit(X, 5, covariance_type=covariance_type, random_state=4)
-        res = em.fit(X, 5, covariance_type=covariance_type, seed=4)
+        gm = _sklearn_fit(X, k, covariance_type=covariance_type, random_state=4)
+        res = em.fit(X, k, covariance_type=covariance_type, seed=4)
         assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8)
         assert res.n_iter == gm.n_iter_
         np.testing.assert_array_equal(gaussian.predict(X, res.params), gm.predict(X))
@@ -319,8 +320,9 @@ def test_jobs_do_not_change_the_result(data):
 def test_threads_do_not_change_the_result(data):
     X = np.vstack([data["blobs"]] * 20)
     start = em.initial_params(X, 4, "full", random_state=0)
-    a = em.run_em(X, start, tol=0, max_iter=5, threads=1, block_rows=512)
-    b = em.run_em(X, start, tol=0, max_iter=5, threads=2, block_rows=512)
+    # 63 blocks, summed in 32 fixed groups
+    a = em.run_em(X, start, tol=0, max_iter=5, threads=1, block_rows=128)
+    b = em.run_em(X, start, tol=0, max_iter=5, threads=2, block_rows=128)
     assert a.lower_bound == b.lower_bound
     np.testing.assert_array_equal(a.params.covariances, b.params.covariances)
 
@@ -371,12 +373,13 @@ def _random_params(rng, k, d, covariance_type):
     return MixtureParams.from_covariances(covariance_type, w / w.sum(), means, cov)
 
 
+@pytest.mark.parametrize("k, d", [(3, 4), (2, 8)])  # (2, 8): full's moments by GEMM
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
-def test_block_statistics_are_additive(covariance_type):
+def test_block_statistics_are_additive(covariance_type, k, d):
     rng = np.random.RandomState(1)
-    X = rng.randn(1000, 4) * 2 + 1
+    X = rng.randn(1000, d) * 2 + 1
     w = rng.rand(1000)
-    params = _random_params(rng, 3, 4, covariance_type)
+    params = _random_params(rng, k, d, covariance_type)
     shift = X.mean(axis=0)
     r2 = float(np.max(np.sum((X - shift) ** 2, axis=1)))
     state = em_blocks.prepare_estep(params, shift, radius2=r2)
