@@ -18,6 +18,8 @@ Public functions::
         sample_weight=None, jobs=1, init_params=None) -> FitResult
     run_em(X, initial_params, *, tol, reg_covar, max_iter, sample_weight=None,
            threads=None, block_rows=None) -> FitResult
+    em_loop(runner, params, tol, reg_covar, max_iter) -> FitResult
+                                    (the loop over any runner with .stats(params) -> SuffStats)
     initial_params(X, n_components, covariance_type, *, init, random_state, reg_covar,
                    sample_weight=None) -> MixtureParams
     log_likelihood(X, params, sample_weight=None) -> float        (total, weighted)
@@ -63,6 +65,7 @@ __all__ = [
     "aic",
     "bic",
     "effective_rows",
+    "em_loop",
     "fit",
     "initial_params",
     "log_likelihood",
@@ -234,7 +237,14 @@ class _BlockRunner:
 # EM
 
 
-def _em_loop(runner: _BlockRunner, params: MixtureParams, tol, reg_covar, max_iter):
+def em_loop(runner, params: MixtureParams, tol, reg_covar, max_iter) -> FitResult:
+    """The EM iterations, with scikit-learn's stopping rule, over any source of statistics.
+
+    ``runner.stats(params)`` must return the summed ``SuffStats`` of all rows under
+    ``params`` (the in-memory block runner here; a distributed engine maps ``block_stats``
+    over its partitions). Each iteration: E-step statistics, lower bound = loglik / weight,
+    M-step; stop when |change of lower bound| < tol, or after max_iter iterations.
+    """
     if max_iter == 0:
         return FitResult(params, False, 0, -math.inf)
     lower_bound = -math.inf
@@ -283,7 +293,7 @@ def _run_on(data, params, tol, reg_covar, max_iter, threads):
     runner = _BlockRunner(data, _default_threads() if threads is None else threads)
     try:
         with _blas_single_thread():
-            return _em_loop(runner, params, tol, reg_covar, max_iter)
+            return em_loop(runner, params, tol, reg_covar, max_iter)
     finally:
         runner.close()
 
