@@ -30,6 +30,7 @@ Public functions::
 from __future__ import annotations
 
 import math
+import operator
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -363,7 +364,11 @@ def fit(
         raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}")
     if init not in INIT_METHODS:
         raise ValueError(f"init must be one of {INIT_METHODS}")
-    if int(n_components) < 1 or int(n_init) < 1 or int(max_iter) < 0:
+    try:
+        n_components, n_init, max_iter = (operator.index(v) for v in (n_components, n_init, max_iter))
+    except TypeError:
+        raise ValueError("n_components, n_init and max_iter must be integers") from None
+    if n_components < 1 or n_init < 1 or max_iter < 0:
         raise ValueError("n_components and n_init must be >= 1, max_iter >= 0")
     if not (tol >= 0 and reg_covar >= 0):
         raise ValueError("tol and reg_covar must be >= 0")
@@ -375,6 +380,8 @@ def fit(
         _check_params_for(init_params, X.shape[1])
         if init_params.covariance_type != covariance_type:
             raise ValueError("init_params has a different covariance type")
+        if init_params.n_components != n_components:
+            raise ValueError("init_params has a different number of components")
         starts = [init_params]
     else:
         random_state = check_random_state(seed)
