@@ -530,6 +530,28 @@ def resp_stats(
 # M-step
 
 
+#: A variance below this fraction of its second moment is cancellation noise, i.e. zero.
+_NOISE = 8.0 * _EPS64
+
+
+def _zero_rounding_noise(variances, second_moments, cov, diag) -> None:
+    """Set to exactly zero the variances that are only rounding noise of S2/N - m m^T.
+
+    scikit-learn computes sum r (x - mu)^2 directly, so collapsed points give an exact zero and
+    a failed Cholesky ("ill-defined covariance"); our moment form leaves noise of order
+    eps * S2/N there instead. Zeroing it restores the same verdict (and reg_covar still rescues
+    it, as in scikit-learn); real variances are far above eps * S2/N.
+    """
+    noise = variances <= _NOISE * second_moments
+    if np.any(noise):
+        if cov.ndim == 3:
+            k_idx, j_idx = np.nonzero(noise)
+            cov[k_idx, diag[j_idx], diag[j_idx]] = 0.0
+        else:
+            j_idx = np.flatnonzero(noise)
+            cov[diag[j_idx], diag[j_idx]] = 0.0
+
+
 def m_step(stats: SuffStats, reg_covar: float, *, initial: bool = False) -> MixtureParams:
     """Parameters from summed statistics, with scikit-learn's formulas and conventions.
 
@@ -551,10 +573,12 @@ def m_step(stats: SuffStats, reg_covar: float, *, initial: bool = False) -> Mixt
     corr = 2.0 - n_sum / nk
     if not np.all(np.isfinite(stats.moments)):
         raise IllDefinedCovariance(ILL_DEFINED_COVARIANCE)
+    diag = np.arange(d)
     if cov_type == "full":
-        cov = stats.s2 / nk[:, None, None]
-        cov -= corr[:, None, None] * (m[:, :, None] * m[:, None, :])
-        cov[:, np.arange(d), np.arange(d)] += reg_covar
+        second = stats.s2 / nk[:, None, None]
+        cov = second - corr[:, None, None] * (m[:, :, None] * m[:, None, :])
+        _zero_rounding_noise(cov[:, diag, diag], second[:, diag, diag], cov, diag)
+        cov[:, diag, diag] += reg_covar
     elif cov_type == "tied":
         # scikit-learn: (X^T X - sum_k nk mu_k mu_k^T) / sum(nk), in raw coordinates. With
         # x = c + x', mu_k = c + m_k this is exactly the expression below; the terms in c vanish
@@ -566,14 +590,17 @@ def m_step(stats: SuffStats, reg_covar: float, *, initial: bool = False) -> Mixt
         cov = stats.s2 - (nk[:, None] * m).T @ m
         cov += np.outer(c, delta) + np.outer(delta, c) + lost * np.outer(c, c)
         cov /= nk.sum()
-        cov[np.arange(d), np.arange(d)] += reg_covar
+        _zero_rounding_noise(cov[diag, diag], stats.s2[diag, diag] / nk.sum(), cov, diag)
+        cov[diag, diag] += reg_covar
     elif cov_type == "diag":
-        cov = stats.s2 / nk[:, None] - corr[:, None] * m * m
-        np.maximum(cov, 0.0, out=cov)
+        second = stats.s2 / nk[:, None]
+        cov = second - corr[:, None] * m * m
+        cov[cov <= _NOISE * second] = 0.0
         cov += reg_covar
     else:
-        cov = (stats.s2 / nk - corr * np.sum(m * m, axis=1)) / d
-        np.maximum(cov, 0.0, out=cov)
+        second = stats.s2 / nk
+        cov = (second - corr * np.sum(m * m, axis=1)) / d
+        cov[cov <= _NOISE * second / d] = 0.0
         cov += reg_covar
     weights = nk / stats.weight if initial else nk / nk.sum()
     return MixtureParams(cov_type, weights, means, cov, precision_cholesky(cov, cov_type))
