@@ -1,17 +1,21 @@
 """Messages for people, on stderr: summaries, warnings, progress. Data never goes here.
 
-Rich decides colour from the terminal and honours NO_COLOR; --quiet silences all but errors.
+Colour only when the stream is a terminal and NO_COLOR is unset (FORCE_COLOR or TERM do not
+override a pipe: a cron log must never hold escape codes); --quiet silences all but errors.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 _state = {"quiet": False, "verbose": False}
 
 
 def configure(quiet: bool = False, verbose: bool = False) -> None:
+    global _console
     _state["quiet"], _state["verbose"] = quiet, verbose
+    _console = None  # re-decide colour: stderr may have been redirected since (tests do)
 
 
 def verbose() -> bool:
@@ -31,8 +35,52 @@ def console():
     if _console is None:
         from rich.console import Console
 
-        _console = Console(stderr=True, highlight=False, soft_wrap=True)
+        _console = make_console(sys.stderr)
     return _console
+
+
+def colour_allowed(stream) -> bool:
+    """Escape codes only for a terminal, and never with NO_COLOR set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def make_console(stream):
+    """A rich Console on ``stream``: styled on a terminal, plain text anywhere else.
+
+    Off a terminal, lines are not wrapped or truncated to a guessed width either, so a table
+    piped into a file keeps every character.
+    """
+    from rich.console import Console
+
+    on_tty = colour_allowed(stream)
+    terminal = _isatty(stream)
+    return Console(
+        file=stream,
+        highlight=False,
+        soft_wrap=True,
+        force_terminal=terminal,
+        no_color=not on_tty,
+        color_system="auto" if on_tty else None,
+        width=None if terminal else 100_000,
+        emoji=False,
+    )
+
+
+def stdout_console():
+    """A console for human-readable results on stdout (``gmmcli info``)."""
+    return make_console(sys.stdout)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def info(message: str) -> None:
@@ -51,4 +99,5 @@ def error(message: str) -> None:
 
 
 def on_terminal() -> bool:
-    return sys.stderr.isatty() and not _state["quiet"]
+    """True if progress bars may be drawn: stderr is a terminal and --quiet is off."""
+    return _isatty(sys.stderr) and not _state["quiet"]
