@@ -192,13 +192,16 @@ def _warnings_to_console():
     --quiet silences them with every other message; --verbose keeps Python's full form.
     """
     previous = warnings.showwarning
+    seen = set()
 
     def show(message, category, filename, lineno, file=None, line=None):
         if console.verbose():
             previous(message, category, filename, lineno, file, line)
-        else:
-            console.warn(f"{_one_line(message) if isinstance(message, Warning) else str(message).strip()}"
-                         f" ({category.__name__})")
+            return
+        text = f"{_one_line(message) if isinstance(message, Warning) else str(message).strip()} ({category.__name__})"
+        if text not in seen:  # the same numpy warning from ten places is one line
+            seen.add(text)
+            console.warn(text)
 
     with warnings.catch_warnings():
         warnings.simplefilter("default")

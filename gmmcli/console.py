@@ -85,17 +85,36 @@ def _isatty(stream) -> bool:
 
 def info(message: str) -> None:
     if not _state["quiet"]:
-        console().print(message, markup=False)
+        console().print(_printable_lines(message), markup=False)
 
 
 def warn(message: str) -> None:
     if not _state["quiet"]:
-        console().print(f"warning: {message}", markup=False, style="yellow")
+        console().print(f"warning: {_printable_lines(message)}", markup=False, style="yellow")
 
 
 def error(message: str) -> None:
     """One line on stderr; plain print so nothing can wrap or style it away."""
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
+
+
+def one_line(message: str) -> str:
+    """Escape control characters (a column named "\\x1e" from a hostile input, say) so that a
+    message is always exactly one line, whatever the data put in it."""
+    text = str(message)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _printable_lines(message: str) -> str:
+    """Like one_line, but a message of several lines (a summary table) keeps its newlines."""
+    return "\n".join(one_line(line) for line in str(message).split("\n"))
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def on_terminal() -> bool:

@@ -19,6 +19,7 @@ from .errors import DataError, InputMissing, IOFailure, UsageError
 
 FORMATS = ("csv", "tsv", "json")
 BLOCK_ROWS = 65_536
+HUGE = 1e100  # larger magnitudes overflow EM's sums of squares: refused like NaN
 
 
 _BZ2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")  # first block, or end of stream (an empty file)
@@ -101,7 +102,15 @@ def _read_error(source: str, exc: BaseException) -> Exception:
         return DataError(f"cannot read {_name(source)}: compressed input ends early (truncated file?)")
     if isinstance(exc, OSError) and not _is_format_error(exc):
         return IOFailure(f"reading {_name(source)} failed: {exc.strerror or _first_line(exc)}")
-    return DataError(f"cannot parse {_name(source)}: {_first_line(exc)}")
+    return DataError(f"cannot parse {_name(source)}: {_parser_message(exc)}")
+
+
+def _parser_message(exc: BaseException) -> str:
+    """pandas' "Error tokenizing data. C error: Expected 2 fields..." -> "expected 2 fields..."."""
+    text = _first_line(exc)
+    for noise in ("Error tokenizing data. C error: ", "C error: "):
+        text = text.replace(noise, "")
+    return text[:1].lower() + text[1:]
 
 
 def _is_format_error(exc: OSError) -> bool:
@@ -246,7 +255,8 @@ def choose_features(frame, columns: list[str], exclude: list[str]) -> list[str]:
 def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
     """The named columns as a float matrix, plus the mask of rows kept.
 
-    Non-numeric columns are an error; NaN/inf rows are an error unless ``dropna``. Rows are
+    Non-numeric columns are an error; rows with NaN, inf or a magnitude above ``HUGE`` are an
+    error unless ``dropna``, which drops them. Rows are
     named by their 1-based number among the data rows of the whole input (not of the block).
     """
     missing = [c for c in names if c not in frame.columns]
@@ -258,10 +268,16 @@ def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
             raise DataError(f"column {name!r} is not numeric{_first_text(frame, name)} "
                             f"(exclude it with --exclude {name})")
     X = frame[names].to_numpy(dtype=dtype)
-    finite = np.isfinite(X).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        finite = (np.abs(X) <= HUGE).all(axis=1)  # False for NaN and inf too
     if not finite.all():
         if not dropna:
-            row = _row_number(frame, int(np.flatnonzero(~finite)[0]))
+            position = int(np.flatnonzero(~finite)[0])
+            row = _row_number(frame, position)
+            if np.isfinite(X[position]).all():
+                column = names[int(np.flatnonzero(np.abs(X[position]) > HUGE)[0])]
+                raise DataError(f"row {row} has a value too large to model in column {column!r} "
+                                f"(|x| > {HUGE:g}; rescale the data, or use --dropna to skip such rows)")
             raise DataError(f"row {row} has a missing or infinite value (use --dropna to skip such rows)")
         X = X[finite]
     return X, finite
