@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sys
 import warnings
 from typing import Annotated
@@ -17,7 +16,7 @@ import typer
 import typer.core
 
 from . import __version__, console
-from .commands import fit, info, scoring
+from .commands import digits, fit, info, plot, sample, scoring
 
 
 class _Group(typer.core.TyperGroup):
@@ -72,6 +71,9 @@ app.command(epilog=fit.EPILOG)(fit.fit)
 for _name in scoring.EPILOGS:
     app.command(epilog=scoring.EPILOGS[_name])(getattr(scoring, _name))
 app.command(epilog=info.EPILOG)(info.info)
+app.command(epilog=sample.EPILOG)(sample.sample)
+app.command(epilog=plot.EPILOG)(plot.plot)
+app.command("digits-demo", epilog=digits.EPILOG)(digits.digits_demo)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -84,7 +86,7 @@ def run(argv: list[str] | None = None) -> int:
 
     Every way out is decided here: a GmmcliError is one ``error:`` line and its exit code; a
     signal is 128 + its number (after the stack has unwound, so temp files are gone); a closed
-    stdout pipe is quiet; an OSError nobody mapped is 74; anything else is a bug (exit 1). The
+    stdout pipe is quiet (exit 0); an OSError nobody mapped is 74; anything else is a bug (exit 1). The
     traceback is shown only with --verbose.
     """
     from .signals import raising_signals
@@ -94,7 +96,7 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
-    from .errors import GmmcliError
+    from .errors import GmmcliError, OutputClosed
     from .signals import Interrupted
 
     click = _click_exceptions()
@@ -125,7 +127,7 @@ def _run(argv: list[str] | None) -> int:
     except (typer.Abort, getattr(click, "Abort", typer.Abort), KeyboardInterrupt):
         _report("interrupted")
         return 130
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputClosed):
         return _closed_pipe()
     except OSError as exc:  # an I/O failure no layer mapped (stdout on a full disk, say)
         from .atomic import io_error
@@ -228,14 +230,13 @@ def _report(message: str) -> None:
 
 
 def _closed_pipe() -> int:
-    """The reader went away (``| head``): stop quietly, like any Unix filter.
+    """The reader went away (``| head``): stop quietly with success, so ``set -o pipefail`` holds.
 
     Whatever is still buffered for stdout goes to /dev/null, so that the interpreter's final
-    flush cannot print "Exception ignored ... BrokenPipeError". Exit 141 (128 + SIGPIPE) is
-    what a shell reports for a filter stopped by a closed pipe.
+    flush cannot print "Exception ignored ... BrokenPipeError".
     """
     if sys.stdout is sys.__stdout__:  # never rewire the fd under a test runner's capture
         with contextlib.suppress(OSError, ValueError):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-    return 128 + signal.SIGPIPE if hasattr(signal, "SIGPIPE") else 1
+    return 0

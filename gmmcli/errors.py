@@ -52,3 +52,7 @@ class NotConverged(GmmcliError):
     """EM stopped at --max-iter without converging and --strict was given."""
 
     exit_code = 3
+
+
+class OutputClosed(Exception):
+    """The reader of stdout went away (``| head``): not an error, gmmcli stops quietly."""

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import DataError, InputMissing, IOFailure, UsageError
+from .errors import DataError, InputMissing, IOFailure, OutputClosed, UsageError
 
 FORMATS = ("csv", "tsv", "json")
 BLOCK_ROWS = 65_536
@@ -356,8 +356,11 @@ def _plain(value):
 def output_stream(output: str | None):
     """stdout for None or "-", else an atomically replaced file."""
     if output in (None, "-"):
-        yield sys.stdout
-        sys.stdout.flush()
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader left (| head); not click's EPIPE exit 1
+            raise OutputClosed() from None
         return
     from .atomic import atomic_text
 

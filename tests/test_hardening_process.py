@@ -59,7 +59,7 @@ def test_closed_pipe_ends_quietly(work, args):
     proc = subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -1"], capture_output=True, timeout=120)
     assert proc.stderr == b""
     assert len(proc.stdout.splitlines()) == 1
-    assert proc.returncode in (0, 141)  # 141 = 128 + SIGPIPE, as for any filter whose reader left
+    assert proc.returncode == 0  # a reader that leaves is not a failure: `set -o pipefail` holds
 
 
 def test_closed_pipe_on_info(work):

@@ -1,0 +1,31 @@
+"""The README's examples are true: every ```sh block runs, in order, from the repository's top folder.
+
+Without pipefail (``sort | head`` may kill sort with SIGPIPE, as in any shell), so a failure
+inside a pipeline is caught by its ``error:`` line on stderr instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+BLOCK = re.compile(r"^```sh\n(.*?)^```", re.S | re.M)
+
+
+def test_readme_sh_blocks_run(tmp_path):
+    blocks = BLOCK.findall((ROOT / "README.md").read_text())
+    assert blocks, "README has no sh examples"
+    shutil.copytree(ROOT / "sample_data", tmp_path / "sample_data")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for block in blocks:
+        proc = subprocess.run(["bash", "-c", "set -e\n" + block], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+        report = f"README block failed:\n{block}\n--- stderr:\n{proc.stderr[-3000:]}"
+        assert proc.returncode == 0, report
+        assert "error:" not in proc.stderr and "Traceback" not in proc.stderr, report
