@@ -135,13 +135,13 @@ class _MappedWriter:
         try:
             return self._fh.write(text)
         except OSError as exc:
-            raise io_error(exc, self._target) from None
+            raise self._mapped(exc) from None
 
     def flush(self) -> None:
         try:
             self._fh.flush()
         except OSError as exc:
-            raise io_error(exc, self._target) from None
+            raise self._mapped(exc) from None
 
     def close(self) -> None:
         if self._fh.closed:
@@ -151,7 +151,20 @@ class _MappedWriter:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 self._fh.close()
-            raise io_error(exc, self._target) from None
+            if self._broken:  # already reported: a closed pipe stays quiet
+                return
+            raise self._mapped(exc) from None
+
+    _broken = False
+
+    def _mapped(self, exc: OSError) -> BaseException:
+        """A closed pipe (-o /dev/stdout | head) stays a BrokenPipeError: quiet, not exit 73."""
+        if isinstance(exc, BrokenPipeError):
+            self._broken = True
+            with contextlib.suppress(OSError):  # drop what is buffered: nobody will read it
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self._fh.fileno())
+            return exc
+        return io_error(exc, self._target)
 
     def __getattr__(self, name):  # pandas asks for mode, encoding, ... : delegate
         return getattr(self._fh, name)

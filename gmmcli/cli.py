@@ -103,6 +103,8 @@ def _run(argv: list[str] | None) -> int:
     console.configure()  # no state from an earlier in-process run; the callback sets the flags
     command = typer.main.get_command(app)
     argv = _hoist_global_flags(command, sys.argv[1:] if argv is None else list(argv))
+    if not argv or "--help" in argv or "-h" in argv:
+        _plain_help_off_terminal()
     try:
         try:
             result = command.main(args=argv, prog_name="gmmcli", standalone_mode=False)
@@ -180,6 +182,20 @@ def _hoist_global_flags(group, argv: list[str]) -> list[str]:
         (hoisted if token in _GLOBAL_FLAGS and token not in own else rest).append(token)
         i += 1
     return argv[:position] + hoisted + [argv[position]] + rest
+
+
+def _plain_help_off_terminal() -> None:
+    """Typer draws help with rich, which FORCE_COLOR or TTY_COMPATIBLE turn to escape codes
+    even in a pipe or a log file; gmmcli's rule is colour on a terminal only, and never with
+    NO_COLOR."""
+    if console.colour_allowed(sys.stdout):
+        return
+    try:
+        from typer import rich_utils
+    except ImportError:  # Typer without rich: plain help already
+        return
+    rich_utils.COLOR_SYSTEM = None
+    rich_utils.FORCE_TERMINAL = False
 
 
 def _one_line(exc: BaseException) -> str:

@@ -62,6 +62,19 @@ def test_closed_pipe_ends_quietly(work, args):
     assert proc.returncode == 0  # a reader that leaves is not a failure: `set -o pipefail` holds
 
 
+def test_closed_pipe_on_an_output_file_that_is_stdout(work):
+    command = " ".join(shlex.quote(c) for c in _cmd("predict", work / "blobs.joblib", work / "big.csv", "-o", "/dev/stdout"))
+    proc = subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -1"], capture_output=True, timeout=120)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (0, b"", b"label\n")
+
+
+def test_help_in_a_pipe_has_no_escape_codes_even_when_colour_is_forced():
+    for var in ("FORCE_COLOR", "TTY_COMPATIBLE", "PY_COLORS"):
+        proc = subprocess.run(_cmd("fit", "--help"), capture_output=True, env={**os.environ, var: "1"}, timeout=60)
+        assert proc.returncode == 0 and b"--n-components" in proc.stdout
+        assert ANSI.encode() not in proc.stdout + proc.stderr, var
+
+
 def test_closed_pipe_on_info(work):
     command = " ".join(shlex.quote(c) for c in _cmd("info", work / "blobs.joblib"))
     proc = subprocess.run(["bash", "-c", f"{command} | head -c 10 >/dev/null"], capture_output=True, timeout=60)
