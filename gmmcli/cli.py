@@ -108,7 +108,8 @@ def _run(argv: list[str] | None) -> int:
     try:
         try:
             result = command.main(args=argv, prog_name="gmmcli", standalone_mode=False)
-            sys.stdout.flush()
+            if sys.stdout is not None:
+                sys.stdout.flush()
         except _PassThrough as wrapped:
             raise wrapped.original from None
         return result if isinstance(result, int) else 0
@@ -238,10 +239,11 @@ def _click_exceptions():
 
 
 def _report(message: str) -> None:
-    if console.verbose() and sys.exc_info()[0] is not None:
+    if console.verbose() and sys.exc_info()[0] is not None and sys.stderr is not None:
         import traceback
 
-        traceback.print_exc()
+        with contextlib.suppress(OSError, ValueError):
+            traceback.print_exc()
     console.error(message)
 
 
@@ -251,7 +253,7 @@ def _closed_pipe() -> int:
     Whatever is still buffered for stdout goes to /dev/null, so that the interpreter's final
     flush cannot print "Exception ignored ... BrokenPipeError".
     """
-    if sys.stdout is sys.__stdout__:  # never rewire the fd under a test runner's capture
+    if sys.stdout is not None and sys.stdout is sys.__stdout__:  # never rewire a test runner's capture
         with contextlib.suppress(OSError, ValueError):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())

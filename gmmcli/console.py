@@ -57,9 +57,15 @@ def make_console(stream):
     """
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich's own reaction is to point *stdout* at /dev/null and exit 1: for a closed
+            # stderr that would throw away the data. Stop talking instead.
+            self.quiet = True
+
     on_tty = colour_allowed(stream)
     terminal = _isatty(stream)
-    return Console(
+    return _Console(
         file=stream,
         highlight=False,
         soft_wrap=True,
@@ -85,17 +91,33 @@ def _isatty(stream) -> bool:
 
 def info(message: str) -> None:
     if not _state["quiet"]:
-        console().print(_printable_lines(message), markup=False)
+        _say(_printable_lines(message))
 
 
 def warn(message: str) -> None:
     if not _state["quiet"]:
-        console().print(f"warning: {_printable_lines(message)}", markup=False, style="yellow")
+        _say(f"warning: {_printable_lines(message)}", style="yellow")
+
+
+def _say(text: str, style: str | None = None) -> None:
+    """Print on stderr if there is one: a closed stderr (``2>&-``) or a reader that went away
+    (``2>&1 | head -1``) must not turn a message into a failure of the job itself."""
+    if sys.stderr is None:
+        return
+    try:
+        console().print(text, markup=False, style=style)
+    except (OSError, ValueError):
+        pass
 
 
 def error(message: str) -> None:
     """One line on stderr; plain print so nothing can wrap or style it away."""
-    print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
+    if sys.stderr is None:  # print(file=None) would write to stdout, into the data
+        return
+    try:
+        print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def one_line(message: str) -> str:

@@ -55,6 +55,8 @@ def _open_binary(source: str):
     works as well as ``gmmcli ... x.csv.gz``.
     """
     if source == "-":
+        if sys.stdin is None:  # started with stdin closed (<&-)
+            raise InputMissing("stdin is closed: give the input as a file instead of -")
         raw = sys.stdin.buffer
         if not hasattr(raw, "peek"):  # a BytesIO in tests, say
             raw = io.BufferedReader(raw)
@@ -356,6 +358,10 @@ def _plain(value):
 def output_stream(output: str | None):
     """stdout for None or "-", else an atomically replaced file."""
     if output in (None, "-"):
+        if sys.stdout is None:  # started with stdout closed (>&-)
+            from .errors import CannotCreateOutput
+
+            raise CannotCreateOutput("stdout is closed: write to a file with -o FILE")
         try:
             yield sys.stdout
             sys.stdout.flush()

@@ -5,7 +5,7 @@ create, an optional setup hook, the expected exit code, a regex for the one-line
 output path that must not exist afterwards. Every case also checks that stderr is exactly one
 ``error:`` line (no traceback) and that no temp file is left behind.
 
-To add a command's cases, append rows to CASES (the lead merges select/sample/plot rows here).
+To add a command's cases, append rows to CASES (select's rows go here when it is merged).
 A hypothesis test at the end feeds arbitrary text to ``fit`` and ``predict``.
 """
 
@@ -248,6 +248,24 @@ CASES = [
          setup=_disk_full_on_write),
     Case("predict-to-dev-full", ["predict", "{model}", BLOBS, "-o", "/dev/full"], 74, r"writing /dev/full failed: No space left",
          out=None),
+    # ---------------------------------------------------------------- sample, plot, digits-demo (merged from generative)
+    Case("sample-zero-rows", ["sample", "{model}", "-n", "0", "-o", "{out}"], 2, r"-n must be at least 1"),
+    Case("sample-bad-format", ["sample", "{model}", "-n", "5", "-f", "xml", "-o", "{out}"], 2, r"unknown format 'xml'"),
+    Case("sample-model-with-payload", ["sample", "{tmp}/bad.joblib", "-n", "5", "-o", "{out}"], 65, r"refusing",
+         setup=_model_variant("payload")),
+    Case("sample-to-dev-full", ["sample", "{model}", "-n", "50000", "-o", "/dev/full"], 74, r"No space left on device", out=None),
+    Case("sample-disk-full-on-flush", ["sample", "{model}", "-n", "5", "-o", "{out}"], 74, r"No space left", setup=_disk_full),
+    Case("plot-unknown-axis-column", ["plot", "{model}", BLOBS, "--x", "nope", "-o", "{tmp}/p.png"], 2, r"unknown --x column 'nope'",
+         out="{tmp}/p.png"),
+    Case("plot-data-missing", ["plot", "{model}", "{tmp}/nope.csv", "-o", "{tmp}/p.png"], 66, r"does not exist", out="{tmp}/p.png"),
+    Case("plot-bit-flipped-model", ["plot", "{tmp}/bad.joblib", BLOBS, "-o", "{tmp}/p.png"], 65, r"corrupt",
+         setup=_model_variant("bitflip"), out="{tmp}/p.png"),
+    Case("plot-output-folder-missing", ["plot", "{model}", BLOBS, "-o", "{tmp}/no/p.png"], 73, r"does not exist", out="{tmp}/no/p.png"),
+    Case("plot-disk-full", ["plot", "{model}", BLOBS, "-o", "{tmp}/p.png"], 74, r"No space left", setup=_disk_full, out="{tmp}/p.png"),
+    Case("digits-demo-zero-components", ["digits-demo", "-k", "0", "--out-dir", "{tmp}/dd"], 2, r"-k must be at least 1",
+         out="{tmp}/dd"),
+    Case("digits-demo-out-dir-is-a-file", ["digits-demo", "--out-dir", "{tmp}/f.txt"], 73, r"it is a file",
+         files={"f.txt": "x"}, out=None),
 ]
 
 

@@ -75,6 +75,37 @@ def test_help_in_a_pipe_has_no_escape_codes_even_when_colour_is_forced():
         assert ANSI.encode() not in proc.stdout + proc.stderr, var
 
 
+def test_closed_standard_streams(work, tmp_path):
+    """A cron wrapper may start gmmcli with stdin, stdout or stderr closed."""
+    closed_in = subprocess.run(_cmd("fit", "-", "-o", tmp_path / "m.joblib"), capture_output=True, stdin=None,
+                               preexec_fn=lambda: os.close(0), timeout=60)
+    assert closed_in.returncode == 66 and b"stdin is closed" in closed_in.stderr
+    closed_out = subprocess.run(_cmd("predict", work / "blobs.joblib", SAMPLE / "blobs.csv"), stderr=subprocess.PIPE,
+                                preexec_fn=lambda: os.close(1), timeout=60)
+    assert closed_out.returncode == 73 and b"stdout is closed" in closed_out.stderr
+    closed_err = subprocess.run(_cmd("predict", work / "blobs.joblib", tmp_path / "absent.csv"), stdout=subprocess.PIPE,
+                                preexec_fn=lambda: os.close(2), timeout=60)
+    assert closed_err.returncode == 66 and closed_err.stdout == b""  # the message is not moved into the data
+
+
+def test_stderr_reader_gone_does_not_fail_the_job_or_lose_the_data(work, tmp_path):
+    """``2>&1 | head -1``-style: stderr's reader leaves; the fit must still finish and save."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    model = tmp_path / "m.joblib"
+    proc = subprocess.Popen(_cmd("fit", SAMPLE / "blobs.csv", "-x", "id", "-k", "4", "--max-iter", "1", "--tol", "0",
+                                 "-o", model), stderr=write_end)
+    os.close(write_end)
+    assert proc.wait(timeout=120) == 0
+    assert model.exists()
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    proc = subprocess.Popen(_cmd("info", model), stdout=subprocess.PIPE, stderr=write_end)
+    os.close(write_end)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and b"n_components" in out
+
+
 def test_closed_pipe_on_info(work):
     command = " ".join(shlex.quote(c) for c in _cmd("info", work / "blobs.joblib"))
     proc = subprocess.run(["bash", "-c", f"{command} | head -c 10 >/dev/null"], capture_output=True, timeout=60)
