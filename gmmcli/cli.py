@@ -86,8 +86,8 @@ def run(argv: list[str] | None = None) -> int:
 
     Every way out is decided here: a GmmcliError is one ``error:`` line and its exit code; a
     signal is 128 + its number (after the stack has unwound, so temp files are gone); a closed
-    stdout pipe is quiet (exit 0); an OSError nobody mapped is 74; anything else is a bug (exit 1). The
-    traceback is shown only with --verbose.
+    stdout pipe is quiet (exit 0); an OSError nobody mapped is 74; anything else is a bug
+    (exit 1). The traceback is shown only with --verbose.
     """
     from .signals import raising_signals
 
@@ -133,10 +133,8 @@ def _run(argv: list[str] | None) -> int:
     except (BrokenPipeError, OutputClosed):
         return _closed_pipe()
     except OSError as exc:  # an I/O failure no layer mapped (stdout on a full disk, say)
-        from .atomic import io_error
-
-        error = io_error(exc, exc.filename or "output")
-        _report(str(error) if exc.filename or exc.errno else f"I/O error: {exc}")
+        where = f" on {exc.filename}" if exc.filename else ""
+        _report(f"I/O error{where}: {exc.strerror or _one_line(exc) or type(exc).__name__}")
         return 74
     except MemoryError:
         _report("out of memory (try fewer rows or components, or see --max-memory)")

@@ -51,8 +51,7 @@ def _open_binary(source: str):
     """(stream, raw): a binary stream of the (decompressed) input, and the file under it.
 
     gzip, bz2 and xz are recognised by content: sniffing the first bytes rather than trusting
-    the name means ``cat x.csv.gz | gmmcli ... -``
-    works as well as ``gmmcli ... x.csv.gz``.
+    the name means ``cat x.csv.gz | gmmcli ... -`` works as well as ``gmmcli ... x.csv.gz``.
     """
     if source == "-":
         if sys.stdin is None:  # started with stdin closed (<&-)
@@ -146,7 +145,8 @@ class Reader:
         pd, errors = _read_errors()
         self.stream, self.raw = _open_binary(self.source)
         try:
-            result = pd.read_csv(self.stream, **self._kwargs(chunksize))
+            with _quiet_dtypes(pd):
+                result = pd.read_csv(self.stream, **self._kwargs(chunksize))
         except pd.errors.EmptyDataError:
             self.close()
             raise DataError(f"input {_name(self.source)} is empty") from None
@@ -187,6 +187,17 @@ class Reader:
         return frame
 
 
+@contextlib.contextmanager
+def _quiet_dtypes(pd):
+    """pandas warns when a column mixes numbers and text; gmmcli reports that column itself
+    ("column 'x' is not numeric: row 300001 holds 'abc'"), as its one error line."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+        yield
+
+
 def _position(name: str) -> int | None:
     """'x3' -> 3 (the column a headerless input calls x3)."""
     return int(name[1:]) if name[:1] == "x" and name[1:].isdigit() else None
@@ -223,7 +234,8 @@ def read_blocks(source: str, delimiter: str | None = None, block_rows: int = BLO
     with contextlib.closing(reader), contextlib.closing(chunks):
         while True:
             try:
-                block = next(chunks)
+                with _quiet_dtypes(pd):
+                    block = next(chunks)
             except StopIteration:
                 break
             except errors as exc:
