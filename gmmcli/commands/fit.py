@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .. import console
-from .options import ColumnsOpt, DataArg, DelimiterOpt, DropnaOpt, ExcludeOpt, SeedOpt
+from .options import ColumnsOpt, DataArg, DelimiterOpt, DropnaOpt, ExcludeOpt, MaxMemoryOpt, NoHeaderOpt, SeedOpt
 
 EPILOG = """Examples:
 
@@ -34,19 +34,35 @@ def fit(
     exclude: ExcludeOpt = None,
     dropna: DropnaOpt = False,
     delimiter: DelimiterOpt = None,
+    no_header: NoHeaderOpt = False,
+    max_memory: MaxMemoryOpt = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 3 (and write nothing) if EM does not converge.")] = False,
 ) -> None:
     """Fit a Gaussian mixture to the numeric columns of DATA and save it."""
-    from .. import tables
-    from ..errors import NotConverged
+    import numpy as np
+
+    from .. import resources, tables
+    from ..errors import FitFailed, NotConverged, UsageError
     from ..fitting import FitSettings, fit_model
     from ..model import save_model
 
     settings = FitSettings(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init, seed).validate()
-    frame = tables.read_frame(data, delimiter)
+    if output in ("-", ""):
+        raise UsageError("a model is binary: give -o a file name, not stdout")
+    if max_memory:
+        resources.parse_size(max_memory)  # a bad size is a usage error before any work
+    frame = tables.read_frame(data, delimiter, header=not no_header)
     names = tables.choose_features(frame, tables.parse_names(columns), tables.parse_names(exclude))
     X, _ = tables.feature_matrix(frame, names, dropna)
-    model, result = fit_model(X, names, settings)
+    del frame
+    need = resources.fit_bytes(len(X), X.shape[1], n_components, covariance_type)
+    resources.check_memory(need, max_memory, what=f"fitting {n_components} components to {len(X)} rows x {X.shape[1]} columns")
+    try:
+        model, result = fit_model(X, names, settings)
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        # the engine refuses data it cannot work with (values so large that squares overflow,
+        # say): that is a property of the input, not a bug
+        raise FitFailed(f"fit failed on this data: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from exc
     m = model.meta
     if not result.converged:
         message = f"EM did not converge in {max_iter} iterations (raise --max-iter or --tol)"
