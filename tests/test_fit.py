@@ -77,7 +77,7 @@ def test_model_records_its_provenance(gmm, tmp_path):
     info = json.loads(res.out)
     assert info["fit_settings"] == {
         "n_components": 3, "covariance_type": "full", "tol": 1e-3, "reg_covar": 1e-5,
-        "max_iter": 100, "n_init": 1, "init": "kmeans", "seed": 5,
+        "max_iter": 100, "n_init": 1, "init": "kmeans", "seed": 5, "weights": None, "dtype": "float64",
     }
     assert info["n_train_rows"] == 400
     assert info["feature_names"] == ["x", "y"]
