@@ -18,6 +18,8 @@ Public functions::
         sample_weight=None, jobs=1, init_params=None) -> FitResult
     run_em(X, initial_params, *, tol, reg_covar, max_iter, sample_weight=None,
            threads=None, block_rows=None) -> FitResult
+    em_loop(runner, params, tol, reg_covar, max_iter) -> FitResult
+                                    (the loop over any runner with .stats(params) -> SuffStats)
     initial_params(X, n_components, covariance_type, *, init, random_state, reg_covar,
                    sample_weight=None) -> MixtureParams
     log_likelihood(X, params, sample_weight=None) -> float        (total, weighted)
@@ -28,6 +30,7 @@ Public functions::
 from __future__ import annotations
 
 import math
+import operator
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -63,6 +66,7 @@ __all__ = [
     "aic",
     "bic",
     "effective_rows",
+    "em_loop",
     "fit",
     "initial_params",
     "log_likelihood",
@@ -177,24 +181,40 @@ def _blas_single_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _default_threads() -> int:
+def _cpus() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         return max(1, os.cpu_count() or 1)
 
 
+def _default_threads() -> int:
+    """CPUs available, capped by OMP_NUM_THREADS when set (joblib sets it in its workers)."""
+    n = _cpus()
+    try:
+        n = min(n, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        pass
+    return max(1, n)
+
+
+#: Blocks are summed in at most this many fixed groups (then the groups, in order): the
+#: partition depends only on the number of blocks, so neither the result nor the memory held
+#: (one group total each) depends on the number of threads.
+MAX_GROUPS = 32
+
+
 class _BlockRunner:
-    """Maps block_stats over the blocks (optionally on threads), sums in block order."""
+    """Maps block_stats over the blocks (optionally on threads); sums in a fixed order."""
 
     def __init__(self, data: _Data, threads: int):
         self.data = data
-        self.threads = max(1, min(int(threads), len(data.bounds)))
-        self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        # contiguous runs of blocks, one per thread
         nb = len(data.bounds)
-        cuts = [round(i * nb / self.threads) for i in range(self.threads + 1)]
-        self.runs = [data.bounds[cuts[i] : cuts[i + 1]] for i in range(self.threads)]
+        g = min(nb, MAX_GROUPS)
+        cuts = [round(i * nb / g) for i in range(g + 1)]
+        self.groups = [data.bounds[cuts[i] : cuts[i + 1]] for i in range(g)]
+        self.threads = max(1, min(int(threads), g))
+        self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
 
     def close(self):
         if self.pool is not None:
@@ -205,23 +225,27 @@ class _BlockRunner:
         state = prepare_estep(params, data.shift, dtype=data.dtype, radius2=data.radius2)
 
         def run(bounds):
-            return [
+            return sum_stats(
                 block_stats(data.X[a:b], state, data.block_weights(a, b), moments=moments)
                 for a, b in bounds
-            ]
+            )
 
-        if self.pool is None:
-            parts = run(data.bounds)
-        else:
-            parts = [p for chunk in self.pool.map(run, self.runs) for p in chunk]
-        return sum_stats(parts)  # fixed block order: the result does not depend on threads
+        mapper = map if self.pool is None else self.pool.map
+        return sum_stats(mapper(run, self.groups))
 
 
 # --------------------------------------------------------------------------------------------
 # EM
 
 
-def em_loop(runner: _BlockRunner, params: MixtureParams, tol, reg_covar, max_iter):
+def em_loop(runner, params: MixtureParams, tol, reg_covar, max_iter) -> FitResult:
+    """The EM iterations, with scikit-learn's stopping rule, over any source of statistics.
+
+    ``runner.stats(params)`` must return the summed ``SuffStats`` of all rows under
+    ``params`` (the in-memory block runner here; a distributed engine maps ``block_stats``
+    over its partitions). Each iteration: E-step statistics, lower bound = loglik / weight,
+    M-step; stop when |change of lower bound| < tol, or after max_iter iterations.
+    """
     if max_iter == 0:
         return FitResult(params, False, 0, -math.inf)
     lower_bound = -math.inf
@@ -253,8 +277,9 @@ def run_em(
 
     ``lower_bound`` is the (weighted) mean log-likelihood per row at the last E-step, as
     scikit-learn's ``lower_bound_``; ``max_iter=0`` returns the initial parameters with
-    lower bound -inf, as scikit-learn does. ``threads`` (default: the CPUs available) spreads
-    the blocks over threads with BLAS limited to one thread; the result does not depend on it.
+    lower bound -inf, as scikit-learn does. ``threads`` (default: the CPUs available, at most
+    OMP_NUM_THREADS when that is set) spreads the blocks over threads with BLAS limited to one
+    thread; the result does not depend on it, nor on how the blocks are spread.
     float32 X stays float32: the E-step distances run in float32 blocks, the statistics are
     accumulated in float64, and the returned parameters are float64.
     """
@@ -339,7 +364,11 @@ def fit(
         raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}")
     if init not in INIT_METHODS:
         raise ValueError(f"init must be one of {INIT_METHODS}")
-    if int(n_components) < 1 or int(n_init) < 1 or int(max_iter) < 0:
+    try:
+        n_components, n_init, max_iter = (operator.index(v) for v in (n_components, n_init, max_iter))
+    except TypeError:
+        raise ValueError("n_components, n_init and max_iter must be integers") from None
+    if n_components < 1 or n_init < 1 or max_iter < 0:
         raise ValueError("n_components and n_init must be >= 1, max_iter >= 0")
     if not (tol >= 0 and reg_covar >= 0):
         raise ValueError("tol and reg_covar must be >= 0")
@@ -351,6 +380,8 @@ def fit(
         _check_params_for(init_params, X.shape[1])
         if init_params.covariance_type != covariance_type:
             raise ValueError("init_params has a different covariance type")
+        if init_params.n_components != n_components:
+            raise ValueError("init_params has a different number of components")
         starts = [init_params]
     else:
         random_state = check_random_state(seed)
@@ -396,7 +427,7 @@ def _n_workers(jobs: int, n_tasks: int) -> int:
     if jobs == 0:
         raise ValueError("jobs must be a positive number of workers, or -1 for all CPUs")
     if jobs < 0:
-        jobs = max(1, _default_threads() + 1 + jobs)
+        jobs = max(1, _cpus() + 1 + jobs)
     return max(1, min(jobs, n_tasks))
 
 

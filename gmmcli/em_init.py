@@ -22,6 +22,7 @@ In every case the initial M-step is weighted by w, and the initial mixing weight
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -79,9 +80,13 @@ def initial_params(
     indices = None  # one row per component
     if init == "kmeans":
         from sklearn.cluster import KMeans
+        from sklearn.exceptions import ConvergenceWarning
 
         km = KMeans(n_clusters=k, n_init=1, random_state=random_state)
-        labels = km.fit(X, sample_weight=w).labels_
+        with warnings.catch_warnings():
+            # e.g. "fewer distinct clusters than n_clusters": the fit's outcome says enough
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            labels = km.fit(X, sample_weight=w).labels_
     elif init == "k-means++":
         from sklearn.cluster import kmeans_plusplus
 

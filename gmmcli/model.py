@@ -180,13 +180,12 @@ def _created_at() -> str:
 
 
 def save_model(model: Model, path) -> None:
-    """Write the model atomically (temp file, fsync, rename)."""
-    import joblib
-
+    """Write the model atomically (temp file, fsync, rename), sealed with a sha256 trailer."""
     from .atomic import atomic_path
+    from .safe_load import dump_sealed
 
     with atomic_path(path) as tmp:
-        joblib.dump(model.to_dict(), tmp, compress=0)
+        dump_sealed(model.to_dict(), tmp)
 
 
 def load_model(path) -> Model:

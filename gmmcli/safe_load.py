@@ -5,12 +5,22 @@ subset of joblib's format that gmmcli writes -- builtins (dict, list, str, int, 
 None) and numeric numpy arrays stored as joblib ``NumpyArrayWrapper`` records -- and refuses
 every other class before it is touched, so loading a model file can never run code. It does not
 import joblib, which also keeps scoring start-up fast.
+
+Integrity: ``dump_sealed`` writes the joblib stream followed by an 80-byte trailer
+``#gmmcli-sha256:<hex>\n`` holding the sha256 of everything before it (``joblib.load`` stops at
+the pickle's end and never sees it). ``load_plain`` checks the trailer before parsing, so a
+bit-flipped or truncated file is refused instead of loading with silently altered numbers.
+A file without a trailer (written before sealing existed, or by hand with ``joblib.dump``)
+is still read, but must end exactly where its pickle ends.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import pickle
+import re
 
 import numpy as np
 
@@ -18,6 +28,12 @@ import numpy as np
 _NUMPY_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
 _ALLOWED_KINDS = "biuf"  # bool, signed, unsigned, float: never object, str, void or datetime
 _MAX_ELEMENTS = 1 << 31
+_TRAILER_PREFIX = b"#gmmcli-sha256:"
+_TRAILER = re.compile(rb"#gmmcli-sha256:([0-9a-f]{64})\n\Z")
+_TRAILER_LEN = len(_TRAILER_PREFIX) + 64 + 1
+_MAX_DEPTH = 64  # nesting of lists/dicts in a loaded model
+_MAX_NODES = 1_000_000
+_PLAIN_SCALARS = (type(None), bool, int, float, str, bytes)  # values in a loaded model, counting shared ones each time they appear
 
 
 class UnsafeFile(Exception):
@@ -69,6 +85,8 @@ class _PlainDataUnpickler(pickle._Unpickler):  # pure-Python unpickler: its disp
         target = self.stack[-2]
         if isinstance(target, np.dtype):
             super().load_build()  # dtype.__setstate__ with its plain tuple
+            # __setstate__ can set flags and fields: keep only a freshly made plain dtype
+            self.stack[-1] = _dtype(self.stack[-1].str)
             return
         if not isinstance(target, _ArrayRecord) or not isinstance(state, dict):
             raise UnsafeFile("unexpected object state in a model file")
@@ -89,8 +107,11 @@ class _PlainDataUnpickler(pickle._Unpickler):  # pure-Python unpickler: its disp
     def _refuse(self):
         raise UnsafeFile("unsupported pickle instruction in a model file")
 
+    # gmmcli never writes these: objects, extension registry, persistent ids, out-of-band
+    # buffers, and 8-byte lengths (strings over 4 GB)
     for _op in (pickle.INST, pickle.OBJ, pickle.NEWOBJ_EX, pickle.EXT1, pickle.EXT2, pickle.EXT4,
-                pickle.PERSID, pickle.BINPERSID):
+                pickle.PERSID, pickle.BINPERSID, pickle.BYTEARRAY8, pickle.NEXT_BUFFER,
+                pickle.READONLY_BUFFER, pickle.BINBYTES8, pickle.BINUNICODE8):
         dispatch[_op[0]] = _refuse
     del _op
 
@@ -111,6 +132,8 @@ class _PlainDataUnpickler(pickle._Unpickler):  # pure-Python unpickler: its disp
                 raise EOFError("truncated array")
             self.file_handle.read(pad[0])
         nbytes = count * dtype.itemsize
+        if nbytes > self.file_handle.remaining():
+            raise EOFError("truncated array")
         data = self.file_handle.read(nbytes)
         if len(data) != nbytes:
             raise EOFError("truncated array")
@@ -124,19 +147,143 @@ class _PlainDataUnpickler(pickle._Unpickler):  # pure-Python unpickler: its disp
         return array
 
 
+class _Bounded:
+    """A read-only view of a file that ends at ``end``: reads past it fail before allocating.
+
+    A crafted length field ("the next string is 16 GB") then costs nothing.
+    """
+
+    def __init__(self, fh, end: int):
+        self._fh, self._end = fh, end
+
+    def remaining(self) -> int:
+        return self._end - self._fh.tell()
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.remaining()
+        if n is None or n < 0:
+            n = left
+        if n > left:
+            raise EOFError("file ends early")
+        return self._fh.read(n)
+
+    def readinto(self, buffer) -> int:
+        if len(buffer) > self.remaining():
+            raise EOFError("file ends early")
+        return self._fh.readinto(buffer)
+
+    def readline(self) -> bytes:
+        return self._fh.readline(max(0, self.remaining()))
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+
 def load_plain(path) -> object:
     """Read a joblib file of plain data; raise UnsafeFile or EOFError on anything else."""
     with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
         head = fh.read(2)
         if len(head) < 2 or head[0] != pickle.PROTO[0]:
             raise UnsafeFile("not an uncompressed joblib file")
+        end = _verify_trailer(fh, size)
         fh.seek(0)
-        buffered = io.BufferedReader(fh) if not isinstance(fh, io.BufferedReader) else fh
+        bounded = _Bounded(fh, end)
         try:
-            return _PlainDataUnpickler(buffered).load()
+            data = _PlainDataUnpickler(bounded).load()
         except (UnsafeFile, EOFError):
             raise
         except RecursionError:
             raise UnsafeFile("model file nests too deeply") from None
         except Exception as exc:  # any malformed stream: truncated, bit-flipped, wrong opcodes
             raise UnsafeFile(f"model file is corrupt ({type(exc).__name__})") from None
+        if fh.tell() != end:
+            raise UnsafeFile("model file is corrupt (data after the end of the model)")
+    check_plain(data)
+    return data
+
+
+def _verify_trailer(fh, size: int) -> int:
+    """The offset where the pickle must end: before a valid trailer, or the file's end."""
+    if size < _TRAILER_LEN + 2:
+        return size
+    fh.seek(size - _TRAILER_LEN)
+    tail = fh.read(_TRAILER_LEN)
+    match = _TRAILER.match(tail)
+    if not match:
+        if _TRAILER_PREFIX in tail or b"#gmmcli" in tail:
+            raise UnsafeFile("model file is corrupt (damaged checksum line)")
+        return size  # an unsealed file
+    end = size - _TRAILER_LEN
+    fh.seek(0)
+    digest = hashlib.sha256()
+    left = end
+    while left:
+        block = fh.read(min(left, 1 << 20))
+        if not block:
+            raise EOFError("file ends early")
+        digest.update(block)
+        left -= len(block)
+    if digest.hexdigest().encode() != match.group(1):
+        raise UnsafeFile("model file is corrupt (checksum mismatch: damaged or edited)")
+    return end
+
+
+def check_plain(data) -> None:
+    """Refuse anything but dicts (str keys), lists, tuples, str, int, float, bool, None and
+    numeric arrays; also cycles, deep nesting and reference bombs, which would hang or crash
+    whoever prints the model (``gmmcli info --json``)."""
+    stack = [(data, 0)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > _MAX_NODES:
+            raise UnsafeFile("model file holds implausibly many values")
+        if depth > _MAX_DEPTH:
+            raise UnsafeFile("model file nests too deeply")
+        kind = type(value)  # exact types: numpy scalars subclass float but pickle as objects
+        if kind in _PLAIN_SCALARS:
+            continue
+        if kind is np.ndarray:
+            if value.dtype.kind not in _ALLOWED_KINDS or value.dtype.fields is not None:
+                raise UnsafeFile(f"array dtype {value.dtype} is not allowed in a model file")
+            continue
+        if kind is dict:
+            for key, item in value.items():
+                if type(key) is not str:
+                    raise UnsafeFile("model file has a non-text key")
+                stack.append((item, depth + 1))
+            continue
+        if kind in (list, tuple):
+            stack.extend((item, depth + 1) for item in value)
+            continue
+        raise UnsafeFile(f"model file holds a {type(value).__name__}, which is not plain data")
+
+
+class _HashingWriter:
+    """A binary file wrapper that hashes what is written (joblib also asks it for tell())."""
+
+    def __init__(self, fh):
+        self._fh, self.digest = fh, hashlib.sha256()
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self._fh.write(data)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+
+def dump_sealed(data, path) -> None:
+    """``joblib.dump(data, path)`` plus the sha256 trailer that ``load_plain`` verifies."""
+    import joblib
+
+    check_plain(data)
+    with open(path, "wb") as fh:
+        writer = _HashingWriter(fh)
+        joblib.dump(data, writer, compress=0)
+        fh.write(_TRAILER_PREFIX + writer.digest.hexdigest().encode() + b"\n")

@@ -1,4 +1,10 @@
-"""predict / proba / score over a table, block by block, with a loaded ``Model``."""
+"""predict / proba / score over a table, block by block, with a loaded ``Model``.
+
+Memory stays flat however long the input: one block of rows is read, scored and written before
+the next is read, and nothing accumulates across blocks. The output does not depend on the block
+size: the result columns are computed row by row, and the --keep columns are copied as the text
+they were in the input (so an id column is never "7" in one block and "7.0" in the next).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,8 @@ def score_block(model: Model, frame, kind: str, keep: list[str], dropna: bool):
     """The output rows for one input block: the --keep columns, then the result columns."""
     import pandas as pd
 
-    X, kept = tables.feature_matrix(frame, model.feature_names, dropna)
+    numeric = tables.numeric_view(frame, [c for c in model.feature_names if c in keep])
+    X, kept = tables.feature_matrix(numeric, model.feature_names, dropna)
     out = frame.loc[kept, keep].reset_index(drop=True) if keep else pd.DataFrame(index=range(len(X)))
     if kind == "predict":
         out["label"] = gaussian.predict(X, model.params)
@@ -28,17 +35,37 @@ def score_block(model: Model, frame, kind: str, keep: list[str], dropna: bool):
 
 def score_table(model: Model, source: str, kind: str, *, keep: list[str], dropna: bool,
                 output: str | None, fmt: str, delimiter: str | None = None,
-                block_rows: int = tables.BLOCK_ROWS) -> int:
-    """Stream ``source`` through the model into ``output``; return the number of rows written."""
+                block_rows: int = tables.BLOCK_ROWS, header: bool = True) -> int:
+    """Stream ``source`` through the model into ``output``; return the number of rows written.
+
+    With ``-o FILE`` the file appears only when every block has been written (atomic write);
+    on stdout, rows already written stay written when a later block turns out to be bad.
+    """
     tables.check_format(fmt)
-    rows = 0
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    keep = list(dict.fromkeys(keep))
+    clash = [c for c in keep if c in _result_columns(model, kind)]
+    if clash:
+        raise UsageError(f"--keep column {clash[0]!r} has the name of an output column; rename it in the input")
+    rows, first = 0, True
     with tables.output_stream(output) as fh:
-        for block in tables.read_blocks(source, delimiter, block_rows):
-            if rows == 0:
+        for block in tables.read_blocks(source, delimiter, block_rows, header=header, text_columns=keep):
+            if first:
                 unknown = [c for c in keep if c not in block.columns]
                 if unknown:
-                    raise UsageError(f"--keep names unknown column {unknown[0]!r}")
+                    raise UsageError(f"--keep names unknown column {unknown[0]!r} "
+                                     f"(input has: {', '.join(map(str, block.columns))})")
             out = score_block(model, block, kind, keep, dropna)
-            tables.write_block(out, fh, fmt, header=rows == 0)
+            tables.write_block(out, fh, fmt, header=first)
+            first = False
             rows += len(out)
     return rows
+
+
+def _result_columns(model: Model, kind: str) -> list[str]:
+    if kind == "predict":
+        return ["label"]
+    if kind == "proba":
+        return [f"p{j}" for j in range(model.n_components)]
+    return ["log_density"]

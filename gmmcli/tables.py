@@ -7,22 +7,32 @@ pandas DataFrame or a float numpy matrix; everything it raises is a GmmcliError.
 from __future__ import annotations
 
 import contextlib
+import io
+import math
 import os
 import sys
 from typing import Iterator
 
 import numpy as np
 
-from .errors import DataError, InputMissing, OutputClosed, UsageError
+from .errors import DataError, InputMissing, IOFailure, OutputClosed, UsageError
 
 FORMATS = ("csv", "tsv", "json")
 BLOCK_ROWS = 65_536
+HUGE = 1e100  # larger magnitudes overflow EM's sums of squares: refused like NaN
+
+
+_BZ2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")  # first block, or end of stream (an empty file)
 
 
 def _delimiter_for(source: str, delimiter: str | None) -> str:
     if delimiter:
-        return "\t" if delimiter in ("\\t", "tab") else delimiter
-    name = source[:-3] if source.endswith(".gz") else source
+        if delimiter in ("\\t", "tab", "\t"):
+            return "\t"
+        if len(delimiter) != 1 or delimiter in "\"\r\n" or delimiter.isalnum() or delimiter in ".-+":
+            raise UsageError(f"--delimiter must be one character like , ; | or tab, got {delimiter!r}")
+        return delimiter
+    name = source.removesuffix(".gz").removesuffix(".bz2").removesuffix(".xz")
     return "\t" if name.endswith((".tsv", ".tab")) else ","
 
 
@@ -37,63 +47,204 @@ def _check_readable(source: str) -> None:
         raise InputMissing(f"input file {source} is not readable")
 
 
-def _reader(source: str, delimiter: str | None, chunksize: int | None):
+def _open_binary(source: str):
+    """(stream, raw): a binary stream of the (decompressed) input, and the file under it.
+
+    gzip, bz2 and xz are recognised by content: sniffing the first bytes rather than trusting
+    the name means ``cat x.csv.gz | gmmcli ... -`` works as well as ``gmmcli ... x.csv.gz``.
+    """
+    if source == "-":
+        if sys.stdin is None:  # started with stdin closed (<&-)
+            raise InputMissing("stdin is closed: give the input as a file instead of -")
+        raw = sys.stdin.buffer
+        if not hasattr(raw, "peek"):  # a BytesIO in tests, say
+            raw = io.BufferedReader(raw)
+    else:
+        try:
+            raw = open(source, "rb")
+        except PermissionError:
+            raise InputMissing(f"input file {source} is not readable") from None
+        except OSError as exc:
+            raise InputMissing(f"cannot open input {source}: {exc.strerror or exc}") from None
+    try:
+        head = raw.peek(10)[:10]
+    except OSError as exc:
+        raise IOFailure(f"reading {_name(source)} failed: {exc.strerror or exc}") from None
+    if head.startswith(b"\x1f\x8b"):
+        import gzip
+
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in _BZ2_BLOCKS:
+        import bz2
+
+        return bz2.BZ2File(raw, mode="rb"), raw
+    if head.startswith(b"\xfd7zXZ\x00"):
+        import lzma
+
+        return lzma.LZMAFile(raw, mode="rb"), raw
+    return raw, raw
+
+
+def _read_errors():
+    """The exceptions that mean "this input cannot be read as a table", by library."""
+    import lzma
+    import zlib
+
     import pandas as pd
 
-    _check_readable(source)
-    handle = sys.stdin.buffer if source == "-" else source
-    try:
-        return pd.read_csv(
-            handle,
-            sep=_delimiter_for(source, delimiter),
-            chunksize=chunksize,
-            encoding="utf-8-sig",
-            compression="infer" if source != "-" else None,
-            skipinitialspace=True,
-        )
-    except pd.errors.EmptyDataError:
-        raise DataError(f"input {_name(source)} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"cannot parse {_name(source)}: {_first_line(exc)}") from None
-    except PermissionError:
-        raise InputMissing(f"input file {source} is not readable") from None
-    except OSError as exc:
-        raise DataError(f"cannot read {_name(source)}: {_first_line(exc)}") from None
+    return pd, (pd.errors.ParserError, UnicodeDecodeError, ValueError, EOFError, zlib.error, lzma.LZMAError)
+
+
+def _read_error(source: str, exc: BaseException) -> Exception:
+    """The one-line gmmcli error for an exception raised while parsing ``source``."""
+    if isinstance(exc, UnicodeDecodeError):
+        return DataError(f"cannot parse {_name(source)}: not UTF-8 text (byte {exc.start} of a block)")
+    if isinstance(exc, EOFError):
+        return DataError(f"cannot read {_name(source)}: compressed input ends early (truncated file?)")
+    if isinstance(exc, OSError) and not _is_format_error(exc):
+        return IOFailure(f"reading {_name(source)} failed: {exc.strerror or _first_line(exc)}")
+    return DataError(f"cannot parse {_name(source)}: {_parser_message(exc)}")
+
+
+def _parser_message(exc: BaseException) -> str:
+    """pandas' "Error tokenizing data. C error: Expected 2 fields..." -> "expected 2 fields..."."""
+    text = _first_line(exc)
+    for noise in ("Error tokenizing data. C error: ", "C error: "):
+        text = text.replace(noise, "")
+    return text[:1].lower() + text[1:]
+
+
+def _is_format_error(exc: OSError) -> bool:
+    """gzip and bz2 report corrupt data as a plain OSError without an errno."""
+    return exc.errno is None
+
+
+class Reader:
+    """Parsing options for one input: delimiter, header, columns to keep verbatim."""
+
+    def __init__(self, source: str, delimiter: str | None = None, header: bool = True,
+                 text_columns: list[str] = ()):
+        self.source = source
+        self.sep = _delimiter_for(source, delimiter)
+        self.header = header
+        self.text_columns = list(text_columns)
+
+    def _kwargs(self, chunksize):
+        kwargs = dict(sep=self.sep, chunksize=chunksize, encoding="utf-8-sig", compression=None,
+                      skipinitialspace=True, header=0 if self.header else None)
+        if self.text_columns:
+            if self.header:
+                kwargs["dtype"] = {name: str for name in self.text_columns}
+            else:
+                kwargs["dtype"] = {_position(name): str for name in self.text_columns if _position(name) is not None}
+        return kwargs
+
+    def open(self, chunksize: int | None):
+        """A DataFrame (chunksize None) or pandas' chunked reader; errors as GmmcliError."""
+        _check_readable(self.source)
+        pd, errors = _read_errors()
+        self.stream, self.raw = _open_binary(self.source)
+        try:
+            with _quiet_dtypes(pd):
+                result = pd.read_csv(self.stream, **self._kwargs(chunksize))
+        except pd.errors.EmptyDataError:
+            self.close()
+            raise DataError(f"input {_name(self.source)} is empty") from None
+        except errors as exc:
+            self.close()
+            raise _read_error(self.source, exc) from None
+        except OSError as exc:
+            self.close()
+            raise _read_error(self.source, exc) from None
+        except BaseException:
+            self.close()
+            raise
+        if chunksize:
+            return result
+        self.close()
+        return self.rename(result)
+
+    def close(self) -> None:
+        """Close what we opened (never stdin itself)."""
+        stream, raw = getattr(self, "stream", None), getattr(self, "raw", None)
+        self.stream = self.raw = None
+        if stream is None:
+            return
+        if stream is not raw:  # a decompressor: closing it leaves the file under it open
+            with contextlib.suppress(OSError, EOFError):
+                stream.close()
+        if self.source == "-":
+            if isinstance(raw, io.BufferedReader) and raw is not getattr(sys.stdin, "buffer", None):
+                raw.detach()  # our wrapper around a test's BytesIO: let go without closing it
+            return
+        with contextlib.suppress(OSError):
+            raw.close()
+
+    def rename(self, frame):
+        """Headerless input: columns 0, 1, ... become x0, x1, ..."""
+        if not self.header:
+            frame.columns = [f"x{c}" for c in frame.columns]
+        return frame
+
+
+@contextlib.contextmanager
+def _quiet_dtypes(pd):
+    """pandas warns when a column mixes numbers and text; gmmcli reports that column itself
+    ("column 'x' is not numeric: row 300001 holds 'abc'"), as its one error line."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+        yield
+
+
+def _position(name: str) -> int | None:
+    """'x3' -> 3 (the column a headerless input calls x3)."""
+    return int(name[1:]) if name[:1] == "x" and name[1:].isdigit() else None
 
 
 def _name(source: str) -> str:
     return "stdin" if source == "-" else source
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def read_frame(source: str, delimiter: str | None = None):
+def read_frame(source: str, delimiter: str | None = None, header: bool = True):
     """Read a whole table; raise DataError for an empty input or one without data rows."""
-    frame = _reader(source, delimiter, None)
+    frame = Reader(source, delimiter, header).open(None)
     if len(frame) == 0:
         raise DataError(f"input {_name(source)} has a header but no data rows")
     return frame
 
 
-def read_blocks(source: str, delimiter: str | None = None, block_rows: int = BLOCK_ROWS) -> Iterator:
-    """Yield the table in blocks of rows, so that scoring runs in flat memory."""
-    import pandas as pd
+def read_blocks(source: str, delimiter: str | None = None, block_rows: int = BLOCK_ROWS, *,
+                header: bool = True, text_columns: list[str] = ()) -> Iterator:
+    """Yield the table in blocks of rows, so that scoring runs in flat memory.
 
-    reader = _reader(source, delimiter, block_rows)
+    Block ``i`` keeps pandas' running row index (rows are numbered across blocks), which
+    ``feature_matrix`` uses to name the failing row. ``text_columns`` are read as text, so that
+    they are copied to the output exactly as written, whatever other blocks hold.
+    """
+    reader = Reader(source, delimiter, header, text_columns)
+    chunks = reader.open(block_rows)
+    pd, errors = _read_errors()
     seen = False
-    with contextlib.closing(reader):
+    with contextlib.closing(reader), contextlib.closing(chunks):
         while True:
             try:
-                block = next(reader)
+                with _quiet_dtypes(pd):
+                    block = next(chunks)
             except StopIteration:
                 break
-            except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-                raise DataError(f"cannot parse {_name(source)}: {_first_line(exc)}") from None
+            except errors as exc:
+                raise _read_error(source, exc) from None
+            except OSError as exc:
+                raise _read_error(source, exc) from None
             if len(block):
                 seen = True
-                yield block
+                yield reader.rename(block)
     if not seen:
         raise DataError(f"input {_name(source)} has a header but no data rows")
 
@@ -118,7 +269,9 @@ def choose_features(frame, columns: list[str], exclude: list[str]) -> list[str]:
 def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
     """The named columns as a float matrix, plus the mask of rows kept.
 
-    Non-numeric columns are an error; NaN/inf rows are an error unless ``dropna``.
+    Non-numeric columns are an error; rows with NaN, inf or a magnitude above ``HUGE`` are an
+    error unless ``dropna``, which drops them. Rows are
+    named by their 1-based number among the data rows of the whole input (not of the block).
     """
     missing = [c for c in names if c not in frame.columns]
     if missing:
@@ -126,15 +279,89 @@ def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
     for name in names:
         kind = frame[name].dtype.kind
         if kind not in "biuf":
-            raise DataError(f"column {name!r} is not numeric (exclude it with --exclude {name})")
+            raise DataError(f"column {name!r} is not numeric{_first_text(frame, name)} "
+                            f"(exclude it with --exclude {name})")
     X = frame[names].to_numpy(dtype=dtype)
-    finite = np.isfinite(X).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        finite = (np.abs(X) <= HUGE).all(axis=1)  # False for NaN and inf too
     if not finite.all():
         if not dropna:
-            row = int(np.flatnonzero(~finite)[0])
-            raise DataError(f"row {row + 1} has a missing or infinite value (use --dropna to skip such rows)")
+            position = int(np.flatnonzero(~finite)[0])
+            row = _row_number(frame, position)
+            if np.isfinite(X[position]).all():
+                column = names[int(np.flatnonzero(np.abs(X[position]) > HUGE)[0])]
+                raise DataError(f"row {row} has a value too large to model in column {column!r} "
+                                f"(|x| > {HUGE:g}; rescale the data, or use --dropna to skip such rows)")
+            raise DataError(f"row {row} has a missing or infinite value (use --dropna to skip such rows)")
         X = X[finite]
     return X, finite
+
+
+def training_data(frame, *, columns: list[str], exclude: list[str], weights: str | None = None,
+                  dropna: bool = False, dtype=np.float64):
+    """What fit and select train on: (X, feature names, row weights or None).
+
+    The --weights column is never a feature. Its values must be finite, non-negative and not all
+    zero (even with --dropna: a bad weight is a mistake to fix, not a row to skip silently).
+    """
+    if weights is not None:
+        if weights not in frame.columns:
+            raise UsageError(f"unknown --weights column {weights!r} (input has: {', '.join(map(str, frame.columns))})")
+        if weights in columns:
+            raise UsageError(f"column {weights!r} cannot be both a feature and the --weights column")
+        exclude = exclude + [weights]
+    names = choose_features(frame, columns, exclude)
+    X, kept = feature_matrix(frame, names, dropna, dtype=dtype)
+    if weights is None:
+        return X, names, None
+    if frame[weights].dtype.kind not in "biuf":
+        raise DataError(f"--weights column {weights!r} is not numeric")
+    w = frame[weights].to_numpy(dtype=np.float64)[kept]
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise DataError(f"--weights column {weights!r} has a negative, missing or infinite value")
+    if not w.sum() > 0:
+        raise DataError(f"--weights column {weights!r} sums to zero")
+    return X, names, w
+
+
+def numeric_view(frame, text_names: list[str]):
+    """``frame`` with the named text columns (read verbatim for --keep) parsed as numbers.
+
+    pandas' to_numeric and its CSV parser turn the same text into the same float, so a feature
+    that is also kept scores exactly as one that is not. A value that is not a number is the
+    same "not numeric" error as ever.
+    """
+    import pandas as pd
+
+    convert = [n for n in text_names if n in frame.columns and frame[n].dtype.kind not in "biuf"]
+    if not convert:
+        return frame
+    frame = frame.copy(deep=False)
+    for name in convert:
+        detail = _first_text(frame, name)
+        if detail:
+            raise DataError(f"column {name!r} is not numeric{detail} (exclude it with --exclude {name})")
+        frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    return frame
+
+
+def _row_number(frame, position: int) -> int:
+    label = frame.index[position]
+    return int(label) + 1 if isinstance(label, (int, np.integer)) else position + 1
+
+
+def _first_text(frame, name: str) -> str:
+    """': row 7 holds 'abc'' for the first value of a column that is not a number."""
+    import pandas as pd
+
+    column = frame[name]
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = np.flatnonzero(numbers.isna().to_numpy() & column.notna().to_numpy())
+    if not len(bad):
+        return ""
+    value = str(column.iloc[bad[0]])
+    value = value if len(value) <= 40 else value[:37] + "..."
+    return f": row {_row_number(frame, int(bad[0]))} holds {value!r}"
 
 
 def check_format(fmt: str) -> str:
@@ -156,14 +383,24 @@ def write_block(frame, fh, fmt: str, header: bool) -> None:
 
 
 def _plain(value):
-    """numpy scalars to builtins, so json writes floats with full round-trip precision."""
-    return value.item() if hasattr(value, "item") else value
+    """numpy scalars to builtins, so json writes floats with full round-trip precision.
+
+    NaN and infinities become null: json.dumps would write NaN/Infinity, which is not JSON.
+    """
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 @contextlib.contextmanager
 def output_stream(output: str | None):
     """stdout for None or "-", else an atomically replaced file."""
     if output in (None, "-"):
+        if sys.stdout is None:  # started with stdout closed (>&-)
+            from .errors import CannotCreateOutput
+
+            raise CannotCreateOutput("stdout is closed: write to a file with -o FILE")
         try:
             yield sys.stdout
             sys.stdout.flush()

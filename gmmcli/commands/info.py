@@ -26,13 +26,14 @@ def info(
     if as_json:
         print(json.dumps(summary, sort_keys=False))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from ..console import stdout_console
 
     table = Table(show_header=False, box=None)
     for key, value in summary.items():
         table.add_row(key, json.dumps(value) if isinstance(value, (dict, list)) else str(value))
-    Console().print(table)
+    stdout_console().print(table)
 
 
 def model_summary(m, with_params: bool = False) -> dict:

@@ -24,10 +24,30 @@ ExcludeOpt = Annotated[
 DropnaOpt = Annotated[bool, typer.Option("--dropna", help="Skip rows with missing or infinite values instead of failing.")]
 KeepOpt = Annotated[
     Optional[str],
-    typer.Option("--keep", metavar="A,B", help="Copy these input columns (an id, say) into the output.", show_default=False),
+    typer.Option("--keep", metavar="A,B", help="Copy these input columns (an id, say) into the output, verbatim.", show_default=False),
 ]
 DelimiterOpt = Annotated[
     Optional[str],
     typer.Option("--delimiter", "-d", metavar="CHAR", help="Field separator (default: tab for .tsv, else comma).", show_default=False),
 ]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed; the same seed gives the same output.", show_default=False)]
+NoHeaderOpt = Annotated[
+    bool,
+    typer.Option("--no-header", help="The input has no header line; its columns are named x0, x1, ..."),
+]
+MaxMemoryOpt = Annotated[
+    Optional[str],
+    typer.Option("--max-memory", metavar="SIZE",
+                 help="Refuse to start if the estimated memory need exceeds SIZE (e.g. 500M, 2G). "
+                      "Default: the memory available now.", show_default=False),
+]
+WeightsOpt = Annotated[
+    Optional[str],
+    typer.Option("--weights", "-w", metavar="COLUMN",
+                 help="Row weights from this column (not a feature); integer weights fit like repeated rows.",
+                 show_default=False),
+]
+DtypeOpt = Annotated[
+    str,
+    typer.Option("--dtype", metavar="float64|float32", help="Precision of the data in memory; float32 halves it."),
+]

@@ -1,0 +1,151 @@
+"""The notebook's ``plot_gmm`` figure: points coloured by label, sized by certainty, ellipses.
+
+Each component is drawn as ellipses at 1, 2 and 3 standard deviations of its covariance
+restricted to the two plotted features (the marginal of a Gaussian is the Gaussian with the
+matching sub-vector of the mean and sub-block of the covariance), with opacity growing with
+the component's weight. Generated points can be overlaid, as in the notebook's moons figure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..gaussian import MixtureParams
+
+N_SIGMAS = (1, 2, 3)
+MAX_ALPHA = 0.2  # the notebook's w_factor: the heaviest component gets this opacity
+FIGSIZE = (8, 6)
+
+
+def marginal_covariances(params: MixtureParams, i: int, j: int) -> np.ndarray:
+    """The 2x2 covariance of features ``(i, j)`` in every component, shape (k, 2, 2).
+
+    Works for every covariance type: full takes each component's sub-block, tied the shared
+    sub-block, diag and spherical build diagonal matrices.
+    """
+    k, cov, pair = params.n_components, params.covariances, [i, j]
+    kind = params.covariance_type
+    if kind == "full":
+        return cov[:, pair][:, :, pair].copy()
+    if kind == "tied":
+        return np.repeat(cov[np.ix_(pair, pair)][None], k, axis=0)
+    if kind == "diag":
+        out = np.zeros((k, 2, 2))
+        out[:, 0, 0], out[:, 1, 1] = cov[:, i], cov[:, j]
+        return out
+    if kind == "spherical":
+        return cov[:, None, None] * np.eye(2)[None]
+    raise ValueError(f"unknown covariance type {kind!r}")
+
+
+def ellipse_axes(cov2: np.ndarray) -> tuple[float, float, float]:
+    """Width, height (both at one standard deviation, i.e. 2 sqrt(eigenvalue)) and angle in degrees."""
+    values, vectors = np.linalg.eigh(cov2)  # ascending; symmetric so eigh is exact and stable
+    values = np.clip(values, 0.0, None)
+    major = vectors[:, 1]
+    angle = float(np.degrees(np.arctan2(major[1], major[0])))
+    return 2.0 * float(np.sqrt(values[1])), 2.0 * float(np.sqrt(values[0])), angle
+
+
+def mixture_figure(
+    params: MixtureParams,
+    points: np.ndarray,
+    labels: np.ndarray,
+    certainty: np.ndarray,
+    pair: tuple[int, int],
+    names: tuple[str, str],
+    *,
+    samples: np.ndarray | None = None,
+    color_by_label: bool = True,
+    title: str | None = None,
+):
+    """Draw the figure and return it (save it with ``plots.save_png``).
+
+    Parameters
+    ----------
+    params : the mixture; its means and covariances are projected onto ``pair``.
+    points : (n, 2) the data in the two plotted features.
+    labels : (n,) most probable component of each row (from all features, not just the pair).
+    certainty : (n,) max posterior probability of each row; point size is ``50 * certainty**2``.
+    pair : indices of the plotted features in the model.
+    names : axis labels.
+    samples : optional (m, 2) generated points to overlay.
+    color_by_label : colour points by label (viridis); False draws them in one colour.
+    """
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Ellipse
+
+    from . import pyplot
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    k = params.n_components
+    cmap = plt.get_cmap("viridis")
+    norm = Normalize(vmin=0, vmax=max(k - 1, 1))
+    size = 50.0 * np.asarray(certainty) ** 2
+
+    if color_by_label:
+        ax.scatter(points[:, 0], points[:, 1], c=labels, cmap=cmap, norm=norm, s=size, zorder=2, label="data")
+    else:
+        ax.scatter(points[:, 0], points[:, 1], color="C0", s=size, zorder=2, label="data")
+
+    means = params.means[:, list(pair)]
+    covs = marginal_covariances(params, *pair)
+    factor = MAX_ALPHA / float(params.weights.max())
+    for c in range(k):
+        width, height, angle = ellipse_axes(covs[c])
+        colour = cmap(norm(c)) if color_by_label else "C0"
+        for nsig in N_SIGMAS:
+            ax.add_patch(Ellipse(means[c], nsig * width, nsig * height, angle=angle,
+                                 facecolor=colour, edgecolor="none",
+                                 alpha=float(params.weights[c]) * factor, zorder=1))
+
+    if samples is not None and len(samples):
+        ax.scatter(samples[:, 0], samples[:, 1], marker="x", s=14, linewidths=0.8, color="crimson",
+                   zorder=3, label=f"generated ({len(samples)})")
+        ax.legend(loc="best", markerscale=1.0)
+
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.autoscale_view()
+    ax.grid(True, alpha=0.3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def feature_pair(feature_names: list[str], x: str | None, y: str | None) -> tuple[int, int]:
+    """Indices of the two features to plot: ``x``/``y`` by name, else the first two (or the first two others)."""
+    from ..errors import DataError, UsageError
+
+    if len(feature_names) < 2:
+        raise DataError(f"plot needs a model with at least two features; this one has {len(feature_names)}")
+    for flag, name in (("--x", x), ("--y", y)):
+        if name is not None and name not in feature_names:
+            raise UsageError(f"unknown {flag} column {name!r} (model features: {', '.join(feature_names)})")
+    i = feature_names.index(x) if x is not None else None
+    j = feature_names.index(y) if y is not None else None
+    if i is None:
+        i = next(n for n in range(len(feature_names)) if n != j)
+    if j is None:
+        j = next(n for n in range(len(feature_names)) if n != i)
+    if i == j:
+        raise UsageError(f"--x and --y must name two different features, both are {feature_names[i]!r}")
+    return i, j
+
+
+def model_figure(model, X: np.ndarray, pair: tuple[int, int], *, n_samples: int = 0, seed: int | None = None,
+                 color_by_label: bool = True, title: str | None = None):
+    """``mixture_figure`` for a ``Model`` and its full feature matrix ``X``.
+
+    Labels and certainty come from all features; only the plotted pair is drawn. ``n_samples``
+    generated points (drawn with ``numpy.random.default_rng(seed)``) are overlaid when > 0.
+    """
+    proba = model.predict_proba(X)
+    columns = list(pair)
+    samples = model.sample(n_samples, seed)[0][:, columns] if n_samples > 0 else None
+    names = (model.feature_names[pair[0]], model.feature_names[pair[1]])
+    return mixture_figure(model.params, X[:, columns], proba.argmax(axis=1), proba.max(axis=1), pair, names,
+                          samples=samples, color_by_label=color_by_label, title=title)
