@@ -26,6 +26,25 @@ TREE_FAN_IN = 8
 INIT_SAMPLE_ROWS = 50_000
 
 
+ENGINES = ("local", "dask")
+
+
+def check_engine(engine: str, data: list[str], scheduler: str | None, **local_only) -> None:
+    """Validate --engine against the inputs and the options only one engine has."""
+    if engine not in ENGINES:
+        raise UsageError(f"unknown --engine {engine!r} (choose from {', '.join(ENGINES)})")
+    if engine == "local":
+        if len(data) != 1:
+            raise UsageError(f"{len(data)} inputs given: the local engine reads one (use --engine dask for several)")
+        if scheduler:
+            raise UsageError("--scheduler goes with --engine dask")
+        return
+    for option, value in local_only.items():
+        if value:
+            raise UsageError(f"--{option.replace('_', '-')} is not supported with --engine dask")
+    require_dask()
+
+
 def require_dask() -> None:
     """Fail with the install hint (exit 2) when the optional extra is missing."""
     try:
@@ -71,8 +90,11 @@ def expand_paths(paths: list[str]) -> list[str]:
     return files
 
 
-def open_table(paths: list[str], delimiter: str | None = None, blocksize: str = "32MB"):
-    """A lazy dask dataframe over CSV/TSV (optionally .gz) or Parquet files."""
+def open_table(paths: list[str], delimiter: str | None = None, blocksize: str = "32MB", text_columns=()):
+    """A lazy dask dataframe over CSV/TSV (optionally .gz) or Parquet files.
+
+    ``text_columns`` (the --keep columns) are read as text, so they are copied verbatim.
+    """
     require_dask()
     import dask.dataframe as dd
 
@@ -85,7 +107,7 @@ def open_table(paths: list[str], delimiter: str | None = None, blocksize: str = 
     compressed = files[0].endswith(".gz")
     return dd.read_csv(files, sep=sep, blocksize=None if compressed else blocksize,
                        compression="gzip" if compressed else None, encoding="utf-8-sig",
-                       assume_missing=True)
+                       assume_missing=True, dtype={c: "object" for c in text_columns} or None)
 
 
 # --- what runs on the workers, one partition at a time -------------------------------------

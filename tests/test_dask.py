@@ -77,3 +77,79 @@ def test_missing_glob_is_input_missing(tmp_path):
 
     with pytest.raises(InputMissing, match="no file matches"):
         dask_engine.expand_paths([str(tmp_path / "*.csv")])
+
+
+# --- through the command line (each call starts a local 2-worker cluster) -----------------
+
+
+def test_cli_fit_and_score_on_dask(gmm, tmp_path):
+    from gmmcli import load_model
+
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    frame = pd.read_csv(SAMPLE / "blobs.csv")
+    for i, start in enumerate(range(0, 400, 134)):
+        frame.iloc[start : start + 134].to_csv(parts / f"blobs-{i}.csv", index=False)
+    model = tmp_path / "m.joblib"
+    res = gmm("fit", "--engine", "dask", "--worker-memory", "600MB", str(parts / "blobs-*.csv"), "-k", 4, "-x", "id",
+              "--seed", 0, "-o", model)
+    assert res.code == 0, res.err
+    assert "on 400 rows" in res.err
+    m = load_model(model)
+    assert m.meta["fit_settings"]["engine"] == "dask" and m.meta["n_train_rows"] == 400
+    # the same clusters as the in-memory fit (labels up to order: compare sorted means)
+    local = tmp_path / "local.joblib"
+    assert gmm("fit", SAMPLE / "blobs.csv", "-k", 4, "-x", "id", "--seed", 0, "-o", local).code == 0
+    np.testing.assert_allclose(np.sort(m.params.means, axis=0), np.sort(load_model(local).params.means, axis=0), atol=1e-2)
+
+    out = tmp_path / "labels"
+    res = gmm("predict", "--engine", "dask", "--worker-memory", "600MB", model, str(parts / "blobs-*.csv"),
+              "--keep", "id", "-o", out)
+    assert res.code == 0, res.err
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == ["part-00000.csv", "part-00001.csv", "part-00002.csv"]
+    got = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    local_labels = gmm("predict", model, SAMPLE / "blobs.csv", "--keep", "id")
+    pd.testing.assert_frame_equal(got, pd.read_csv(__import__("io").StringIO(local_labels.out)))
+
+
+def test_cli_dask_scoring_refuses_a_full_folder(gmm, tmp_path):
+    model = tmp_path / "m.joblib"
+    assert gmm("fit", SAMPLE / "moons.csv", "-k", 2, "-o", model).code == 0
+    out = tmp_path / "full"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    res = gmm("score", "--engine", "dask", model, SAMPLE / "moons.csv", "-o", out)
+    assert res.code == 2 and "not empty" in res.err
+    assert [f.name for f in out.iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--engine", "spark"], "unknown --engine 'spark'"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler goes with --engine dask"),
+        (["--engine", "dask", "--no-header"], "--no-header is not supported with --engine dask"),
+        ([str(SAMPLE / "blobs.csv")], "2 inputs given"),
+    ],
+)
+def test_cli_engine_usage_errors(gmm, tmp_path, args, message):
+    out = tmp_path / "m.joblib"
+    res = gmm("fit", SAMPLE / "moons.csv", *args, "-o", out)
+    assert res.code == 2 and message in res.err and not out.exists()
+
+
+def test_without_dask_the_error_says_how_to_install(gmm, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_dask(name, *args, **kwargs):
+        if name.split(".")[0] in ("dask", "distributed"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dask)
+    out = tmp_path / "m.joblib"
+    res = gmm("fit", "--engine", "dask", SAMPLE / "moons.csv", "-o", out)
+    assert res.code == 2 and "pip install 'gmmcli[dask]'" in res.err and not out.exists()

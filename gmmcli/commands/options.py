@@ -7,6 +7,11 @@ from typing import Annotated, Optional
 import typer
 
 DataArg = Annotated[str, typer.Argument(metavar="DATA", help="Input CSV/TSV file, or - for stdin.", show_default=False)]
+DataFilesArg = Annotated[
+    list[str],
+    typer.Argument(metavar="DATA...", help="Input file, or - for stdin; with --engine dask, files or quoted globs.",
+                   show_default=False),
+]
 ModelArg = Annotated[str, typer.Argument(metavar="MODEL", help="A model file written by 'gmmcli fit'.", show_default=False)]
 OutputOpt = Annotated[
     Optional[str],
@@ -50,4 +55,19 @@ WeightsOpt = Annotated[
 DtypeOpt = Annotated[
     str,
     typer.Option("--dtype", metavar="float64|float32", help="Precision of the data in memory; float32 halves it."),
+]
+EngineOpt = Annotated[
+    str,
+    typer.Option("--engine", metavar="local|dask",
+                 help="local: in this process; dask: partition by partition on a Dask cluster (out of core)."),
+]
+SchedulerOpt = Annotated[
+    Optional[str],
+    typer.Option("--scheduler", metavar="ADDRESS",
+                 help="With --engine dask: a running scheduler (tcp://host:8786); default: a local cluster.",
+                 show_default=False),
+]
+WorkerMemoryOpt = Annotated[
+    str,
+    typer.Option("--worker-memory", metavar="SIZE", help="With --engine dask and a local cluster: memory limit per worker."),
 ]

@@ -2,42 +2,82 @@
 
 from __future__ import annotations
 
-from .options import DataArg, DelimiterOpt, DropnaOpt, FormatOpt, KeepOpt, ModelArg, NoHeaderOpt, OutputOpt
+from .options import (
+    DataFilesArg,
+    DelimiterOpt,
+    DropnaOpt,
+    EngineOpt,
+    FormatOpt,
+    KeepOpt,
+    ModelArg,
+    NoHeaderOpt,
+    OutputOpt,
+    SchedulerOpt,
+    WorkerMemoryOpt,
+)
+
+_DASK_NOTE = ("\n\nWith --engine dask, DATA may be several files or quoted globs, and -o names a folder "
+              "that gets one file per input partition.")
 
 EPILOGS = {
     "predict": "Example:\n\n  cat data.csv | gmmcli predict model.joblib - --keep id | head",
     "proba": "Example:\n\n  gmmcli proba model.joblib data.csv -o proba.csv",
     "score": "Example (flag the least likely rows):\n\n  gmmcli score model.joblib data.csv --keep id | sort -t, -k2 -g | head",
 }
+EPILOGS = {kind: text + _DASK_NOTE for kind, text in EPILOGS.items()}
 
 
-def _run(kind, model_path, data, output, fmt, keep, dropna, delimiter, no_header):
+def _run(kind, model_path, data, output, fmt, keep, dropna, delimiter, no_header, engine, scheduler, worker_memory):
     from .. import tables
+    from ..dask_engine import check_engine
     from ..model import load_model
-    from ..scoring import score_table
 
     tables.check_format(fmt)
+    check_engine(engine, data, scheduler, no_header=no_header)
     model = load_model(model_path)
-    score_table(model, data, kind, keep=tables.parse_names(keep), dropna=dropna, output=output, fmt=fmt,
+    if engine == "dask":
+        _run_on_dask(kind, model, data, output, fmt, tables.parse_names(keep), dropna, delimiter, scheduler, worker_memory)
+        return
+    from ..scoring import score_table
+
+    score_table(model, data[0], kind, keep=tables.parse_names(keep), dropna=dropna, output=output, fmt=fmt,
                 delimiter=delimiter, header=not no_header)
 
 
-def predict(model: ModelArg, data: DataArg, output: OutputOpt = None, fmt: FormatOpt = "csv",
+def _run_on_dask(kind, model, data, out_dir, fmt, keep, dropna, delimiter, scheduler, worker_memory):
+    """One output file per input partition, written into the folder -o names."""
+    from .. import console, dask_engine
+    from ..errors import UsageError
+
+    if not out_dir or out_dir == "-":
+        raise UsageError("--engine dask writes one file per partition: give -o a folder")
+    with dask_engine.connect(scheduler, memory_limit=worker_memory) as client:
+        frame = dask_engine.open_table(data, delimiter, text_columns=keep)
+        files, rows = dask_engine.score_to_folder(client, frame, model, kind, out_dir, keep=keep, dropna=dropna, fmt=fmt)
+    console.info(f"{kind}: {rows} rows in {files} files -> {out_dir}")
+
+
+
+
+def predict(model: ModelArg, data: DataFilesArg, output: OutputOpt = None, fmt: FormatOpt = "csv",
             keep: KeepOpt = None, dropna: DropnaOpt = False, delimiter: DelimiterOpt = None,
-            no_header: NoHeaderOpt = False) -> None:
+            no_header: NoHeaderOpt = False, engine: EngineOpt = "local", scheduler: SchedulerOpt = None,
+            worker_memory: WorkerMemoryOpt = "auto") -> None:
     """Label each row of DATA with its most probable component (column 'label')."""
-    _run("predict", model, data, output, fmt, keep, dropna, delimiter, no_header)
+    _run("predict", model, data, output, fmt, keep, dropna, delimiter, no_header, engine, scheduler, worker_memory)
 
 
-def proba(model: ModelArg, data: DataArg, output: OutputOpt = None, fmt: FormatOpt = "csv",
+def proba(model: ModelArg, data: DataFilesArg, output: OutputOpt = None, fmt: FormatOpt = "csv",
           keep: KeepOpt = None, dropna: DropnaOpt = False, delimiter: DelimiterOpt = None,
-          no_header: NoHeaderOpt = False) -> None:
+          no_header: NoHeaderOpt = False, engine: EngineOpt = "local", scheduler: SchedulerOpt = None,
+          worker_memory: WorkerMemoryOpt = "auto") -> None:
     """Membership probability of each row in each component (columns p0, p1, ...)."""
-    _run("proba", model, data, output, fmt, keep, dropna, delimiter, no_header)
+    _run("proba", model, data, output, fmt, keep, dropna, delimiter, no_header, engine, scheduler, worker_memory)
 
 
-def score(model: ModelArg, data: DataArg, output: OutputOpt = None, fmt: FormatOpt = "csv",
+def score(model: ModelArg, data: DataFilesArg, output: OutputOpt = None, fmt: FormatOpt = "csv",
           keep: KeepOpt = None, dropna: DropnaOpt = False, delimiter: DelimiterOpt = None,
-          no_header: NoHeaderOpt = False) -> None:
+          no_header: NoHeaderOpt = False, engine: EngineOpt = "local", scheduler: SchedulerOpt = None,
+          worker_memory: WorkerMemoryOpt = "auto") -> None:
     """Log-density of each row under the model (column 'log_density')."""
-    _run("score", model, data, output, fmt, keep, dropna, delimiter, no_header)
+    _run("score", model, data, output, fmt, keep, dropna, delimiter, no_header, engine, scheduler, worker_memory)
