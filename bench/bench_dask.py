@@ -5,7 +5,7 @@ fits it with the Dask engine on a local cluster (2 workers, low memory limit eac
 convergence, and reports rows/s per EM iteration, peak worker memory (RSS), whether any worker
 died, and the same data's in-memory fit (pandas read + engine) for comparison.
 
-    python bench/bench_dask.py [--worker-memory 300MB] [--folder /tmp/gmmcli-dask-bench]
+    python bench/bench_dask.py [--worker-memory 400MB] [--folder /tmp/gmmcli-dask-bench]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def peak_rss(_dask_worker=None) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--worker-memory", default="300MB")
+    parser.add_argument("--worker-memory", default="400MB")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--folder", default="/tmp/gmmcli-dask-bench")
     args = parser.parse_args()
@@ -72,7 +72,7 @@ def main() -> None:
     with dask_engine.connect(n_workers=args.workers, memory_limit=args.worker_memory) as client:
         workers_before = set(client.scheduler_info()["workers"])
         t = time.perf_counter()
-        runner = dask_engine.DaskRunner(client, dask_engine.open_table([str(data)], blocksize="16MB"), [f"f{i}" for i in range(D)])
+        runner = dask_engine.DaskRunner(client, dask_engine.open_table([str(data)]), [f"f{i}" for i in range(D)])
         t_scan = time.perf_counter() - t
         t = time.perf_counter()
         model, result = fit_model_dask(runner, settings)

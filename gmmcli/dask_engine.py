@@ -90,7 +90,7 @@ def expand_paths(paths: list[str]) -> list[str]:
     return files
 
 
-def open_table(paths: list[str], delimiter: str | None = None, blocksize: str = "32MB", text_columns=()):
+def open_table(paths: list[str], delimiter: str | None = None, blocksize: str = "16MB", text_columns=()):
     """A lazy dask dataframe over CSV/TSV (optionally .gz) or Parquet files.
 
     ``text_columns`` (the --keep columns) are read as text, so they are copied verbatim.
@@ -128,18 +128,19 @@ def _partition_matrix(frame, names, weight_column, dropna, dtype):
 
 def _summary(frame, names, weight_column, dropna, dtype):
     X, w = _partition_matrix(frame, names, weight_column, dropna, dtype)
-    X64 = X.astype(np.float64, copy=False)
-    total = X64.sum(axis=0) if w is None else w @ X64
-    digest = hashlib.sha256(np.ascontiguousarray(X64).tobytes())
+    del frame
+    X = np.ascontiguousarray(X)
+    total = X.sum(axis=0, dtype=np.float64) if w is None else w @ X.astype(np.float64, copy=False)
+    digest = hashlib.sha256(X.data)  # hashes the buffer in place: no copy of the partition
     if w is not None:
-        digest.update(w.tobytes())
+        digest.update(w.data)
     empty = len(X) == 0
     return {
         "rows": len(X),
         "weight": float(len(X) if w is None else w.sum()),
         "sum": total,
-        "lo": np.full(X.shape[1], np.inf) if empty else X64.min(axis=0),
-        "hi": np.full(X.shape[1], -np.inf) if empty else X64.max(axis=0),
+        "lo": np.full(X.shape[1], np.inf) if empty else X.min(axis=0).astype(np.float64),
+        "hi": np.full(X.shape[1], -np.inf) if empty else X.max(axis=0).astype(np.float64),
         "digest": digest.hexdigest(),
     }
 
