@@ -15,6 +15,7 @@ import typer
 
 from . import __version__, console
 from .commands import fit, info, scoring
+from .commands import select as select_command
 
 app = typer.Typer(
     name="gmmcli",
@@ -46,6 +47,7 @@ app.command(epilog=fit.EPILOG)(fit.fit)
 for _name in scoring.EPILOGS:
     app.command(epilog=scoring.EPILOGS[_name])(getattr(scoring, _name))
 app.command(epilog=info.EPILOG)(info.info)
+app.command(epilog=select_command.EPILOG)(select_command.select)
 
 
 def main(argv: list[str] | None = None) -> None:
