@@ -31,8 +31,8 @@ def select(
     data: DataArg,
     ks: Annotated[str, typer.Option("--n-components", "-k", metavar="K", help="Component counts: a range 1-10, a range with a step 1-200:10, or a list 2,4,8.")] = "1-10",
     covariance_types: Annotated[str, typer.Option("--covariance-type", "-t", metavar="all|full,tied,diag,spherical", help="Covariance types to try (comma-separated).")] = "all",
-    n_init: Annotated[int, typer.Option("--n-init", metavar="N", help="EM restarts per cell and initialisation method; the best log-likelihood wins.")] = 5,
-    init: Annotated[str, typer.Option("--init", metavar="METHOD,...", help="Initialisation methods, each with --n-init restarts: kmeans, k-means++, random, random_from_data.")] = "kmeans,random_from_data",
+    n_init: Annotated[int, typer.Option("--n-init", metavar="N", help="EM restarts per cell and initialisation method; the best log-likelihood wins.")] = 10,
+    init: Annotated[str, typer.Option("--init", metavar="METHOD,...", help="Initialisation methods, each with --n-init restarts: kmeans, k-means++, random, random_from_data.")] = "kmeans",
     seed: Annotated[int, typer.Option("--seed", help="Random seed of every cell; the same seed gives the same grid.")] = 0,
     max_iter: Annotated[int, typer.Option("--max-iter", metavar="N", help="EM iterations per restart at most.")] = 100,
     tol: Annotated[float, typer.Option("--tol", metavar="X", help="Stop when the mean log-likelihood gains less than this.")] = 1e-3,
@@ -217,12 +217,13 @@ def _print_table(cells, winner, criterion, types, k_list, cv) -> None:
     if "*" in notes:
         caption.append("* best")
     if "!" in notes:
-        caption.append("! did not converge")
+        caption.append("! not converged")
     if "failed" in notes:
-        caption.append("failed: reasons on stderr, or in --format csv")
+        caption.append("failed: see the warnings")
+    out = Console()
+    out.print(table)
     if caption:
-        table.caption, table.caption_justify = "   ".join(caption), "left"
-    Console().print(table)
+        out.print("   ".join(caption), markup=False, highlight=False)
 
 
 def _warn_failures(cells) -> None:

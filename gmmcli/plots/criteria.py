@@ -25,14 +25,18 @@ def criteria_figure(cells, best=None, criterion: str = "bic", title: str | None 
     else:
         fig, ax = plt.subplots(figsize=(9, 5.5))
         ax_cv = None
+    from matplotlib.ticker import MaxNLocator
+
     colours = plt.get_cmap("tab10").colors
     for i, t in enumerate(types):
         row = sorted((c for c in cells if c.covariance_type == t), key=lambda c: c.k)
         ks = [c.k for c in row]
-        for name in ("bic", "aic"):
+        for j, name in enumerate(("bic", "aic")):
             label, line, marker = _STYLE[name]
+            # One covariance type: a colour per criterion, as in the notebook; else per type.
+            colour = colours[j] if len(types) == 1 else colours[i % len(colours)]
             ax.plot(ks, [getattr(c, name) for c in row], line, marker=marker, markersize=3,
-                    color=colours[i % len(colours)], label=f"{label} {t}")
+                    color=colour, label=f"{label} {t}")
         if ax_cv is not None:
             ax_cv.plot(ks, [c.cv_log_likelihood for c in row], "-", marker="^", markersize=3,
                        color=colours[i % len(colours)], label=f"CV {t}")
@@ -45,6 +49,9 @@ def criteria_figure(cells, best=None, criterion: str = "bic", title: str | None 
         target.annotate(f"best: {best.covariance_type}, k={best.k}\n{name} {value:.4g}", (best.k, value),
                         xytext=(12, 12), textcoords="offset points", fontsize=9,
                         bbox=dict(boxstyle="round", fc="white", alpha=0.8))
+    for axis in (ax, ax_cv):
+        if axis is not None:
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("criterion (lower is better)")
     ax.legend(loc="best", fontsize=8, ncol=2 if len(types) > 1 else 1)
     ax.grid(True, alpha=0.3)
