@@ -10,8 +10,8 @@ k = 1, 11, ..., 191) timed three ways in one run, and the ratios printed:
 
 It also checks that every gmmcli AIC equals the loop's to 1e-6 relative.
 
-  python bench/bench_select.py              # about 1-5 minutes on 2 cores
-  python bench/bench_select.py --repeat 3   # best of 3 for each timing
+  python bench/bench_select.py              # 1-6 minutes on 2 cores, depending on their load
+  python bench/bench_select.py --repeat 3   # best of 3 interleaved runs for each timing
 
 --stability mode: the measurement behind select's default --n-init/--init. For several
 restart settings, sweep k 1-10 x all four covariance types on the sample data sets with seeds
@@ -45,75 +45,80 @@ def digits_data() -> np.ndarray:
     return PCA(0.99, whiten=True).fit_transform(load_digits().data)
 
 
-def notebook_loop(data: np.ndarray, blas_threads: int | None) -> tuple[float, list[float]]:
+def notebook_loop(data: np.ndarray, blas_threads: int | None) -> tuple[float, float, list[float]]:
     """The notebook's cell, timed: one GaussianMixture per k, random_state=0, serial."""
     from sklearn.mixture import GaussianMixture
     from threadpoolctl import threadpool_limits
 
-    import sklearn.mixture  # noqa: F401  (imported before timing, as in a notebook session)
-
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with threadpool_limits(limits=blas_threads):
         models = [GaussianMixture(n, covariance_type="full", random_state=0) for n in KS]
         aics = [model.fit(data).aic(data) for model in models]
-    return time.perf_counter() - start, aics
+    return time.perf_counter() - start, time.process_time() - cpu, aics
 
 
-def gmmcli_run(csv_path: str, jobs: int) -> tuple[float, list[float]]:
-    """`gmmcli select` in a fresh process, end to end."""
+def gmmcli_run(csv_path: str, jobs: int) -> tuple[float, float, list[float]]:
+    """`gmmcli select` in a fresh process, end to end; CPU time includes its workers."""
+    import io
+    import resource
+
     import pandas as pd
 
     cmd = [sys.executable, "-m", "gmmcli", "select", csv_path, "-k", "1-200:10", "-t", "full",
            "--n-init", "1", "--init", "kmeans", "--seed", "0", "--jobs", str(jobs), "--format", "csv"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"gmmcli failed ({proc.returncode}): {proc.stderr.strip()}")
-    import io
-
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     grid = pd.read_csv(io.StringIO(proc.stdout))
-    return elapsed, grid.sort_values("k")["aic"].tolist()
+    return elapsed, cpu, grid.sort_values("k")["aic"].tolist()
 
 
-def bench_digits(repeat: int) -> None:
+def bench_digits(repeat: int, skip_default_threads: bool) -> None:
     import pandas as pd
+    import sklearn.mixture  # noqa: F401  (imported before timing, as in a notebook session)
 
     data = digits_data()
     print(f"digits after PCA(0.99, whiten=True): {data.shape[0]} rows x {data.shape[1]} columns; "
           f"full covariance, k = {KS[0]}..{KS[-1]} step 10 ({len(KS)} fits); {os.cpu_count()} cores; "
           f"load average {os.getloadavg()[0]:.2f} at start")
+    loop, loop1 = "notebook loop (sklearn, default BLAS threads)", "notebook loop (sklearn, 1 BLAS thread)"
+    j1, j2 = "gmmcli select --jobs 1", "gmmcli select --jobs 2"
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = os.path.join(tmp, "digits_pca.csv")
         pd.DataFrame(data, columns=[f"pc{i}" for i in range(data.shape[1])]).to_csv(csv_path, index=False)
         runs = {
-            "notebook loop (sklearn, default BLAS threads)": lambda: notebook_loop(data, None),
-            "notebook loop (sklearn, 1 BLAS thread)": lambda: notebook_loop(data, 1),
-            "gmmcli select --jobs 1": lambda: gmmcli_run(csv_path, 1),
-            "gmmcli select --jobs 2": lambda: gmmcli_run(csv_path, 2),
+            loop: lambda: notebook_loop(data, None),
+            loop1: lambda: notebook_loop(data, 1),
+            j1: lambda: gmmcli_run(csv_path, 1),
+            j2: lambda: gmmcli_run(csv_path, 2),
         }
+        if skip_default_threads:
+            del runs[loop]
         times, aics = {}, {}
-        for name, run in runs.items():
-            best = None
-            for _ in range(repeat):
-                seconds, values = run()
-                best = seconds if best is None else min(best, seconds)
+        for rep in range(repeat):  # interleaved, so that a change in the machine's load hits all
+            for name, run in runs.items():
+                seconds, cpu, values = run()
+                print(f"  {name:48s} {seconds:8.2f} s wall {cpu:8.2f} s CPU   (load {os.getloadavg()[0]:.2f})", flush=True)
+                if name not in times or seconds < times[name]:
+                    times[name] = seconds
                 aics[name] = values
-            times[name] = best
-            print(f"  {name:48s} {best:8.2f} s", flush=True)
-    reference = np.asarray(aics["notebook loop (sklearn, default BLAS threads)"])
+    reference = np.asarray(aics[loop1])
     for name, values in aics.items():
         rel = np.max(np.abs(np.asarray(values) - reference) / np.abs(reference))
-        print(f"  max relative AIC difference vs the notebook loop, {name}: {rel:.2e}")
-    loop, loop1 = times["notebook loop (sklearn, default BLAS threads)"], times["notebook loop (sklearn, 1 BLAS thread)"]
-    j1, j2 = times["gmmcli select --jobs 1"], times["gmmcli select --jobs 2"]
-    print("ratios (> 1: gmmcli faster):")
-    print(f"  notebook loop (default threads) / gmmcli --jobs 1 = {loop / j1:5.2f}")
-    print(f"  notebook loop (default threads) / gmmcli --jobs 2 = {loop / j2:5.2f}")
-    print(f"  notebook loop (1 BLAS thread)   / gmmcli --jobs 1 = {loop1 / j1:5.2f}")
-    print(f"  notebook loop (1 BLAS thread)   / gmmcli --jobs 2 = {loop1 / j2:5.2f}")
-    print(f"  gmmcli --jobs 1 / gmmcli --jobs 2                 = {j1 / j2:5.2f}")
-    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+        print(f"  max relative AIC difference vs the 1-thread notebook loop, {name}: {rel:.2e}")
+    print(f"ratios of the best wall times over {repeat} run(s) (> 1: gmmcli faster):")
+    if loop in times:
+        print(f"  notebook loop (default threads) / gmmcli --jobs 1 = {times[loop] / times[j1]:5.2f}")
+        print(f"  notebook loop (default threads) / gmmcli --jobs 2 = {times[loop] / times[j2]:5.2f}")
+    print(f"  notebook loop (1 BLAS thread)   / gmmcli --jobs 1 = {times[loop1] / times[j1]:5.2f}")
+    print(f"  notebook loop (1 BLAS thread)   / gmmcli --jobs 2 = {times[loop1] / times[j2]:5.2f}")
+    print(f"  gmmcli --jobs 1 / gmmcli --jobs 2                 = {times[j1] / times[j2]:5.2f}")
+    print(f"load average at end: {os.getloadavg()[0]:.2f} (on a shared machine, wall-time ratios follow the load)")
 
 
 STABILITY_SETTINGS = [
@@ -179,7 +184,9 @@ def bench_stability(seeds: int, jobs: int, datasets: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=1, help="timings: best of N runs")
+    parser.add_argument("--repeat", type=int, default=1, help="timings: best of N interleaved runs")
+    parser.add_argument("--skip-default-threads", action="store_true",
+                        help="skip the notebook loop with default BLAS threads (minutes on a busy machine)")
     parser.add_argument("--stability", action="store_true", help="measure seed-to-seed stability instead")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2)
@@ -188,7 +195,7 @@ def main() -> None:
     if args.stability:
         bench_stability(args.seeds, args.jobs, args.data.split(","))
     else:
-        bench_digits(args.repeat)
+        bench_digits(args.repeat, args.skip_default_threads)
 
 
 if __name__ == "__main__":
