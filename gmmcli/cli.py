@@ -17,6 +17,7 @@ import typer.core
 
 from . import __version__, console
 from .commands import digits, fit, info, plot, sample, scoring
+from .commands import select as select_command
 
 
 class _Group(typer.core.TyperGroup):
@@ -71,6 +72,7 @@ app.command(epilog=fit.EPILOG)(fit.fit)
 for _name in scoring.EPILOGS:
     app.command(epilog=scoring.EPILOGS[_name])(getattr(scoring, _name))
 app.command(epilog=info.EPILOG)(info.info)
+app.command(epilog=select_command.EPILOG)(select_command.select)
 app.command(epilog=sample.EPILOG)(sample.sample)
 app.command(epilog=plot.EPILOG)(plot.plot)
 app.command("digits-demo", epilog=digits.EPILOG)(digits.digits_demo)

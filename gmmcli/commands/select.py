@@ -1,0 +1,266 @@
+"""gmmcli select: sweep component counts x covariance types, score each cell, name the winner."""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from .. import console
+from .options import ColumnsOpt, DataArg, DelimiterOpt, DropnaOpt, ExcludeOpt
+
+EPILOG = """Examples:
+
+  gmmcli select sample_data/moons.csv -k 1-20 -t full --plot moons-bic.png
+
+  gmmcli select sample_data/blobs.csv --exclude id -o best.joblib
+
+  gmmcli select data.csv -k 1-200:10 --cv 5 --criterion cv --format json > grid.jsonl
+
+On a terminal the grid is a table; otherwise (a pipe or a file) it is CSV, one row per cell.
+The verdict line ("best: ...") always goes to stderr.
+"""
+
+TABLE_FORMATS = ("table", "csv", "tsv", "json")
+CRITERION_LABEL = {"bic": "BIC", "aic": "AIC", "cv": "CV log-likelihood"}
+
+
+def select(
+    data: DataArg,
+    ks: Annotated[str, typer.Option("--n-components", "-k", metavar="K", help="Component counts: a range 1-10, a range with a step 1-200:10, or a list 2,4,8.")] = "1-10",
+    covariance_types: Annotated[str, typer.Option("--covariance-type", "-t", metavar="all|full,tied,diag,spherical", help="Covariance types to try (comma-separated).")] = "all",
+    n_init: Annotated[int, typer.Option("--n-init", metavar="N", help="EM restarts per cell and initialisation method; the best log-likelihood wins.")] = 10,
+    init: Annotated[str, typer.Option("--init", metavar="METHOD,...", help="Initialisation methods, each with --n-init restarts: kmeans, k-means++, random, random_from_data.")] = "kmeans",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of every cell; the same seed gives the same grid.")] = 0,
+    max_iter: Annotated[int, typer.Option("--max-iter", metavar="N", help="EM iterations per restart at most.")] = 100,
+    tol: Annotated[float, typer.Option("--tol", metavar="X", help="Stop when the mean log-likelihood gains less than this.")] = 1e-3,
+    reg_covar: Annotated[float, typer.Option("--reg-covar", metavar="X", help="Added to covariance diagonals, keeps them invertible.")] = 1e-6,
+    cv: Annotated[Optional[int], typer.Option("--cv", metavar="K", help="Also score each cell by K-fold cross-validation (mean held-out log-likelihood per row).", show_default=False)] = None,
+    criterion: Annotated[str, typer.Option("--criterion", metavar="bic|aic|cv", help="What picks the winner: lowest BIC or AIC, or highest CV log-likelihood (needs --cv).")] = "bic",
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="table|csv|tsv|json", help="Output on stdout; default: table on a terminal, else csv. json is one object per line.", show_default=False)] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="MODEL", help="Save the winning model here (the same file 'gmmcli fit' writes).", show_default=False)] = None,
+    plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE.png", help="Draw AIC/BIC (and CV) against k, the winner marked.", show_default=False)] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", metavar="N", help="Worker processes (default: all cores; 1 runs in this process).", show_default=False)] = None,
+    columns: ColumnsOpt = None,
+    exclude: ExcludeOpt = None,
+    dropna: DropnaOpt = False,
+    delimiter: DelimiterOpt = None,
+) -> None:
+    """Find the number of components and covariance type that fit DATA best.
+
+    Fits every (k, covariance type) cell of the grid, scores it by AIC, BIC and optionally
+    cross-validated log-likelihood, prints the grid and the winner, and can save the winning
+    model and a criteria-versus-k plot.
+    """
+    from .. import select as sel
+    from .. import tables
+    from ..errors import UsageError
+
+    # Everything that can be wrong with the options is found before any data is read or fitted.
+    k_list = sel.parse_ks(ks)
+    types = sel.parse_covariance_types(covariance_types)
+    inits = sel.parse_inits(init)
+    criterion = criterion.lower()
+    if criterion not in sel.CRITERIA:
+        raise UsageError(f"unknown --criterion {criterion!r} (choose from {', '.join(sel.CRITERIA)})")
+    if criterion == "cv" and cv is None:
+        raise UsageError("--criterion cv needs --cv K (e.g. --cv 5)")
+    if cv is not None and cv < 2:
+        raise UsageError(f"--cv needs at least 2 folds, got {cv}")
+    if n_init < 1 or max_iter < 1:
+        raise UsageError("--n-init and --max-iter must be at least 1")
+    if tol < 0 or reg_covar < 0:
+        raise UsageError("--tol and --reg-covar must not be negative")
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    if fmt is None:
+        fmt = "table" if sys.stdout.isatty() else "csv"
+    if fmt not in TABLE_FORMATS:
+        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(TABLE_FORMATS)})")
+    for path in (output, plot):
+        _check_writable(path)
+    if output is not None and output == plot:
+        raise UsageError("-o and --plot name the same file")
+
+    frame = tables.read_frame(data, delimiter)
+    names = tables.choose_features(frame, tables.parse_names(columns), tables.parse_names(exclude))
+    X, _ = tables.feature_matrix(frame, names, dropna)
+
+    with _progress(len(k_list) * len(types)) as advance:
+        cells = sel.sweep(X, k_list, types, n_init=n_init, init=inits, seed=seed, tol=tol,
+                          reg_covar=reg_covar, max_iter=max_iter, cv=cv, jobs=jobs,
+                          on_done=advance, keep_params=output is not None)
+
+    try:
+        winner = sel.best(cells, criterion)
+    except Exception:
+        _write_grid(cells, fmt, None, criterion, types, k_list, cv)
+        _warn_failures(cells)
+        raise
+    # Files first (atomically): if one cannot be written, nothing has gone to stdout yet.
+    if plot is not None:
+        from ..plots.criteria import save_criteria_plot
+
+        save_criteria_plot(cells, plot, best=winner, criterion=criterion)
+    if output is not None:
+        _save_winner(X, names, winner, n_init, tol, reg_covar, max_iter, criterion, k_list, types, cv, output)
+    _write_grid(cells, fmt, winner, criterion, types, k_list, cv)
+    _warn_failures(cells)
+    _warn_unconverged(cells, max_iter)
+    console.info(verdict(winner, criterion, cv))
+
+
+def verdict(cell, criterion: str, cv: int | None = None) -> str:
+    """The one-line answer: 'best: full, k=2, BIC 2322.19'."""
+    if criterion == "cv":
+        return (f"best: {cell.covariance_type}, k={cell.k}, held-out log-likelihood "
+                f"{cell.cv_log_likelihood:.4f} per row ({cv}-fold CV)")
+    return f"best: {cell.covariance_type}, k={cell.k}, {CRITERION_LABEL[criterion]} {cell.value(criterion):.2f}"
+
+
+def _check_writable(path: str | None) -> None:
+    """Fail before a long sweep, not after it, when an output file cannot be created."""
+    if path is None:
+        return
+    from pathlib import Path
+
+    from ..errors import CannotCreateOutput
+
+    target = Path(path)
+    if target.is_dir():
+        raise CannotCreateOutput(f"cannot write {target}: it is a directory")
+    if not target.parent.is_dir():
+        raise CannotCreateOutput(f"cannot write {target}: folder {target.parent} does not exist")
+
+
+class _progress:
+    """A progress bar on stderr while cells finish (only on a terminal); yields the callback."""
+
+    def __init__(self, total: int):
+        self.total, self.bar = total, None
+
+    def __enter__(self):
+        if not console.on_terminal():
+            return lambda cell: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TextColumn("cells"),
+                            TimeElapsedColumn(), console=console.console(), transient=True)
+        self.bar.start()
+        task = self.bar.add_task("select", total=self.total)
+        return lambda cell: self.bar.advance(task)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False
+
+
+def _write_grid(cells, fmt, winner, criterion, types, k_list, cv) -> None:
+    from .. import tables
+
+    if fmt == "table":
+        _print_table(cells, winner, criterion, types, k_list, cv)
+        return
+    import pandas as pd
+
+    from ..select import FIELDS, records
+
+    frame = pd.DataFrame(records(cells), columns=list(FIELDS))
+    if fmt == "json":  # None (not NaN) for missing values, so every line is valid JSON
+        frame = frame.astype(object).where(frame.notna(), None)
+    tables.write_table(frame, None, fmt)
+
+
+def _print_table(cells, winner, criterion, types, k_list, cv) -> None:
+    """Rows: k; columns: the criterion per covariance type; the winner marked."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..select import LOWER_IS_BETTER
+
+    better = "lower" if LOWER_IS_BETTER[criterion] else "higher"
+    what = f"mean held-out log-likelihood per row, {cv}-fold CV" if criterion == "cv" else CRITERION_LABEL[criterion]
+    table = Table(title=f"{what} ({better} is better)", title_justify="left")
+    table.add_column("k", justify="right")
+    for t in types:
+        table.add_column(t, justify="right")
+    by_key = {(c.k, c.covariance_type): c for c in cells}
+    notes = set()
+    for k in k_list:
+        row = [str(k)]
+        for t in types:
+            cell = by_key[(k, t)]
+            value = cell.value(criterion)
+            if not math.isfinite(value):
+                row.append(Text("failed", style="red"))
+                notes.add("failed")
+                continue
+            text = f"{value:.4f}" if criterion == "cv" else f"{value:.2f}"
+            style = ""
+            if not cell.converged:
+                text += " !"
+                style = "yellow"
+                notes.add("!")
+            if cell is winner:
+                text += " *"
+                style = "bold green"
+                notes.add("*")
+            else:
+                text += "  "
+            row.append(Text(text, style=style))
+        table.add_row(*row)
+    caption = []
+    if "*" in notes:
+        caption.append("* best")
+    if "!" in notes:
+        caption.append("! not converged")
+    if "failed" in notes:
+        caption.append("failed: see the warnings")
+    out = Console()
+    out.print(table)
+    if caption:
+        out.print("   ".join(caption), markup=False, highlight=False)
+
+
+def _warn_failures(cells) -> None:
+    """One warning per distinct reason, naming the cells it hit."""
+    by_reason: dict[str, list] = {}
+    for c in cells:
+        if c.error:
+            by_reason.setdefault(c.error, []).append(c)
+    for reason, hit in by_reason.items():
+        where = ", ".join(f"{c.covariance_type} k={c.k}" for c in hit[:6]) + (f" and {len(hit) - 6} more" if len(hit) > 6 else "")
+        console.warn(f"{len(hit)} cell{'s' if len(hit) > 1 else ''} failed ({where}): {reason}")
+
+
+def _warn_unconverged(cells, max_iter: int) -> None:
+    stuck = [c for c in cells if c.converged is False]
+    if stuck:
+        console.warn(f"{len(stuck)} of {len(cells)} cells did not converge in {max_iter} iterations "
+                     f"(marked !; raise --max-iter or --tol)")
+
+
+def _save_winner(X, names, winner, n_init, tol, reg_covar, max_iter, criterion, k_list, types, cv, output) -> None:
+    """Save the winner with the settings that reproduce it under 'gmmcli fit'."""
+    from dataclasses import asdict
+
+    from ..fitting import FitSettings
+    from ..model import Model, save_model, training_metadata
+
+    settings = FitSettings(winner.k, winner.covariance_type, tol, reg_covar, max_iter, n_init, winner.init, winner.seed)
+    meta = training_metadata(X, winner.params, converged=winner.converged, n_iter=winner.n_iter,
+                             lower_bound=winner.lower_bound, fit_settings=asdict(settings), feature_names=names)
+    meta["selection"] = {
+        "criterion": criterion,
+        "value": float(winner.value(criterion)),
+        "n_components_tried": [int(k) for k in k_list],
+        "covariance_types_tried": list(types),
+        "cv_folds": int(cv) if cv else None,
+    }
+    save_model(Model(winner.params, list(names), meta), output)
+    if not winner.converged:
+        console.warn(f"the saved model did not converge in {max_iter} iterations")

@@ -1,0 +1,361 @@
+"""gmmcli select: the grid sweep, its criteria, outputs, failures and interruption."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SAMPLE, load_xy, read_csv_text
+from gmmcli import select as sel
+from gmmcli.errors import FitFailed, UsageError
+
+MOONS = SAMPLE / "moons.csv"
+FAST = ("--n-init", "1", "--init", "kmeans", "--jobs", "1")  # one EM run per cell, in-process
+
+
+def records(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def one_blas_thread():
+    """Reference fits with one BLAS thread: small matrices with two are many times slower."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+# --- -k parsing ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("1-10", list(range(1, 11))),
+    ("1-200:10", list(range(1, 200, 10))),
+    ("2,4,8", [2, 4, 8]),
+    ("5", [5]),
+    ("8,2,2-4", [2, 3, 4, 8]),
+    (" 3 - 5 ", [3, 4, 5]),
+])
+def test_parse_ks(text, expected):
+    assert sel.parse_ks(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "0-3", "a", "5-2", "1-10:0", "2:3", "-1", "1-", ","])
+def test_parse_ks_rejects_nonsense(text):
+    with pytest.raises(UsageError):
+        sel.parse_ks(text)
+
+
+# --- agreement with scikit-learn ----------------------------------------------------------------
+
+def test_moons_full_k1_to_20_equals_sklearn(gmm):
+    """The notebook's curve: every AIC/BIC equals GaussianMixture(k, random_state=seed)'s."""
+    from sklearn.mixture import GaussianMixture
+
+    seed = 7
+    r = gmm("select", MOONS, "-k", "1-20", "-t", "full", "--seed", seed, "--format", "json", *FAST)
+    assert r.code == 0, r.err
+    grid = records(r.out)
+    assert [c["k"] for c in grid] == list(range(1, 21))
+    X = load_xy("moons.csv")
+    for cell in grid:
+        with one_blas_thread():
+            gm = GaussianMixture(cell["k"], covariance_type="full", random_state=seed).fit(X)
+        assert cell["aic"] == pytest.approx(gm.aic(X), rel=1e-6)
+        assert cell["bic"] == pytest.approx(gm.bic(X), rel=1e-6)
+        assert cell["log_likelihood"] == pytest.approx(gm.score(X) * len(X), rel=1e-6)
+        assert cell["n_parameters"] == gm._n_parameters()
+        assert cell["converged"] is True and cell["error"] is None
+
+
+def test_n_init_above_one_equals_sklearn_with_the_same_n_init():
+    from sklearn.mixture import GaussianMixture
+
+    X = load_xy("blobs.csv")
+    cells = sel.sweep(X, [2, 5], ["tied", "diag", "spherical"], n_init=3, init="kmeans", seed=1, jobs=1)
+    for c in cells:
+        with one_blas_thread():
+            gm = GaussianMixture(c.k, covariance_type=c.covariance_type, n_init=3, random_state=1).fit(X)
+        assert c.bic == pytest.approx(gm.bic(X), rel=1e-6)
+        assert c.aic == pytest.approx(gm.aic(X), rel=1e-6)
+
+
+def test_second_init_method_has_its_own_seed_and_the_best_wins():
+    """With two methods, the first runs with the seed itself, the second with a derived one."""
+    from gmmcli import em
+
+    X = load_xy("blobs.csv")
+    [cell] = sel.sweep(X, [6], ["full"], n_init=2, init="kmeans,random_from_data", seed=3, jobs=1)
+    assert sel.method_seed(3, 0) == 3 and sel.method_seed(3, 1) != 3
+    lls = {}
+    for index, method in enumerate(("kmeans", "random_from_data")):
+        result = em.fit(X, 6, covariance_type="full", n_init=2, init=method, seed=sel.method_seed(3, index))
+        from gmmcli import gaussian
+
+        lls[method] = gaussian.score_samples(X, result.params).sum()
+    assert cell.log_likelihood == pytest.approx(max(lls.values()), rel=1e-12)
+    assert cell.init == max(lls, key=lls.get)
+    assert cell.seed == sel.method_seed(3, ("kmeans", "random_from_data").index(cell.init))
+
+
+# --- outputs ------------------------------------------------------------------------------------
+
+def test_json_has_one_record_per_cell_and_failed_cells_are_null(gmm):
+    rows = "x,y\n" + "\n".join(f"{i * 0.7:.3f},{(i * i) % 5 * 0.3:.3f}" for i in range(6)) + "\n"
+    r = gmm("select", "-", "-k", "1-8", "-t", "full,spherical", "--format", "json", *FAST, stdin=rows)
+    assert r.code == 0, r.err
+    grid = records(r.out)
+    assert len(grid) == 16
+    assert all(list(c) == list(sel.FIELDS) for c in grid)
+    assert [(c["covariance_type"], c["k"]) for c in grid] == [(t, k) for t in ("full", "spherical") for k in range(1, 9)]
+    for c in grid:
+        if c["k"] > 6:
+            assert c["error"] == "more components than rows (6)"
+            assert c["aic"] is None and c["bic"] is None and c["log_likelihood"] is None
+            assert c["converged"] is None
+        else:
+            assert isinstance(c["bic"], float) and c["error"] is None
+    assert "4 cells failed" in r.err and "more components than rows" in r.err
+
+
+def test_default_output_is_csv_when_piped_and_the_verdict_goes_to_stderr(gmm):
+    r = gmm("select", MOONS, "-k", "1-4", "-t", "tied,full", *FAST)
+    assert r.code == 0, r.err
+    grid = read_csv_text(r.out)
+    assert list(grid.columns) == list(sel.FIELDS)
+    assert list(zip(grid.covariance_type, grid.k)) == [(t, k) for t in ("tied", "full") for k in range(1, 5)]
+    best = grid.loc[grid.bic.idxmin()]
+    verdict = re.search(r"best: (\w+), k=(\d+), BIC (-?[\d.]+)", r.err)
+    assert verdict, r.err
+    assert (verdict[1], int(verdict[2])) == (best.covariance_type, best.k)
+    assert float(verdict[3]) == pytest.approx(best.bic, abs=0.005)
+    assert "best" not in r.out
+
+
+def test_table_marks_the_winner(gmm):
+    r = gmm("select", MOONS, "-k", "1-3", "-t", "full,diag", "--format", "table", "--criterion", "aic", *FAST)
+    assert r.code == 0, r.err
+    assert "AIC (lower is better)" in r.out
+    assert re.search(r"\b3\b.*\d+\.\d\d \*", r.out), r.out  # the best AIC at k=3 carries the mark
+    assert "* best" in r.out
+    assert re.search(r"best: full, k=3, AIC \d+\.\d\d", r.err)
+
+
+def test_plot_and_winning_model(gmm, tmp_path):
+    """--plot draws a real figure; -o saves the winner, which 'gmmcli fit' reproduces."""
+    from matplotlib.image import imread
+
+    from gmmcli.model import load_model
+
+    png, model_path = tmp_path / "criteria.png", tmp_path / "best.joblib"
+    r = gmm("select", SAMPLE / "blobs.csv", "--exclude", "id", "-k", "1-6", "-t", "full,tied",
+            "--n-init", "2", "--jobs", "1", "--plot", png, "-o", model_path, "--format", "json")
+    assert r.code == 0, r.err
+    image = imread(png)
+    assert image.shape[0] >= 400 and image.shape[1] >= 600
+    assert image[..., :3].std() > 0.05  # not blank
+    assert len(np.unique(image[..., :3].reshape(-1, 3), axis=0)) > 50  # lines, text, colours
+
+    grid = records(r.out)
+    winner = min(grid, key=lambda c: c["bic"])
+    model = load_model(model_path)
+    assert (model.covariance_type, model.n_components) == (winner["covariance_type"], winner["k"])
+    assert model.meta["bic"] == pytest.approx(winner["bic"], rel=1e-9)
+    assert model.meta["selection"]["criterion"] == "bic"
+    settings = model.meta["fit_settings"]
+    refit = tmp_path / "refit.joblib"
+    r2 = gmm("fit", SAMPLE / "blobs.csv", "--exclude", "id", "-k", settings["n_components"],
+             "-t", settings["covariance_type"], "--n-init", settings["n_init"], "--init", settings["init"],
+             "--seed", settings["seed"], "-o", refit)
+    assert r2.code == 0, r2.err
+    np.testing.assert_allclose(load_model(refit).params.means, model.params.means, rtol=1e-10)
+
+
+def test_cross_validation_scores_and_picks_the_highest(gmm):
+    r = gmm("select", MOONS, "-k", "1-5", "-t", "full", "--cv", "3", "--criterion", "cv", "--format", "json", *FAST)
+    assert r.code == 0, r.err
+    grid = records(r.out)
+    assert all(isinstance(c["cv_log_likelihood"], float) for c in grid)
+    winner = max(grid, key=lambda c: c["cv_log_likelihood"])
+    assert f"best: full, k={winner['k']}, held-out log-likelihood {winner['cv_log_likelihood']:.4f}" in r.err
+
+
+def test_cross_validation_by_hand():
+    """Each row is held out once; the score is the mean held-out log-density per row."""
+    from gmmcli import em, gaussian
+
+    X = load_xy("moons.csv")
+    [cell] = sel.sweep(X, [3], ["diag"], n_init=1, init="kmeans", seed=5, cv=4, jobs=1)
+    folds = sel._fold_labels(len(X), 4, 5)
+    total = 0.0
+    for f in range(4):
+        fit = em.fit(X[folds != f], 3, covariance_type="diag", n_init=1, init="kmeans", seed=5)
+        total += gaussian.score_samples(X[folds == f], fit.params).sum()
+    assert cell.cv_log_likelihood == pytest.approx(total / len(X), rel=1e-12)
+
+
+# --- parallel -----------------------------------------------------------------------------------
+
+def test_jobs_2_gives_the_same_grid_as_jobs_1():
+    X = load_xy("moons.csv")
+    done = []
+    serial = sel.sweep(X, [1, 3, 6], ["full", "spherical"], n_init=2, seed=4, cv=2, jobs=1, on_done=done.append)
+    parallel = sel.sweep(X, [1, 3, 6], ["full", "spherical"], n_init=2, seed=4, cv=2, jobs=2)
+    strip = [{**c.record(), "seconds": None} for c in serial]
+    assert strip == [{**c.record(), "seconds": None} for c in parallel]
+    assert sorted((c.covariance_type, c.k) for c in done) == sorted((c.covariance_type, c.k) for c in serial)
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a.params.covariances, b.params.covariances)
+
+
+# --- failures -----------------------------------------------------------------------------------
+
+def test_degenerate_cell_is_marked_failed_and_the_sweep_goes_on(gmm):
+    # Four points, each repeated three times: with --reg-covar 0, four components collapse.
+    points = [(0.0, 0.0), (3.0, 1.0), (1.0, 4.0), (5.0, 5.0)]
+    rows = "x,y\n" + "".join(f"{x},{y}\n" for x, y in points for _ in range(3))
+    r = gmm("select", "-", "-k", "1,4", "-t", "full", "--reg-covar", "0", "--format", "json", *FAST, stdin=rows)
+    assert r.code == 0, r.err
+    one, four = records(r.out)
+    assert one["error"] is None and math.isfinite(one["bic"])
+    assert "ill-defined covariance" in four["error"] and four["bic"] is None
+    assert "best: full, k=1" in r.err
+
+
+def test_a_grid_where_nothing_fits_exits_65_and_saves_nothing(gmm, tmp_path):
+    model = tmp_path / "m.joblib"
+    r = gmm("select", "-", "-k", "5-6", "-t", "diag", "-o", model, "--format", "json", *FAST, stdin="x\n1\n2\n3\n")
+    assert r.code == 65
+    assert "error: no cell of the grid has a BIC score: more components than rows (3)" in r.err
+    assert len(records(r.out)) == 2
+    assert not model.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--criterion", "cv"], "--criterion cv needs --cv K"),
+    (["--criterion", "hqic"], "unknown --criterion"),
+    (["-k", "0-4"], "at least 1"),
+    (["-t", "full,round"], "unknown covariance type 'round'"),
+    (["--format", "xml"], "unknown format 'xml'"),
+    (["--jobs", "0"], "--jobs must be at least 1"),
+    (["--init", "kmeans,magic"], "unknown --init 'magic'"),
+    (["--cv", "1"], "--cv needs at least 2 folds"),
+])
+def test_usage_errors_exit_2(gmm, args, message):
+    r = gmm("select", MOONS, *args)
+    assert r.code == 2 and message in r.err and r.out == ""
+
+
+def test_unwritable_outputs_fail_before_fitting(gmm, tmp_path):
+    r = gmm("select", MOONS, "--plot", tmp_path / "missing" / "p.png")
+    assert r.code == 73 and "does not exist" in r.err and r.out == ""
+
+
+def test_best_and_criteria_directions():
+    a = sel.Cell(1, "full", aic=10.0, bic=30.0, cv_log_likelihood=-2.0)
+    b = sel.Cell(2, "full", aic=5.0, bic=40.0, cv_log_likelihood=-1.0)
+    c = sel.Cell(3, "full", error="failed")
+    assert sel.best([a, b, c], "bic") is a
+    assert sel.best([a, b, c], "aic") is b
+    assert sel.best([a, b, c], "cv") is b
+    with pytest.raises(FitFailed):
+        sel.best([c], "bic")
+
+
+def test_sample_weight_reaches_the_engine_and_weights_the_criteria(monkeypatch):
+    """The engine's sample_weight parameter is passed through, and only when given."""
+    from gmmcli import em, gaussian
+
+    real_fit, seen = em.fit, []
+
+    def fit(X, n_components, **kwargs):
+        seen.append("sample_weight" in kwargs)
+        kwargs.pop("sample_weight", None)
+        return real_fit(X, n_components, **kwargs)
+
+    monkeypatch.setattr(em, "fit", fit)
+    X = load_xy("moons.csv")
+    w = np.linspace(0.5, 1.5, len(X))
+    sel.sweep(X, [2], ["full"], n_init=1, init="kmeans", jobs=1)
+    assert seen and not any(seen)  # (a warm-up fit may come first) no weights, no keyword
+    seen.clear()
+    [cell] = sel.sweep(X, [2], ["full"], n_init=1, init="kmeans", jobs=1, sample_weight=w)
+    assert seen == [True]
+    ll = float(np.dot(w, gaussian.score_samples(X, cell.params)))
+    assert cell.log_likelihood == pytest.approx(ll)
+    assert cell.bic == pytest.approx(-2 * ll + cell.n_parameters * math.log(w.sum()))
+
+
+# --- Ctrl-C -------------------------------------------------------------------------------------
+
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    kids = [int(c) for c in fh.read().split()]
+                found.update(kids)
+                todo.extend(kids)
+        except OSError:
+            pass
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
+def test_ctrl_c_stops_the_workers_and_writes_nothing(tmp_path):
+    model, png = tmp_path / "m.joblib", tmp_path / "p.png"
+    cmd = [sys.executable, "-m", "gmmcli", "select", str(SAMPLE / "blobs.csv"), "--exclude", "id",
+           "-k", "1-80", "--n-init", "20", "--jobs", "2", "-o", str(model), "--plot", str(png)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        workers: set[int] = set()
+        while time.monotonic() < deadline and proc.poll() is None:
+            workers = _descendants(proc.pid)
+            if len(workers) >= 2:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the sweep ended before it could be interrupted"
+        time.sleep(1.0)  # let the workers get into their fits
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err.decode()
+    assert out == b""
+    assert not model.exists() and not png.exists()
+    assert not [p for p in tmp_path.iterdir()], "no temporary files left behind"
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in workers), "worker processes outlived the interrupt"
+
+
+def test_cli_defaults_are_the_library_defaults():
+    import inspect
+
+    from gmmcli.commands.select import select
+
+    params = inspect.signature(select).parameters
+    assert params["n_init"].default == sel.DEFAULT_N_INIT
+    assert tuple(sel.parse_inits(params["init"].default)) == sel.DEFAULT_INIT
+    assert params["ks"].default == "1-10" and params["covariance_types"].default == "all"
