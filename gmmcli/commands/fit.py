@@ -39,14 +39,20 @@ def fit(
     strict: Annotated[bool, typer.Option("--strict", help="Exit 3 (and write nothing) if EM does not converge.")] = False,
 ) -> None:
     """Fit a Gaussian mixture to the numeric columns of DATA and save it."""
+    import math
+
     import numpy as np
 
     from .. import resources, tables
-    from ..errors import FitFailed, NotConverged, UsageError
+    from ..errors import DataError, FitFailed, NotConverged, UsageError
     from ..fitting import FitSettings, fit_model
     from ..model import save_model
 
     settings = FitSettings(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init, seed).validate()
+    if not (math.isfinite(tol) and math.isfinite(reg_covar)):
+        raise UsageError("--tol and --reg-covar must be finite numbers")
+    if seed is not None and not 0 <= seed < 2**32:
+        raise UsageError(f"--seed must be between 0 and {2**32 - 1}, got {seed}")
     if output in ("-", ""):
         raise UsageError("a model is binary: give -o a file name, not stdout")
     if max_memory:
@@ -55,6 +61,8 @@ def fit(
     names = tables.choose_features(frame, tables.parse_names(columns), tables.parse_names(exclude))
     X, _ = tables.feature_matrix(frame, names, dropna)
     del frame
+    if len(X) < n_components:  # before the memory estimate: the clearer reason
+        raise DataError(f"{len(X)} rows cannot fit {n_components} components: need at least as many rows")
     need = resources.fit_bytes(len(X), X.shape[1], n_components, covariance_type)
     resources.check_memory(need, max_memory, what=f"fitting {n_components} components to {len(X)} rows x {X.shape[1]} columns")
     try:
