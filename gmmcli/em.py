@@ -1,20 +1,77 @@
 """The EM engine: fit a Gaussian mixture to an array.
 
-Pure numpy on arrays; knows nothing of files or the command line. This first version delegates
-the EM loop to scikit-learn's ``GaussianMixture`` (imported lazily); the engine issue replaces
-it with blocked sufficient-statistics EM behind the same ``fit`` signature.
+Pure numpy on arrays; knows nothing of files or the command line. scikit-learn (k-means
+initialisation), joblib (parallel restarts) and threadpoolctl are imported lazily, inside the
+functions that need them.
+
+The engine reproduces ``sklearn.mixture.GaussianMixture``: the same initialisation from the same
+seed (``em_init``), the same M-step formulas, and the same meaning of ``tol``, ``max_iter``,
+``reg_covar``, ``n_init``, ``lower_bound`` (mean log-likelihood per row at the last E-step, i.e.
+under the parameters before the last M-step), ``n_iter`` and ``converged``. Its E-step and
+M-step are blocked sufficient statistics (``em_blocks``: ``prepare_estep``, ``block_stats``,
+``sum_stats``, ``m_step``), which is what makes sample weights, float32 and a later distributed
+engine fall out of the same code.
+
+Public functions::
+
+    fit(X, n_components, *, covariance_type, tol, reg_covar, max_iter, n_init, init, seed,
+        sample_weight=None, jobs=1, init_params=None) -> FitResult
+    run_em(X, initial_params, *, tol, reg_covar, max_iter, sample_weight=None,
+           threads=None, block_rows=None) -> FitResult
+    em_loop(runner, params, tol, reg_covar, max_iter) -> FitResult
+                                    (the loop over any runner with .stats(params) -> SuffStats)
+    initial_params(X, n_components, covariance_type, *, init, random_state, reg_covar,
+                   sample_weight=None) -> MixtureParams
+    log_likelihood(X, params, sample_weight=None) -> float        (total, weighted)
+    effective_rows(X, sample_weight=None) -> float                (sum of weights)
+    aic(X, params, sample_weight=None) / bic(X, params, sample_weight=None) -> float
 """
 
 from __future__ import annotations
 
-import warnings
+import math
+import operator
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 
-from .gaussian import ILL_DEFINED_COVARIANCE, IllDefinedCovariance, MixtureParams
+from .em_blocks import (
+    SuffStats,
+    block_bounds,
+    block_stats,
+    default_block_rows,
+    m_step,
+    prepare_estep,
+    sum_stats,
+)
+from .em_init import INIT_METHODS, check_random_state
+from .em_init import initial_params as _initial_params
+from .gaussian import (
+    COVARIANCE_TYPES,
+    ILL_DEFINED_COVARIANCE,
+    IllDefinedCovariance,
+    MixtureParams,
+    n_parameters,
+)
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+__all__ = [
+    "COVARIANCE_TYPES",
+    "INIT_METHODS",
+    "FitResult",
+    "IllDefinedCovariance",
+    "ILL_DEFINED_COVARIANCE",
+    "aic",
+    "bic",
+    "effective_rows",
+    "em_loop",
+    "fit",
+    "initial_params",
+    "log_likelihood",
+    "run_em",
+]
 
 
 @dataclass
@@ -25,6 +82,254 @@ class FitResult:
     converged: bool
     n_iter: int
     lower_bound: float  # mean log-likelihood per row at the last E-step of the best init
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks
+
+
+def _check_X(X, n_components: int | None = None) -> np.ndarray:
+    """2-D float32/float64 array of finite values (other dtypes become float64), like sklearn."""
+    X = np.asarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional, got shape {X.shape}")
+    n, d = X.shape
+    if d < 1:
+        raise ValueError("X has no columns")
+    if n < 2:
+        raise ValueError(f"at least 2 rows are needed, got {n}")
+    if n_components is not None and n < n_components:
+        raise ValueError(
+            f"Expected n_samples >= n_components but got n_components = {n_components}, "
+            f"n_samples = {n}"
+        )
+    if not _all_finite(X):
+        raise ValueError("X contains NaN or infinity")
+    return X
+
+
+def _all_finite(X: np.ndarray) -> bool:
+    # blockwise so that a large float32 X is never copied whole
+    step = max(1, (1 << 22) // max(1, X.shape[1]))
+    return all(np.isfinite(X[a : a + step]).all() for a in range(0, X.shape[0], step))
+
+
+def _check_weights(sample_weight, n: int) -> np.ndarray | None:
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.ndim != 1 or w.shape[0] != n:
+        raise ValueError(f"sample_weight must have shape ({n},), got {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("sample_weight must be finite and non-negative")
+    if not w.sum() > 0:
+        raise ValueError("sample_weight must have a positive sum")
+    return np.ascontiguousarray(w)
+
+
+def _check_params_for(params: MixtureParams, d: int) -> None:
+    if params.covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(f"unknown covariance type {params.covariance_type!r}")
+    if params.n_features != d:
+        raise ValueError(f"parameters have {params.n_features} features, X has {d}")
+
+
+# --------------------------------------------------------------------------------------------
+# Data held for the EM loop
+
+
+class _Data:
+    """X with its weights, blocks, shift (weighted mean) and radius about the shift."""
+
+    def __init__(self, X, sample_weight, covariance_type, n_components, block_rows=None):
+        self.X = X
+        self.w = sample_weight
+        n, d = X.shape
+        if block_rows is None:
+            block_rows = default_block_rows(covariance_type, d, n_components)
+        self.bounds = block_bounds(n, int(block_rows))
+        self.dtype = X.dtype
+        w = sample_weight
+        acc = np.zeros(d)
+        for a, b in self.bounds:
+            xb = X[a:b]
+            if w is None:
+                acc += np.sum(xb, axis=0, dtype=np.float64)
+            else:
+                acc += w[a:b] @ xb.astype(np.float64, copy=False)
+        self.weight = float(n if w is None else w.sum())
+        self.shift = acc / self.weight
+        r2 = 0.0
+        if X.dtype == np.float64:  # only the float64 E-step can use the quadratic kernel
+            for a, b in self.bounds:
+                xc = X[a:b] - self.shift
+                r2 = max(r2, float(np.max(np.einsum("ij,ij->i", xc, xc))))
+        self.radius2 = r2
+
+    def block_weights(self, a, b):
+        return None if self.w is None else self.w[a:b]
+
+
+def _blas_single_thread():
+    """Limit BLAS to one thread (we thread over blocks ourselves); no-op without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _default_threads() -> int:
+    """CPUs available, capped by OMP_NUM_THREADS when set (joblib sets it in its workers)."""
+    n = _cpus()
+    try:
+        n = min(n, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        pass
+    return max(1, n)
+
+
+#: Blocks are summed in at most this many fixed groups (then the groups, in order): the
+#: partition depends only on the number of blocks, so neither the result nor the memory held
+#: (one group total each) depends on the number of threads.
+MAX_GROUPS = 32
+
+
+class _BlockRunner:
+    """Maps block_stats over the blocks (optionally on threads); sums in a fixed order."""
+
+    def __init__(self, data: _Data, threads: int):
+        self.data = data
+        nb = len(data.bounds)
+        g = min(nb, MAX_GROUPS)
+        cuts = [round(i * nb / g) for i in range(g + 1)]
+        self.groups = [data.bounds[cuts[i] : cuts[i + 1]] for i in range(g)]
+        self.threads = max(1, min(int(threads), g))
+        self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    def stats(self, params: MixtureParams, moments: bool = True) -> SuffStats:
+        data = self.data
+        state = prepare_estep(params, data.shift, dtype=data.dtype, radius2=data.radius2)
+
+        def run(bounds):
+            return sum_stats(
+                block_stats(data.X[a:b], state, data.block_weights(a, b), moments=moments)
+                for a, b in bounds
+            )
+
+        mapper = map if self.pool is None else self.pool.map
+        return sum_stats(mapper(run, self.groups))
+
+
+# --------------------------------------------------------------------------------------------
+# EM
+
+
+def em_loop(runner, params: MixtureParams, tol, reg_covar, max_iter) -> FitResult:
+    """The EM iterations, with scikit-learn's stopping rule, over any source of statistics.
+
+    ``runner.stats(params)`` must return the summed ``SuffStats`` of all rows under
+    ``params`` (the in-memory block runner here; a distributed engine maps ``block_stats``
+    over its partitions). Each iteration: E-step statistics, lower bound = loglik / weight,
+    M-step; stop when |change of lower bound| < tol, or after max_iter iterations.
+    """
+    if max_iter == 0:
+        return FitResult(params, False, 0, -math.inf)
+    lower_bound = -math.inf
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        prev_lower_bound = lower_bound
+        stats = runner.stats(params)
+        lower_bound = stats.loglik / stats.weight
+        params = m_step(stats, reg_covar)
+        if abs(lower_bound - prev_lower_bound) < tol:
+            converged = True
+            break
+    return FitResult(params, converged, n_iter, float(lower_bound))
+
+
+def run_em(
+    X: np.ndarray,
+    initial_params: MixtureParams,
+    *,
+    tol: float = 1e-3,
+    reg_covar: float = 1e-6,
+    max_iter: int = 100,
+    sample_weight: np.ndarray | None = None,
+    threads: int | None = None,
+    block_rows: int | None = None,
+) -> FitResult:
+    """EM from given initial parameters, until |change of lower bound| < tol or max_iter.
+
+    ``lower_bound`` is the (weighted) mean log-likelihood per row at the last E-step, as
+    scikit-learn's ``lower_bound_``; ``max_iter=0`` returns the initial parameters with
+    lower bound -inf, as scikit-learn does. ``threads`` (default: the CPUs available, at most
+    OMP_NUM_THREADS when that is set) spreads the blocks over threads with BLAS limited to one
+    thread; the result does not depend on it, nor on how the blocks are spread.
+    float32 X stays float32: the E-step distances run in float32 blocks, the statistics are
+    accumulated in float64, and the returned parameters are float64.
+    """
+    X = _check_X(X)
+    _check_params_for(initial_params, X.shape[1])
+    w = _check_weights(sample_weight, X.shape[0])
+    data = _Data(X, w, initial_params.covariance_type, initial_params.n_components, block_rows)
+    return _run_on(data, initial_params, tol, reg_covar, max_iter, threads)
+
+
+def _run_on(data, params, tol, reg_covar, max_iter, threads):
+    runner = _BlockRunner(data, _default_threads() if threads is None else threads)
+    try:
+        with _blas_single_thread():
+            return em_loop(runner, params, tol, reg_covar, max_iter)
+    finally:
+        runner.close()
+
+
+def _run_in_worker(X, w, params, tol, reg_covar, max_iter, block_rows):
+    """One restart in a joblib worker: one thread, BLAS limited to one thread."""
+    data = _Data(X, w, params.covariance_type, params.n_components, block_rows)
+    return _run_on(data, params, tol, reg_covar, max_iter, threads=1)
+
+
+def initial_params(
+    X: np.ndarray,
+    n_components: int,
+    covariance_type: str = "full",
+    *,
+    init: str = "kmeans",
+    random_state=None,
+    reg_covar: float = 1e-6,
+    sample_weight: np.ndarray | None = None,
+) -> MixtureParams:
+    """One initialisation exactly as scikit-learn's (see ``em_init``); consumes random_state."""
+    X = _check_X(X, n_components)
+    w = _check_weights(sample_weight, X.shape[0])
+    data = _Data(X, w, covariance_type, n_components)
+    return _initial_params(
+        X,
+        n_components,
+        covariance_type,
+        init=init,
+        random_state=random_state,
+        reg_covar=reg_covar,
+        sample_weight=w,
+        shift=data.shift,
+        block_rows=data.bounds[0][1] - data.bounds[0][0],
+    )
 
 
 def fit(
@@ -38,34 +343,123 @@ def fit(
     n_init: int = 1,
     init: str = "kmeans",
     seed: int | None = None,
+    sample_weight: np.ndarray | None = None,
+    jobs: int = 1,
+    init_params: MixtureParams | None = None,
 ) -> FitResult:
-    """Fit by EM with scikit-learn's semantics for every setting; the best of n_init wins."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
+    """Fit by EM with scikit-learn's semantics for every setting; the best of n_init wins.
 
-    gm = GaussianMixture(
-        n_components,
-        covariance_type=covariance_type,
-        tol=tol,
-        reg_covar=reg_covar,
-        max_iter=max_iter,
-        n_init=n_init,
-        init_params=init,
-        random_state=seed,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        try:
-            gm.fit(X)
-        except ValueError as exc:
-            if "ill-defined empirical covariance" in str(exc):
-                raise IllDefinedCovariance(ILL_DEFINED_COVARIANCE) from None
-            raise
-    params = MixtureParams(
-        covariance_type,
-        gm.weights_,
-        gm.means_,
-        gm.covariances_,
-        gm.precisions_cholesky_,
-    )
-    return FitResult(params, bool(gm.converged_), int(gm.n_iter_), float(gm.lower_bound_))
+    The same seed gives the same result as ``GaussianMixture(random_state=seed)`` (to rounding).
+    ``sample_weight`` (n,) weights the rows: integer weights fit as repeated rows would.
+    ``jobs`` runs the n_init restarts on that many worker processes (joblib; -1 for all CPUs):
+    the initialisations are drawn first, in order, from one random state (exactly as
+    scikit-learn's sequential loop draws them), then the EM runs are spread over the workers, so
+    the result does not depend on ``jobs``. ``init_params`` starts EM from given parameters
+    instead (``init``, ``n_init`` and ``seed`` are then unused).
+
+    Raises IllDefinedCovariance when a component's covariance degenerates, ValueError on bad
+    input or settings.
+    """
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}")
+    if init not in INIT_METHODS:
+        raise ValueError(f"init must be one of {INIT_METHODS}")
+    try:
+        n_components, n_init, max_iter = (operator.index(v) for v in (n_components, n_init, max_iter))
+    except TypeError:
+        raise ValueError("n_components, n_init and max_iter must be integers") from None
+    if n_components < 1 or n_init < 1 or max_iter < 0:
+        raise ValueError("n_components and n_init must be >= 1, max_iter >= 0")
+    if not (tol >= 0 and reg_covar >= 0):
+        raise ValueError("tol and reg_covar must be >= 0")
+    X = _check_X(X, n_components)
+    w = _check_weights(sample_weight, X.shape[0])
+    data = _Data(X, w, covariance_type, n_components)
+
+    if init_params is not None:
+        _check_params_for(init_params, X.shape[1])
+        if init_params.covariance_type != covariance_type:
+            raise ValueError("init_params has a different covariance type")
+        if init_params.n_components != n_components:
+            raise ValueError("init_params has a different number of components")
+        starts = [init_params]
+    else:
+        random_state = check_random_state(seed)
+        starts = [
+            _initial_params(
+                X,
+                n_components,
+                covariance_type,
+                init=init,
+                random_state=random_state,
+                reg_covar=reg_covar,
+                sample_weight=w,
+                shift=data.shift,
+                block_rows=data.bounds[0][1] - data.bounds[0][0],
+            )
+            for _ in range(n_init)
+        ]
+
+    n_workers = _n_workers(jobs, len(starts))
+    if n_workers == 1:
+        results = [_run_on(data, p, tol, reg_covar, max_iter, None) for p in starts]
+    else:
+        from joblib import Parallel, delayed
+
+        block_rows = data.bounds[0][1] - data.bounds[0][0]
+        results = Parallel(n_jobs=n_workers)(
+            delayed(_run_in_worker)(X, w, p, tol, reg_covar, max_iter, block_rows)
+            for p in starts
+        )
+
+    # scikit-learn's selection: the first strictly best lower bound wins
+    best = None
+    for res in results:
+        if best is None or res.lower_bound > best.lower_bound or best.lower_bound == -math.inf:
+            best = res
+    if max_iter == 0:  # scikit-learn keeps the last init's parameters and lower bound -inf
+        best = results[-1]
+    return best
+
+
+def _n_workers(jobs: int, n_tasks: int) -> int:
+    jobs = int(jobs)
+    if jobs == 0:
+        raise ValueError("jobs must be a positive number of workers, or -1 for all CPUs")
+    if jobs < 0:
+        jobs = max(1, _cpus() + 1 + jobs)
+    return max(1, min(jobs, n_tasks))
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring helpers for model selection
+
+
+def log_likelihood(X: np.ndarray, params: MixtureParams, sample_weight=None) -> float:
+    """Total (weighted) log-likelihood sum_n w_n log p(x_n | params)."""
+    X = _check_X(X)
+    _check_params_for(params, X.shape[1])
+    w = _check_weights(sample_weight, X.shape[0])
+    data = _Data(X, w, params.covariance_type, params.n_components)
+    runner = _BlockRunner(data, 1)
+    return float(runner.stats(params, moments=False).loglik)
+
+
+def effective_rows(X: np.ndarray, sample_weight=None) -> float:
+    """The number of rows an information criterion should count: the sum of the weights."""
+    n = np.asarray(X).shape[0]
+    w = _check_weights(sample_weight, n)
+    return float(n if w is None else w.sum())
+
+
+def aic(X: np.ndarray, params: MixtureParams, sample_weight=None) -> float:
+    """Akaike information criterion, -2 log L + 2 p (scikit-learn's ``aic`` when unweighted)."""
+    p = n_parameters(params.n_components, params.n_features, params.covariance_type)
+    return -2.0 * log_likelihood(X, params, sample_weight) + 2.0 * p
+
+
+def bic(X: np.ndarray, params: MixtureParams, sample_weight=None) -> float:
+    """Bayesian information criterion, -2 log L + p log(sum of weights)."""
+    p = n_parameters(params.n_components, params.n_features, params.covariance_type)
+    n_eff = effective_rows(X, sample_weight)
+    return -2.0 * log_likelihood(X, params, sample_weight) + p * math.log(n_eff)

@@ -12,6 +12,9 @@ from .gaussian import COVARIANCE_TYPES, IllDefinedCovariance
 from .model import Model, training_metadata
 
 
+DTYPES = ("float64", "float32")
+
+
 @dataclass
 class FitSettings:
     """The EM settings, named as scikit-learn names them; recorded in every model file."""
@@ -24,6 +27,8 @@ class FitSettings:
     n_init: int = 1
     init: str = "kmeans"
     seed: int | None = None
+    weights: str | None = None  # the --weights column, recorded for provenance
+    dtype: str = "float64"
 
     def validate(self) -> "FitSettings":
         if self.n_components < 1:
@@ -36,11 +41,14 @@ class FitSettings:
             raise UsageError("--tol and --reg-covar must not be negative")
         if self.max_iter < 1 or self.n_init < 1:
             raise UsageError("--max-iter and --n-init must be at least 1")
+        if self.dtype not in DTYPES:
+            raise UsageError(f"unknown --dtype {self.dtype!r} (choose from {', '.join(DTYPES)})")
         return self
 
 
-def fit_model(X: np.ndarray, feature_names: list[str], settings: FitSettings) -> tuple[Model, em.FitResult]:
-    """Fit EM to ``X`` and wrap the result with everything a model file records."""
+def fit_model(X: np.ndarray, feature_names: list[str], settings: FitSettings, *,
+              sample_weight: np.ndarray | None = None, jobs: int = 1) -> tuple[Model, em.FitResult]:
+    """Fit EM to ``X`` (restarts over ``jobs`` processes) and wrap the result for the model file."""
     settings.validate()
     if len(X) < settings.n_components:
         raise DataError(f"{len(X)} rows cannot fit {settings.n_components} components: need at least as many rows")
@@ -55,6 +63,8 @@ def fit_model(X: np.ndarray, feature_names: list[str], settings: FitSettings) ->
             n_init=settings.n_init,
             init=settings.init,
             seed=settings.seed,
+            sample_weight=sample_weight,
+            jobs=jobs,
         )
     except IllDefinedCovariance as exc:
         raise FitFailed(f"fit failed: {exc}") from None
@@ -66,5 +76,6 @@ def fit_model(X: np.ndarray, feature_names: list[str], settings: FitSettings) ->
         lower_bound=result.lower_bound,
         fit_settings=asdict(settings),
         feature_names=feature_names,
+        sample_weight=sample_weight,
     )
     return Model(result.params, list(feature_names), meta), result

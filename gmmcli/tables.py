@@ -297,6 +297,33 @@ def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
     return X, finite
 
 
+def training_data(frame, *, columns: list[str], exclude: list[str], weights: str | None = None,
+                  dropna: bool = False, dtype=np.float64):
+    """What fit and select train on: (X, feature names, row weights or None).
+
+    The --weights column is never a feature. Its values must be finite, non-negative and not all
+    zero (even with --dropna: a bad weight is a mistake to fix, not a row to skip silently).
+    """
+    if weights is not None:
+        if weights not in frame.columns:
+            raise UsageError(f"unknown --weights column {weights!r} (input has: {', '.join(map(str, frame.columns))})")
+        if weights in columns:
+            raise UsageError(f"column {weights!r} cannot be both a feature and the --weights column")
+        exclude = exclude + [weights]
+    names = choose_features(frame, columns, exclude)
+    X, kept = feature_matrix(frame, names, dropna, dtype=dtype)
+    if weights is None:
+        return X, names, None
+    if frame[weights].dtype.kind not in "biuf":
+        raise DataError(f"--weights column {weights!r} is not numeric")
+    w = frame[weights].to_numpy(dtype=np.float64)[kept]
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise DataError(f"--weights column {weights!r} has a negative, missing or infinite value")
+    if not w.sum() > 0:
+        raise DataError(f"--weights column {weights!r} sums to zero")
+    return X, names, w
+
+
 def numeric_view(frame, text_names: list[str]):
     """``frame`` with the named text columns (read verbatim for --keep) parsed as numbers.
 

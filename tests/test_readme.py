@@ -1,4 +1,4 @@
-"""The README's examples are true: every ```sh block runs, in order, from the repository's top folder.
+"""The README's examples are true: every sh and console block runs, in order, from the top folder.
 
 Without pipefail (``sort | head`` may kill sort with SIGPIPE, as in any shell), so a failure
 inside a pipeline is caught by its ``error:`` line on stderr instead.
@@ -15,7 +15,14 @@ from pathlib import Path
 
 from conftest import ROOT
 
-BLOCK = re.compile(r"^```sh\n(.*?)^```", re.S | re.M)
+BLOCK = re.compile(r"^```(sh|console)\n(.*?)^```", re.S | re.M)
+
+
+def _script(kind: str, body: str) -> str:
+    """An sh block runs as it is; a console block runs its ``$ `` lines (the rest is output)."""
+    if kind == "sh":
+        return body
+    return "\n".join(line[2:] for line in body.splitlines() if line.startswith("$ "))
 
 
 def test_readme_sh_blocks_run(tmp_path):
@@ -23,7 +30,8 @@ def test_readme_sh_blocks_run(tmp_path):
     assert blocks, "README has no sh examples"
     shutil.copytree(ROOT / "sample_data", tmp_path / "sample_data")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    for block in blocks:
+    for kind, body in blocks:
+        block = _script(kind, body)
         proc = subprocess.run(["bash", "-c", "set -e\n" + block], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=600)
         report = f"README block failed:\n{block}\n--- stderr:\n{proc.stderr[-3000:]}"

@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from .. import console
-from .options import ColumnsOpt, DataArg, DelimiterOpt, DropnaOpt, ExcludeOpt, MaxMemoryOpt, NoHeaderOpt, SeedOpt
+from .options import (
+    ColumnsOpt,
+    DataArg,
+    DelimiterOpt,
+    DropnaOpt,
+    DtypeOpt,
+    ExcludeOpt,
+    MaxMemoryOpt,
+    NoHeaderOpt,
+    SeedOpt,
+    WeightsOpt,
+)
 
 EPILOG = """Examples:
 
@@ -16,6 +27,8 @@ EPILOG = """Examples:
   gmmcli fit sample_data/moons.csv -k 16 --seed 0 -o moons16.joblib
 
   cat data.csv | gmmcli fit - -k 3 --covariance-type diag -o model.joblib
+
+  gmmcli fit counts.csv -k 5 --weights n --dtype float32 --n-init 8 --jobs 2 -o model.joblib
 """
 
 
@@ -33,6 +46,9 @@ def fit(
     columns: ColumnsOpt = None,
     exclude: ExcludeOpt = None,
     dropna: DropnaOpt = False,
+    weights: WeightsOpt = None,
+    dtype: DtypeOpt = "float64",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", help="Run the --n-init restarts on N worker processes.")] = 1,
     delimiter: DelimiterOpt = None,
     no_header: NoHeaderOpt = False,
     max_memory: MaxMemoryOpt = None,
@@ -48,7 +64,10 @@ def fit(
     from ..fitting import FitSettings, fit_model
     from ..model import save_model
 
-    settings = FitSettings(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init, seed).validate()
+    settings = FitSettings(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init, seed,
+                           weights, dtype).validate()
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
     if not (math.isfinite(tol) and math.isfinite(reg_covar)):
         raise UsageError("--tol and --reg-covar must be finite numbers")
     if seed is not None and not 0 <= seed < 2**32:
@@ -58,15 +77,15 @@ def fit(
     if max_memory:
         resources.parse_size(max_memory)  # a bad size is a usage error before any work
     frame = tables.read_frame(data, delimiter, header=not no_header)
-    names = tables.choose_features(frame, tables.parse_names(columns), tables.parse_names(exclude))
-    X, _ = tables.feature_matrix(frame, names, dropna)
+    X, names, w = tables.training_data(frame, columns=tables.parse_names(columns), exclude=tables.parse_names(exclude),
+                                       weights=weights, dropna=dropna, dtype=np.dtype(dtype))
     del frame
     if len(X) < n_components:  # before the memory estimate: the clearer reason
         raise DataError(f"{len(X)} rows cannot fit {n_components} components: need at least as many rows")
-    need = resources.fit_bytes(len(X), X.shape[1], n_components, covariance_type)
+    need = resources.fit_bytes(len(X), X.shape[1], n_components, covariance_type, parallel=min(jobs, n_init))
     resources.check_memory(need, max_memory, what=f"fitting {n_components} components to {len(X)} rows x {X.shape[1]} columns")
     try:
-        model, result = fit_model(X, names, settings)
+        model, result = fit_model(X, names, settings, sample_weight=w, jobs=jobs)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
         # the engine refuses data it cannot work with (values so large that squares overflow,
         # say): that is a property of the input, not a bug

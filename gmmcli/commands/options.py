@@ -41,3 +41,13 @@ MaxMemoryOpt = Annotated[
                  help="Refuse to start if the estimated memory need exceeds SIZE (e.g. 500M, 2G). "
                       "Default: the memory available now.", show_default=False),
 ]
+WeightsOpt = Annotated[
+    Optional[str],
+    typer.Option("--weights", "-w", metavar="COLUMN",
+                 help="Row weights from this column (not a feature); integer weights fit like repeated rows.",
+                 show_default=False),
+]
+DtypeOpt = Annotated[
+    str,
+    typer.Option("--dtype", metavar="float64|float32", help="Precision of the data in memory; float32 halves it."),
+]

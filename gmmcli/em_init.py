@@ -1,0 +1,120 @@
+"""Initial parameters, drawn exactly as scikit-learn's ``GaussianMixture`` draws them.
+
+``BaseMixture._initialize_parameters`` turns a random state into responsibilities (one-hot
+k-means labels, one-hot k-means++ seeds, uniform random, or one-hot random rows) and then runs
+one M-step on them with the weights divided by the number of rows. We do the same, consuming
+the random state in the same calls and the same order, so ``fit(seed=s)`` starts where
+``GaussianMixture(random_state=s)`` starts, init after init. scikit-learn is imported lazily and
+only for the two k-means methods.
+
+With sample weights (scikit-learn's GaussianMixture has none):
+
+* ``kmeans``: ``KMeans(...).fit(X, sample_weight=w)``; ``k-means++``:
+  ``kmeans_plusplus(X, k, sample_weight=w)``; both weight the seeding and the centroids.
+* ``random``: the same uniform responsibilities, then the weighted M-step (r scaled by w).
+* ``random_from_data``: rows drawn without replacement with probability proportional to w
+  (so zero-weight rows are never chosen). When all weights are equal the unweighted draw is
+  used, so ``sample_weight=ones`` gives exactly the unweighted fit.
+
+In every case the initial M-step is weighted by w, and the initial mixing weights are N_k / sum(w).
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+from .em_blocks import block_bounds, default_block_rows, m_step, resp_stats, sum_stats
+from .gaussian import MixtureParams
+
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+def check_random_state(seed) -> np.random.RandomState:
+    """scikit-learn's ``check_random_state``, in numpy alone (same semantics)."""
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, numbers.Integral):
+        return np.random.RandomState(seed)
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise ValueError(f"{seed!r} cannot be used to seed a numpy.random.RandomState instance")
+
+
+def _uniform_weights(sample_weight) -> bool:
+    return sample_weight is None or bool(np.all(sample_weight == sample_weight[0]))
+
+
+def initial_params(
+    X: np.ndarray,
+    n_components: int,
+    covariance_type: str = "full",
+    *,
+    init: str = "kmeans",
+    random_state=None,
+    reg_covar: float = 1e-6,
+    sample_weight: np.ndarray | None = None,
+    shift: np.ndarray | None = None,
+    block_rows: int | None = None,
+) -> MixtureParams:
+    """One initialisation, as ``GaussianMixture._initialize_parameters`` does it.
+
+    ``random_state`` is consumed in place when it is a RandomState (call this n_init times with
+    the same RandomState to reproduce scikit-learn's n_init loop).
+    """
+    if init not in INIT_METHODS:
+        raise ValueError(f"init must be one of {INIT_METHODS}, not {init!r}")
+    random_state = check_random_state(random_state)
+    n, d = X.shape
+    k = n_components
+    w = sample_weight
+    if shift is None:
+        shift = np.zeros(d)
+    if block_rows is None:
+        block_rows = default_block_rows(covariance_type, d, k)
+    bounds = block_bounds(n, block_rows)
+
+    labels = None  # one label per row
+    indices = None  # one row per component
+    if init == "kmeans":
+        from sklearn.cluster import KMeans
+        from sklearn.exceptions import ConvergenceWarning
+
+        km = KMeans(n_clusters=k, n_init=1, random_state=random_state)
+        with warnings.catch_warnings():
+            # e.g. "fewer distinct clusters than n_clusters": the fit's outcome says enough
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            labels = km.fit(X, sample_weight=w).labels_
+    elif init == "k-means++":
+        from sklearn.cluster import kmeans_plusplus
+
+        _, indices = kmeans_plusplus(X, k, random_state=random_state, sample_weight=w)
+    elif init == "random_from_data":
+        if _uniform_weights(w):
+            indices = random_state.choice(n, size=k, replace=False)
+        else:
+            if np.count_nonzero(w) < k:
+                raise ValueError(
+                    f"random_from_data needs at least {k} rows with positive weight"
+                )
+            indices = random_state.choice(n, size=k, replace=False, p=w / w.sum())
+
+    parts = []
+    for a, b in bounds:
+        if init == "random":
+            # drawn block by block: the same stream, in the same order, as one (n, k) draw
+            resp = np.asarray(random_state.uniform(size=(b - a, k)), dtype=X.dtype)
+            resp /= np.sum(resp, axis=1)[:, None]
+        else:
+            resp = np.zeros((b - a, k), dtype=X.dtype)
+            if labels is not None:
+                resp[np.arange(b - a), labels[a:b]] = 1
+            else:
+                inside = (indices >= a) & (indices < b)
+                resp[indices[inside] - a, np.flatnonzero(inside)] = 1
+        parts.append(
+            resp_stats(X[a:b], resp, shift, covariance_type, None if w is None else w[a:b])
+        )
+    return m_step(sum_stats(parts), reg_covar, initial=True)

@@ -1,0 +1,443 @@
+"""The EM engine against scikit-learn, and its own promises (weights, float32, jobs, seam)."""
+
+from __future__ import annotations
+
+import math
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+from gmmcli import em, em_blocks, gaussian
+from gmmcli.gaussian import IllDefinedCovariance, MixtureParams
+
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+INITS = ["kmeans", "k-means++", "random", "random_from_data"]
+
+
+# --------------------------------------------------------------------------------------------
+# data
+
+
+def _blobs():
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(n_samples=400, centers=4, cluster_std=0.6, random_state=0)
+    return X
+
+
+def _moons():
+    from sklearn.datasets import make_moons
+
+    X, _ = make_moons(200, noise=0.05, random_state=0)
+    return X
+
+
+def _aniso():
+    return _blobs() @ np.random.RandomState(2018).randn(2, 2)
+
+
+DATASETS = {"blobs": _blobs, "moons": _moons, "aniso": _aniso}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_blas_thread():
+    """Tiny problems: multi-threaded BLAS only spins (badly, on a busy 2-core machine)."""
+    import sklearn.cluster  # noqa: F401  load scipy's and sklearn's BLAS/OpenMP first,
+    import sklearn.mixture  # noqa: F401  so that the limit reaches them too
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def data():
+    return {name: make() for name, make in DATASETS.items()}
+
+
+def _sklearn_fit(X, k, **kw):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return GaussianMixture(k, **kw).fit(X)
+
+
+def _same_partition(a, b):
+    """Labels equal up to a renaming of the components."""
+    pairs = set(zip(a.tolist(), b.tolist()))
+    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+# --------------------------------------------------------------------------------------------
+# against scikit-learn
+
+
+@pytest.mark.parametrize("dataset", list(DATASETS))
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+@pytest.mark.parametrize("init", INITS)
+def test_matches_sklearn(data, dataset, covariance_type, init):
+    X = data[dataset]
+    for seed in (0, 7, 42):
+        gm = _sklearn_fit(
+            X, 4, covariance_type=covariance_type, init_params=init, random_state=seed
+        )
+        res = em.fit(X, 4, covariance_type=covariance_type, init=init, seed=seed)
+        labels = gaussian.predict(X, res.params)
+        np.testing.assert_array_equal(labels, gm.predict(X))
+        np.testing.assert_array_equal(labels, gm.fit_predict(X))  # sklearn's final E-step
+        assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8, abs=0)
+        assert res.n_iter == gm.n_iter_
+        assert res.converged == gm.converged_
+        p = res.params
+        scale = np.abs(X).max()
+        np.testing.assert_allclose(p.weights, gm.weights_, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(p.means, gm.means_, rtol=1e-8, atol=1e-10 * scale)
+        cov_scale = np.abs(gm.covariances_).max()
+        np.testing.assert_allclose(p.covariances, gm.covariances_, rtol=1e-7, atol=1e-10 * cov_scale)
+        np.testing.assert_allclose(
+            p.precisions_cholesky, gm.precisions_cholesky_, rtol=1e-6, atol=1e-9
+        )
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_matches_sklearn_n_init(data, covariance_type):
+    """Several restarts: the same best lower bound and partition as scikit-learn.
+
+    (Restarts that reach the same optimum tie to rounding, so which one's label order wins may
+    differ; the partition and the lower bound may not.)
+    """
+    X = data["blobs"]
+    for init in ("kmeans", "random"):
+        gm = _sklearn_fit(
+            X, 4, covariance_type=covariance_type, init_params=init, random_state=3, n_init=3
+        )
+        res = em.fit(X, 4, covariance_type=covariance_type, init=init, seed=3, n_init=3)
+        assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8, abs=0)
+        assert _same_partition(gaussian.predict(X, res.params), gm.predict(X))
+
+
+def test_initial_params_match_sklearn_init(data):
+    """max_iter=0: sklearn keeps the last init's parameters, lower bound -inf, n_iter 0."""
+    X = data["aniso"]
+    for covariance_type in COV_TYPES:
+        for init in INITS:
+            gm = _sklearn_fit(
+                X, 3, covariance_type=covariance_type, init_params=init, random_state=1,
+                max_iter=0, n_init=2,
+            )
+            res = em.fit(
+                X, 3, covariance_type=covariance_type, init=init, seed=1, max_iter=0, n_init=2
+            )
+            assert res.n_iter == 0 and res.converged is False
+            assert res.lower_bound == -math.inf == gm.lower_bound_
+            np.testing.assert_allclose(res.params.means, gm.means_, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(res.params.weights, gm.weights_, rtol=1e-10)
+            np.testing.assert_allclose(
+                res.params.covariances, gm.covariances_, rtol=1e-9, atol=1e-12
+            )
+
+
+def test_tol_and_max_iter_semantics(data):
+    X = data["moons"]
+    for tol, max_iter in ((0.0, 7), (1e-1, 100), (1e-8, 3)):
+        gm = _sklearn_fit(X, 5, tol=tol, max_iter=max_iter, random_state=2)
+        res = em.fit(X, 5, tol=tol, max_iter=max_iter, seed=2)
+        assert (res.n_iter, res.converged) == (gm.n_iter_, gm.converged_)
+        assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-10)
+
+
+def test_reg_covar_and_more_components(data):
+    X = data["aniso"]
+    for reg in (0.0, 1e-3, 0.5):
+        gm = _sklearn_fit(X, 8, reg_covar=reg, random_state=0)
+        res = em.fit(X, 8, reg_covar=reg, seed=0)
+        assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8)
+        np.testing.assert_array_equal(gaussian.predict(X, res.params), gm.predict(X))
+
+
+@pytest.mark.parametrize("n_features, k", [(12, 5), (20, 3)])  # (20, 3): moments by GEMM
+def test_higher_dimension_matches_sklearn(n_features, k):
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(n_samples=3000, n_features=n_features, centers=k, random_state=4)
+    for covariance_type in COV_TYPES:
+        gm = _sklearn_fit(X, k, covariance_type=covariance_type, random_state=4)
+        res = em.fit(X, k, covariance_type=covariance_type, seed=4)
+        assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8)
+        assert res.n_iter == gm.n_iter_
+        np.testing.assert_array_equal(gaussian.predict(X, res.params), gm.predict(X))
+
+
+# --------------------------------------------------------------------------------------------
+# sample weights
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_integer_weights_equal_repeated_rows(data, covariance_type):
+    X = data["aniso"]
+    w = np.random.RandomState(5).randint(0, 4, size=X.shape[0])  # zeros drop rows
+    X_rep = np.repeat(X, w, axis=0)
+    start = em.initial_params(X_rep, 4, covariance_type, init="kmeans", random_state=0)
+    a = em.fit(X, 4, covariance_type=covariance_type, sample_weight=w, init_params=start)
+    b = em.fit(X_rep, 4, covariance_type=covariance_type, init_params=start)
+    assert a.n_iter == b.n_iter and a.converged == b.converged
+    assert a.lower_bound == pytest.approx(b.lower_bound, rel=1e-8, abs=0)
+    for name in ("weights", "means", "covariances", "precisions_cholesky"):
+        np.testing.assert_allclose(
+            getattr(a.params, name), getattr(b.params, name), rtol=1e-8, atol=1e-12
+        )
+    # and with run_em directly, tol=0 so both run the same number of iterations
+    a = em.run_em(X, start, tol=0, max_iter=25, sample_weight=w)
+    b = em.run_em(X_rep, start, tol=0, max_iter=25)
+    assert a.lower_bound == pytest.approx(b.lower_bound, rel=1e-8, abs=0)
+    np.testing.assert_allclose(a.params.covariances, b.params.covariances, rtol=1e-8)
+    # the weighted log-likelihood and criteria count repeated rows
+    assert em.log_likelihood(X, a.params, w) == pytest.approx(
+        em.log_likelihood(X_rep, a.params), rel=1e-10
+    )
+    assert em.bic(X, a.params, w) == pytest.approx(em.bic(X_rep, a.params), rel=1e-10)
+    assert em.effective_rows(X, w) == X_rep.shape[0]
+
+
+@pytest.mark.parametrize("init", INITS)
+def test_unit_weights_are_unweighted(data, init):
+    X = data["blobs"]
+    a = em.fit(X, 4, init=init, seed=0)
+    b = em.fit(X, 4, init=init, seed=0, sample_weight=np.ones(X.shape[0]))
+    assert a.n_iter == b.n_iter
+    assert b.lower_bound == pytest.approx(a.lower_bound, rel=1e-12)
+    np.testing.assert_allclose(b.params.means, a.params.means, rtol=1e-10)
+
+
+def test_weighted_initialisation_uses_weights(data):
+    X = data["blobs"]
+    w = np.zeros(X.shape[0])
+    w[:100] = 1.0  # only the first 100 rows count
+    for init in INITS:
+        p = em.initial_params(X, 3, init=init, random_state=0, sample_weight=w)
+        if init in ("kmeans", "random"):
+            assert p.weights.sum() == pytest.approx(1.0)
+        else:  # one row per component: sklearn's initial weights are 1 / n_rows each
+            np.testing.assert_allclose(p.weights, 1 / w.sum())
+        if init in ("kmeans", "k-means++", "random_from_data"):
+            # every initial mean lies inside the hull of the weighted rows' bounding box
+            lo, hi = X[:100].min(axis=0), X[:100].max(axis=0)
+            assert np.all(p.means >= lo - 1e-9) and np.all(p.means <= hi + 1e-9)
+    res = em.fit(X, 3, sample_weight=w, seed=0, init="random_from_data")
+    ref = em.fit(X[:100], 3, init_params=em.initial_params(
+        X, 3, init="random_from_data", random_state=0, sample_weight=w))
+    assert res.lower_bound == pytest.approx(ref.lower_bound, rel=1e-10)
+
+
+def test_bad_weights_rejected(data):
+    X = data["blobs"]
+    for w in (np.ones(3), -np.ones(X.shape[0]), np.zeros(X.shape[0]),
+              np.full(X.shape[0], np.nan)):
+        with pytest.raises(ValueError):
+            em.fit(X, 2, sample_weight=w)
+
+
+# --------------------------------------------------------------------------------------------
+# float32
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_float32_close_to_float64(data, covariance_type):
+    X = data["aniso"]
+    X32 = X.astype(np.float32)
+    X64 = X32.astype(np.float64)  # the same numbers
+    start = em.initial_params(X64, 4, covariance_type, init="kmeans", random_state=0)
+    a = em.run_em(X32, start, tol=0, max_iter=30)
+    b = em.run_em(X64, start, tol=0, max_iter=30)
+    assert a.lower_bound == pytest.approx(b.lower_bound, rel=1e-4)
+    for name in ("weights", "means", "covariances"):
+        x, y = getattr(a.params, name), getattr(b.params, name)
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-4 * np.abs(y).max())
+    # and a whole fit from the same seed
+    a = em.fit(X32, 4, covariance_type=covariance_type, seed=0)
+    b = em.fit(X64, 4, covariance_type=covariance_type, seed=0)
+    assert a.lower_bound == pytest.approx(b.lower_bound, rel=1e-4)
+    np.testing.assert_allclose(a.params.means, b.params.means, rtol=1e-4, atol=1e-4)
+
+
+def test_float32_estep_stays_float32(monkeypatch):
+    """The E-step sees float32 blocks and computes in float32; X is never copied whole."""
+    rng = np.random.RandomState(0)
+    X = (rng.randn(200_000, 10) + 3 * (rng.rand(200_000, 1) > 0.5)).astype(np.float32)
+    start = em.initial_params(X[:5000], 2, "full", init="random_from_data", random_state=0)
+    seen = []
+    original = em.block_stats
+
+    def spy(Xb, state, *args, **kw):
+        seen.append((Xb.dtype, state.dtype, state.kernel, Xb.base is X or Xb.base is None))
+        return original(Xb, state, *args, **kw)
+
+    monkeypatch.setattr(em, "block_stats", spy)
+    tracemalloc.start()
+    try:
+        em.run_em(X, start, tol=0, max_iter=2)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen and all(s[:3] == (np.float32, np.float32, "direct") for s in seen)
+    assert peak < X.nbytes // 2, f"peak {peak} bytes: a copy of X ({X.nbytes} bytes) was made"
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_float32_no_negative_variances(covariance_type):
+    """scikit-learn issue #30382: float32 data far from the origin gave negative variances."""
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.randn(300, 2) * 0.01, rng.randn(300, 2) * 0.01 + 0.1]) + 1000
+    X32 = X.astype(np.float32)
+    a = em.fit(X32, 2, covariance_type=covariance_type, seed=0)
+    b = em.fit(X32.astype(np.float64), 2, covariance_type=covariance_type, seed=0)
+    cov = a.params.covariances
+    if covariance_type in ("full", "tied"):
+        assert np.all(np.linalg.eigvalsh(cov) > 0)
+    else:
+        assert np.all(cov > 0)
+    np.testing.assert_allclose(cov, b.params.covariances, rtol=1e-4)
+    assert a.lower_bound == pytest.approx(b.lower_bound, rel=1e-4)
+
+
+# --------------------------------------------------------------------------------------------
+# parallel restarts
+
+
+def test_jobs_do_not_change_the_result(data):
+    X = np.vstack([data["aniso"]] * 5)
+    a = em.fit(X, 5, n_init=4, seed=11, jobs=1, init="random")
+    b = em.fit(X, 5, n_init=4, seed=11, jobs=2, init="random")
+    assert (a.n_iter, a.converged, a.lower_bound) == (b.n_iter, b.converged, b.lower_bound)
+    for name in ("weights", "means", "covariances", "precisions_cholesky"):
+        np.testing.assert_array_equal(getattr(a.params, name), getattr(b.params, name))
+    gm = _sklearn_fit(X, 5, n_init=4, random_state=11, init_params="random")
+    assert a.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8)
+
+
+def test_threads_do_not_change_the_result(data):
+    X = np.vstack([data["blobs"]] * 20)
+    start = em.initial_params(X, 4, "full", random_state=0)
+    # 63 blocks, summed in 32 fixed groups
+    a = em.run_em(X, start, tol=0, max_iter=5, threads=1, block_rows=128)
+    b = em.run_em(X, start, tol=0, max_iter=5, threads=2, block_rows=128)
+    assert a.lower_bound == b.lower_bound
+    np.testing.assert_array_equal(a.params.covariances, b.params.covariances)
+
+
+# --------------------------------------------------------------------------------------------
+# failures
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_ill_defined_covariance(covariance_type):
+    # sklearn's test_regularisation: two collapsed points, no regularisation
+    X = np.vstack((np.ones((10, 5)), np.zeros((10, 5))))
+    with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+        _sklearn_fit(X, 5, covariance_type=covariance_type, reg_covar=0, random_state=0)
+    with pytest.raises(IllDefinedCovariance):
+        em.fit(X, 5, covariance_type=covariance_type, reg_covar=0, seed=0)
+    em.fit(X, 5, covariance_type=covariance_type, reg_covar=1e-6, seed=0)  # regularised: fine
+
+
+def test_bad_input_rejected():
+    with pytest.raises(ValueError):
+        em.fit(np.zeros((3, 2)), 4)
+    with pytest.raises(ValueError):
+        em.fit(np.array([[0.0, np.nan], [1.0, 2.0], [3.0, 4.0]]), 2)
+    with pytest.raises(ValueError):
+        em.fit(np.zeros(5), 1)
+    with pytest.raises(ValueError):
+        em.fit(np.random.rand(10, 2), 2, covariance_type="banana")
+    with pytest.raises(ValueError):
+        em.fit(np.random.rand(10, 2), 2, init="banana")
+
+
+# --------------------------------------------------------------------------------------------
+# the seam and the scoring helpers
+
+
+def _random_params(rng, k, d, covariance_type):
+    means = rng.randn(k, d) * 3
+    w = rng.rand(k) + 0.2
+    A = rng.randn(k, d, d) * 0.3
+    full = A @ np.swapaxes(A, 1, 2) + np.eye(d)
+    cov = {
+        "full": full,
+        "tied": full[0],
+        "diag": rng.rand(k, d) + 0.5,
+        "spherical": rng.rand(k) + 0.5,
+    }[covariance_type]
+    return MixtureParams.from_covariances(covariance_type, w / w.sum(), means, cov)
+
+
+@pytest.mark.parametrize("k, d", [(3, 4), (2, 8)])  # (2, 8): full's moments by GEMM
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_block_statistics_are_additive(covariance_type, k, d):
+    rng = np.random.RandomState(1)
+    X = rng.randn(1000, d) * 2 + 1
+    w = rng.rand(1000)
+    params = _random_params(rng, k, d, covariance_type)
+    shift = X.mean(axis=0)
+    r2 = float(np.max(np.sum((X - shift) ** 2, axis=1)))
+    state = em_blocks.prepare_estep(params, shift, radius2=r2)
+    whole = em_blocks.block_stats(X, state, w)
+    parts = em_blocks.sum_stats(
+        em_blocks.block_stats(X[a:b], state, w[a:b]) for a, b in [(0, 7), (7, 500), (500, 1000)]
+    )
+    np.testing.assert_allclose(parts.moments, whole.moments, rtol=1e-12, atol=1e-12)
+    assert parts.loglik == pytest.approx(whole.loglik, rel=1e-13)
+    assert parts.weight == pytest.approx(w.sum())
+    # the statistics are what they claim to be
+    resp = gaussian.predict_proba(X, params) * w[:, None]
+    xc = X - shift
+    np.testing.assert_allclose(whole.nk, resp.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(whole.s1, resp.T @ xc, rtol=1e-11, atol=1e-11)
+    full_s2 = np.einsum("nk,ni,nj->kij", resp, xc, xc)
+    expect = {
+        "full": full_s2,
+        "tied": np.einsum("n,ni,nj->ij", w, xc, xc),
+        "diag": np.einsum("kii->ki", full_s2),
+        "spherical": np.einsum("kii->k", full_s2),
+    }[covariance_type]
+    np.testing.assert_allclose(whole.s2, expect, rtol=1e-11, atol=1e-10)
+    loglik = np.sum(w * gaussian.score_samples(X, params))
+    assert whole.loglik == pytest.approx(loglik, rel=1e-12)
+    assert em.log_likelihood(X, params, w) == pytest.approx(loglik, rel=1e-12)
+    # both E-step kernels agree
+    direct = em_blocks.block_stats(X, em_blocks.prepare_estep(params, shift, kernel="direct"), w)
+    quad = em_blocks.block_stats(X, em_blocks.prepare_estep(params, shift, kernel="quadratic"), w)
+    np.testing.assert_allclose(direct.moments, quad.moments, rtol=1e-10, atol=1e-10)
+    assert direct.loglik == pytest.approx(quad.loglik, rel=1e-12)
+
+
+def test_kernel_choice_guards_precision():
+    """Tight components far from the centre: the quadratic expansion is not used."""
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.randn(200, 3) * 1e-3 + 1e3, rng.randn(200, 3) * 1e-3 - 1e3])
+    params = MixtureParams.from_covariances(
+        "full", np.array([0.5, 0.5]), np.array([[1e3] * 3, [-1e3] * 3]),
+        np.stack([np.eye(3) * 1e-6] * 2),
+    )
+    shift = X.mean(axis=0)
+    r2 = float(np.max(np.sum((X - shift) ** 2, axis=1)))
+    assert em_blocks.prepare_estep(params, shift, radius2=r2).kernel == "direct"
+    assert em.log_likelihood(X, params) == pytest.approx(
+        np.sum(gaussian.score_samples(X, params)), rel=1e-12
+    )
+
+
+def test_scoring_helpers_match_sklearn(data):
+    X = data["aniso"]
+    for covariance_type in COV_TYPES:
+        gm = _sklearn_fit(X, 3, covariance_type=covariance_type, random_state=0)
+        params = MixtureParams(
+            covariance_type, gm.weights_, gm.means_, gm.covariances_, gm.precisions_cholesky_
+        )
+        assert em.log_likelihood(X, params) == pytest.approx(gm.score(X) * len(X), rel=1e-12)
+        assert em.aic(X, params) == pytest.approx(gm.aic(X), rel=1e-12)
+        assert em.bic(X, params) == pytest.approx(gm.bic(X), rel=1e-12)
