@@ -139,7 +139,8 @@ def _run(argv: list[str] | None) -> int:
         _report(f"I/O error{where}: {exc.strerror or _one_line(exc) or type(exc).__name__}")
         return 74
     except MemoryError:
-        _report("out of memory (try fewer rows or components, or see --max-memory)")
+        _report("out of memory: this job needs more memory than is available (use less data, "
+                "fewer components or fewer samples)")
         return 65
     except Exception as exc:  # a bug: say so in one line, traceback only with --verbose
         _report(f"internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with --verbose for details)")

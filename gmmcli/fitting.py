@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -37,8 +38,12 @@ class FitSettings:
             raise UsageError(f"unknown covariance type {self.covariance_type!r} (choose from {', '.join(COVARIANCE_TYPES)})")
         if self.init not in em.INIT_METHODS:
             raise UsageError(f"unknown --init {self.init!r} (choose from {', '.join(em.INIT_METHODS)})")
+        if not (math.isfinite(self.tol) and math.isfinite(self.reg_covar)):
+            raise UsageError("--tol and --reg-covar must be finite numbers")
         if self.tol < 0 or self.reg_covar < 0:
             raise UsageError("--tol and --reg-covar must not be negative")
+        if self.seed is not None and not 0 <= self.seed < 2**32:
+            raise UsageError(f"--seed must be between 0 and {2**32 - 1}, got {self.seed}")
         if self.max_iter < 1 or self.n_init < 1:
             raise UsageError("--max-iter and --n-init must be at least 1")
         if self.dtype not in DTYPES:

@@ -210,13 +210,15 @@ def load_model(path) -> Model:
 
 def model_from_dict(data, path="model") -> Model:
     """Check the schema of a loaded dict and build the Model."""
-    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+    if not isinstance(data, dict) or not isinstance(data.get("format"), str) or data["format"] != FORMAT_NAME:
         raise DataError(f"{path} is not a gmmcli model")
     version = data.get("format_version")
     if not isinstance(version, int):
         raise DataError(f"{path} is not a gmmcli model: no format version")
     if version > FORMAT_VERSION:
-        made_by = data.get("versions", {}).get("gmmcli", "a newer gmmcli")
+        versions = data.get("versions")
+        made_by = versions.get("gmmcli") if isinstance(versions, dict) else None
+        made_by = made_by if isinstance(made_by, str) else "a newer gmmcli"
         raise DataError(
             f"{path} was made by gmmcli {made_by} (model format {version}); "
             f"this gmmcli {__version__} reads format {FORMAT_VERSION}: upgrade gmmcli"
@@ -230,7 +232,43 @@ def model_from_dict(data, path="model") -> Model:
         raise DataError(f"{path} is not a valid gmmcli model: bad feature names")
     meta = {k: v for k, v in data.items() if k not in _PARAM_KEYS and k not in
             ("format", "format_version", "feature_names", "covariance_type", "n_components")}
+    problem = _meta_problem(meta)
+    if problem:
+        raise DataError(f"{path} is not a valid gmmcli model: {problem}")
     return Model(params, names, meta)
+
+
+_NUMBER = (int, float)
+_META_TYPES = {
+    "fit_settings": dict, "converged": bool, "n_iter": int, "lower_bound": _NUMBER, "log_likelihood": _NUMBER,
+    "n_parameters": int, "aic": _NUMBER, "bic": _NUMBER, "n_train_rows": int, "train_log_density_quantiles": dict,
+    "versions": dict, "created": str, "data_fingerprint": str,
+}
+
+
+def _meta_problem(meta: dict) -> str | None:
+    """Why the metadata cannot be what gmmcli wrote (a hand-edited file), or None.
+
+    The known keys must have their types; no key may hold an array (arrays are parameters),
+    so every reader (``info --json``, the fit summary) can rely on JSON-ready values.
+    """
+    for key, value in meta.items():
+        expected = _META_TYPES.get(key)
+        if expected is not None and not isinstance(value, expected):
+            return f"{key} is a {type(value).__name__}"
+        if _holds_array(value):
+            return f"{key} holds an array"
+    return None
+
+
+def _holds_array(value) -> bool:
+    if isinstance(value, np.ndarray):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_array(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_array(v) for v in value)
+    return False
 
 
 def _params_from(data: dict) -> MixtureParams:
@@ -253,4 +291,22 @@ def _params_from(data: dict) -> MixtureParams:
             raise ValueError(f"{key} has shape {arrays[key].shape}, expected {expected}")
     if not all(np.all(np.isfinite(a)) for a in arrays.values()):
         raise ValueError("parameters are not finite")
+    if k < 1 or d < 1:
+        raise ValueError("a model needs at least one component and one feature")
+    weights = arrays["weights"]
+    if np.any(weights < 0) or abs(float(weights.sum()) - 1.0) > 1e-6:
+        raise ValueError("weights are not probabilities that sum to 1")
+    _check_positive_definite(cov_type, arrays["covariances"])
     return MixtureParams(cov_type, arrays["weights"], means, arrays["covariances"], arrays["precisions_cholesky"])
+
+
+def _check_positive_definite(cov_type: str, covariances: np.ndarray) -> None:
+    """Covariances must be positive definite, or sampling and scoring fail later on."""
+    if cov_type in ("diag", "spherical"):
+        if np.any(covariances <= 0):
+            raise ValueError("covariances are not positive")
+        return
+    try:
+        np.linalg.cholesky(covariances)  # a stack of matrices for "full", one for "tied"
+    except np.linalg.LinAlgError:
+        raise ValueError("covariances are not positive definite") from None

@@ -32,8 +32,8 @@ _TRAILER_PREFIX = b"#gmmcli-sha256:"
 _TRAILER = re.compile(rb"#gmmcli-sha256:([0-9a-f]{64})\n\Z")
 _TRAILER_LEN = len(_TRAILER_PREFIX) + 64 + 1
 _MAX_DEPTH = 64  # nesting of lists/dicts in a loaded model
-_MAX_NODES = 1_000_000
-_PLAIN_SCALARS = (type(None), bool, int, float, str, bytes)  # values in a loaded model, counting shared ones each time they appear
+_MAX_NODES = 1_000_000  # values in a loaded model, counting shared ones each time they appear
+_PLAIN_SCALARS = (type(None), bool, int, float, str)  # no bytes: gmmcli never writes them
 
 
 class UnsafeFile(Exception):

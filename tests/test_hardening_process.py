@@ -355,7 +355,7 @@ def test_memory_guard_refuses_under_a_small_address_space_limit(work):
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 
-    proc = subprocess.run(_cmd("fit", work / "big.csv", "-k", "400", "-o", work / "never.joblib"),
+    proc = subprocess.run(_cmd("fit", work / "big.csv", "-k", "5000", "-o", work / "never.joblib"),  # needs ~5 GB
                           capture_output=True, preexec_fn=limit, timeout=120)
     err = proc.stderr.decode()
     assert proc.returncode == 65, err

@@ -32,8 +32,41 @@ def test_fit_estimate_grows_with_rows_components_and_parallel_jobs():
     assert resources.fit_bytes(100_000, 10, 10, "full") > base
     assert resources.fit_bytes(100_000, 10, 5, "diag") < base
     assert resources.fit_bytes(100_000, 10, 5, "full", parallel=4) == 4 * base
-    # the dominant term: about 6 float arrays of n x k (measured with the scikit-learn engine)
-    assert resources.fit_bytes(1_000_000, 2, 16) == pytest.approx(6 * 8 * 16e6 + 3 * 8 * 2e6 + 4 * 8 * 64 + (40 << 20))
+    assert resources.fit_bytes(1_000_000, 2, 16) == 24 * 2_000_000 + 5 * 16_000_000 + 32 * 1_000_000 + 32 * 64 + (20 << 20)
+
+
+_PROBE = """
+import os, resource, sys
+import numpy as np
+import sklearn.cluster, sklearn.mixture, scipy.linalg  # imported before measuring: not the fit's memory
+from gmmcli import em, resources
+n, d, k, cov = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+X = np.load(sys.argv[1])
+base = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+em.fit(X, k, covariance_type=cov, max_iter=3, seed=0)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(peak - base, resources.fit_bytes(n, d, k, cov))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
+@pytest.mark.parametrize("n, d, k", [(600_000, 2, 24), (60_000, 60, 6)])
+def test_fit_estimate_is_an_upper_bound_for_the_engine(tmp_path, n, d, k):
+    """The guard must never refuse a fit that would have fitted: if the engine changes how it
+    allocates, this fails and the constants in resources.py need measuring again."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    data = tmp_path / "X.npy"
+    np.save(data, np.random.default_rng(0).normal(size=(n, d)))
+    out = subprocess.run([sys.executable, "-c", _PROBE, str(data), str(n), str(d), str(k), "full"],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    used, estimate = map(int, out.split())
+    assert used <= estimate, f"fit used {used / 2**20:.0f} MiB, estimate {estimate / 2**20:.0f} MiB"
+    assert estimate <= 4 * max(used, 20 << 20), "estimate far above the real need: the guard refuses too much"
 
 
 def test_available_memory_is_known_on_linux():

@@ -103,7 +103,7 @@ def _fit_here(source, settings, jobs, *, columns, exclude, weights, dropna, deli
     import numpy as np
 
     from .. import resources, tables
-    from ..errors import FitFailed
+    from ..errors import DataError, FitFailed
     from ..fitting import fit_model
 
     frame = tables.read_frame(source, delimiter, header=not no_header)
@@ -111,6 +111,8 @@ def _fit_here(source, settings, jobs, *, columns, exclude, weights, dropna, deli
                                        weights=weights, dropna=dropna, dtype=np.dtype(settings.dtype))
     del frame
     k = settings.n_components
+    if len(X) < k:  # before the memory estimate: the clearer reason
+        raise DataError(f"{len(X)} rows cannot fit {k} components: need at least as many rows")
     need = resources.fit_bytes(len(X), X.shape[1], k, settings.covariance_type, parallel=min(jobs, settings.n_init))
     resources.check_memory(need, max_memory, what=f"fitting {k} components to {len(X)} rows x {X.shape[1]} columns")
     try:
