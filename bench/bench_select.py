@@ -13,6 +13,11 @@ It also checks that every gmmcli AIC equals the loop's to 1e-6 relative.
   python bench/bench_select.py              # 1-6 minutes on 2 cores, depending on their load
   python bench/bench_select.py --repeat 3   # best of 3 interleaved runs for each timing
 
+--library mode: sweep() in this process with --jobs 1 and 2, the workers already started (the
+parallel efficiency without start-up).
+
+  python bench/bench_select.py --library --repeat 3
+
 --stability mode: the measurement behind select's default --n-init/--init. For several
 restart settings, sweep k 1-10 x all four covariance types on the sample data sets with seeds
 0..4 and report how much each cell's BIC and the winner move with the seed.
@@ -121,6 +126,26 @@ def bench_digits(repeat: int, skip_default_threads: bool) -> None:
     print(f"load average at end: {os.getloadavg()[0]:.2f} (on a shared machine, wall-time ratios follow the load)")
 
 
+def bench_library(repeat: int) -> None:
+    """sweep() in this process, --jobs 1 against 2 with the workers already started: the parallel
+    efficiency without process start-up and CSV parsing."""
+    from gmmcli import select
+
+    data = digits_data()
+    select.sweep(data[:50], [1], ["full"], n_init=1, init="kmeans", jobs=2)  # start the workers
+    best = {}
+    for _ in range(repeat):
+        for jobs in (1, 2):
+            start, cpu = time.perf_counter(), time.process_time()
+            cells = select.sweep(data, KS, ["full"], n_init=1, init="kmeans", seed=0, jobs=jobs, keep_params=False)
+            wall = time.perf_counter() - start
+            fit_seconds = sum(c.seconds for c in cells)
+            print(f"  sweep(jobs={jobs}) {wall:7.2f} s wall; fits took {fit_seconds:7.2f} s in all; "
+                  f"this process {time.process_time() - cpu:6.2f} s CPU (load {os.getloadavg()[0]:.2f})", flush=True)
+            best[jobs] = min(best.get(jobs, wall), wall)
+    print(f"  jobs 1 / jobs 2 (best of {repeat}) = {best[1] / best[2]:.2f}")
+
+
 STABILITY_SETTINGS = [
     (1, ("kmeans",)),
     (3, ("kmeans",)),
@@ -188,12 +213,15 @@ def main() -> None:
     parser.add_argument("--skip-default-threads", action="store_true",
                         help="skip the notebook loop with default BLAS threads (minutes on a busy machine)")
     parser.add_argument("--stability", action="store_true", help="measure seed-to-seed stability instead")
+    parser.add_argument("--library", action="store_true", help="time sweep() in-process, jobs 1 vs 2, workers warm")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--data", default="moons,blobs,stretched")
     args = parser.parse_args()
     if args.stability:
         bench_stability(args.seeds, args.jobs, args.data.split(","))
+    elif args.library:
+        bench_library(args.repeat)
     else:
         bench_digits(args.repeat, args.skip_default_threads)
 

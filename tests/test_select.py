@@ -89,7 +89,7 @@ def test_n_init_above_one_equals_sklearn_with_the_same_n_init():
 
 def test_second_init_method_has_its_own_seed_and_the_best_wins():
     """With two methods, the first runs with the seed itself, the second with a derived one."""
-    from gmmcli import em
+    from gmmcli import em, gaussian
 
     X = load_xy("blobs.csv")
     [cell] = sel.sweep(X, [6], ["full"], n_init=2, init="kmeans,random_from_data", seed=3, jobs=1)
@@ -97,8 +97,6 @@ def test_second_init_method_has_its_own_seed_and_the_best_wins():
     lls = {}
     for index, method in enumerate(("kmeans", "random_from_data")):
         result = em.fit(X, 6, covariance_type="full", n_init=2, init=method, seed=sel.method_seed(3, index))
-        from gmmcli import gaussian
-
         lls[method] = gaussian.score_samples(X, result.params).sum()
     assert cell.log_likelihood == pytest.approx(max(lls.values()), rel=1e-12)
     assert cell.init == max(lls, key=lls.get)
