@@ -27,7 +27,7 @@ _BYTES_PER_ROW_FEATURE = 6 * 8
 _BYTES_PER_ROW_COMPONENT = 5
 _BYTES_PER_ROW = 4 * 8
 _COVARIANCE_COPIES = 4
-_OVERHEAD = 20 << 20
+_OVERHEAD = 32 << 20  # interpreter growth, BLAS buffers, allocator slack
 
 
 class ResourceError(DataError):

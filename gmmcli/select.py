@@ -233,6 +233,7 @@ def sweep(
     sample_weight: np.ndarray | None = None,
     on_done: Callable[[Cell], None] | None = None,
     keep_params: bool = True,
+    backend: str = "loky",
 ) -> list[Cell]:
     """Fit every (k, covariance type) cell and return the cells, by covariance type then k.
 
@@ -247,6 +248,7 @@ def sweep(
     sample_weight : optional per-row weights, passed to the EM engine.
     on_done : called with each cell as soon as all its fits are done (any order).
     keep_params : keep each cell's fitted parameters (``Cell.params``), e.g. to save the winner.
+    backend : "loky" (local worker processes) or "dask" (the active Dask client's cluster).
 
     A cell that cannot be fitted (more components than rows, a degenerate covariance) gets NaN
     criteria and an ``error``; the sweep goes on. The result does not depend on ``jobs``.
@@ -286,7 +288,7 @@ def sweep(
         tasks += [_Task(i, c.k, c.covariance_type, f) for i, c in enumerate(cells) for f in range(cv)]
     parts_per_cell = 1 + (cv or 0)
     pending: dict[int, list[_Outcome]] = {}
-    for outcome in _execute(X, sample_weight, fold_of, tasks, settings, jobs, keep_params):
+    for outcome in _execute(X, sample_weight, fold_of, tasks, settings, jobs, keep_params, backend):
         parts = pending.setdefault(outcome.cell, [])
         parts.append(outcome)
         if len(parts) == parts_per_cell:
@@ -332,9 +334,12 @@ def _cost(task: _Task, d: int) -> float:
     return task.k * (shape + d) * (0.8 if task.fold is not None else 1.0)
 
 
-def _execute(X, w, fold_of, tasks, settings, jobs, keep_params):
-    """Yield an outcome per task, in this process or in ``jobs`` workers (completion order)."""
-    if jobs == 1 or len(tasks) == 1:
+def _execute(X, w, fold_of, tasks, settings, jobs, keep_params, backend="loky"):
+    """Yield an outcome per task, in this process or in ``jobs`` workers (completion order).
+
+    backend "dask" sends the tasks to the Dask cluster of the active client, all at once.
+    """
+    if backend == "loky" and (jobs == 1 or len(tasks) == 1):
         from threadpoolctl import threadpool_limits
 
         _warm_up(settings)  # first, so that the libraries it loads are limited too
@@ -345,8 +350,9 @@ def _execute(X, w, fold_of, tasks, settings, jobs, keep_params):
     from joblib import Parallel, delayed, parallel_config
 
     ordered = sorted(tasks, key=lambda t: -_cost(t, X.shape[1]))
-    with parallel_config(backend="loky", inner_max_num_threads=FIT_THREADS):
-        run = Parallel(n_jobs=min(jobs, len(tasks)), return_as=_unordered())
+    config = {"backend": "dask"} if backend == "dask" else {"backend": "loky", "inner_max_num_threads": FIT_THREADS}
+    with parallel_config(**config):
+        run = Parallel(n_jobs=-1 if backend == "dask" else min(jobs, len(tasks)), return_as=_unordered())
         yield from run(delayed(_run_task)(X, w, fold_of, t, settings, keep_params, FIT_THREADS) for t in ordered)
 
 

@@ -357,3 +357,28 @@ def test_cli_defaults_are_the_library_defaults():
     assert params["n_init"].default == sel.DEFAULT_N_INIT
     assert tuple(sel.parse_inits(params["init"].default)) == sel.DEFAULT_INIT
     assert params["ks"].default == "1-10" and params["covariance_types"].default == "all"
+
+
+def test_select_weights_equal_repeated_rows(gmm, tmp_path):
+    """select --weights: integer weights give the grid that repeating the rows gives (one component)."""
+    import pandas as pd
+
+    frame = pd.read_csv(SAMPLE / "moons.csv")
+    w = np.random.default_rng(0).integers(1, 4, size=len(frame))
+    weighted, repeated = tmp_path / "w.csv", tmp_path / "r.csv"
+    frame.assign(n=w).to_csv(weighted, index=False)
+    frame.loc[frame.index.repeat(w)].to_csv(repeated, index=False)
+    a = gmm("select", weighted, "-k", "1", "-t", "full,diag", "--weights", "n", "-j", "1", "-f", "json")
+    b = gmm("select", repeated, "-k", "1", "-t", "full,diag", "-j", "1", "-f", "json")
+    assert a.code == 0 and b.code == 0, a.err + b.err
+    for ra, rb in zip(map(json.loads, a.out.splitlines()), map(json.loads, b.out.splitlines())):
+        np.testing.assert_allclose([ra["aic"], ra["bic"]], [rb["aic"], rb["bic"]], rtol=1e-10)
+
+
+@pytest.mark.slow
+def test_select_on_dask_equals_local(gmm):
+    args = ("select", SAMPLE / "moons.csv", "-k", "1-3", "-t", "full,spherical", "--n-init", "2", "-f", "json")
+    local = gmm(*args, "-j", "1")
+    dask = gmm(*args, "--engine", "dask", "--worker-memory", "600MB")
+    assert local.code == 0 and dask.code == 0, dask.err
+    assert [json.loads(r)["bic"] for r in local.out.splitlines()] == [json.loads(r)["bic"] for r in dask.out.splitlines()]

@@ -9,7 +9,17 @@ from typing import Annotated, Optional
 import typer
 
 from .. import console
-from .options import ColumnsOpt, DataArg, DelimiterOpt, DropnaOpt, ExcludeOpt
+from .options import (
+    ColumnsOpt,
+    DataArg,
+    DelimiterOpt,
+    DropnaOpt,
+    EngineOpt,
+    ExcludeOpt,
+    SchedulerOpt,
+    WeightsOpt,
+    WorkerMemoryOpt,
+)
 
 EPILOG = """Examples:
 
@@ -46,7 +56,11 @@ def select(
     columns: ColumnsOpt = None,
     exclude: ExcludeOpt = None,
     dropna: DropnaOpt = False,
+    weights: WeightsOpt = None,
     delimiter: DelimiterOpt = None,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
+    worker_memory: WorkerMemoryOpt = "auto",
 ) -> None:
     """Find the number of components and covariance type that fit DATA best.
 
@@ -84,14 +98,27 @@ def select(
     if output is not None and output == plot:
         raise UsageError("-o and --plot name the same file")
 
-    frame = tables.read_frame(data, delimiter)
-    names = tables.choose_features(frame, tables.parse_names(columns), tables.parse_names(exclude))
-    X, _ = tables.feature_matrix(frame, names, dropna)
+    from ..dask_engine import check_engine
 
-    with _progress(len(k_list) * len(types)) as advance:
-        cells = sel.sweep(X, k_list, types, n_init=n_init, init=inits, seed=seed, tol=tol,
-                          reg_covar=reg_covar, max_iter=max_iter, cv=cv, jobs=jobs,
-                          on_done=advance, keep_params=output is not None)
+    check_engine(engine, [data], scheduler)
+    frame = tables.read_frame(data, delimiter)
+    X, names, w = tables.training_data(frame, columns=tables.parse_names(columns),
+                                       exclude=tables.parse_names(exclude), weights=weights, dropna=dropna)
+    del frame
+
+    def run_sweep(backend):
+        with _progress(len(k_list) * len(types)) as advance:
+            return sel.sweep(X, k_list, types, n_init=n_init, init=inits, seed=seed, tol=tol,
+                             reg_covar=reg_covar, max_iter=max_iter, cv=cv, jobs=jobs, sample_weight=w,
+                             on_done=advance, keep_params=output is not None, backend=backend)
+
+    if engine == "dask":  # the grid's fits become tasks on the cluster (the data is shipped to it)
+        from ..dask_engine import connect
+
+        with connect(scheduler, memory_limit=worker_memory):
+            cells = run_sweep("dask")
+    else:
+        cells = run_sweep("loky")
 
     try:
         winner = sel.best(cells, criterion)
@@ -105,7 +132,7 @@ def select(
 
         save_criteria_plot(cells, plot, best=winner, criterion=criterion)
     if output is not None:
-        _save_winner(X, names, winner, n_init, tol, reg_covar, max_iter, criterion, k_list, types, cv, output)
+        _save_winner(X, names, w, winner, n_init, tol, reg_covar, max_iter, criterion, k_list, types, cv, output, weights)
     _write_grid(cells, fmt, winner, criterion, types, k_list, cv)
     _warn_failures(cells)
     _warn_unconverged(cells, max_iter)
@@ -244,16 +271,19 @@ def _warn_unconverged(cells, max_iter: int) -> None:
                      f"(marked !; raise --max-iter or --tol)")
 
 
-def _save_winner(X, names, winner, n_init, tol, reg_covar, max_iter, criterion, k_list, types, cv, output) -> None:
+def _save_winner(X, names, w, winner, n_init, tol, reg_covar, max_iter, criterion, k_list, types, cv, output,
+                 weights_column) -> None:
     """Save the winner with the settings that reproduce it under 'gmmcli fit'."""
     from dataclasses import asdict
 
     from ..fitting import FitSettings
     from ..model import Model, save_model, training_metadata
 
-    settings = FitSettings(winner.k, winner.covariance_type, tol, reg_covar, max_iter, n_init, winner.init, winner.seed)
+    settings = FitSettings(winner.k, winner.covariance_type, tol, reg_covar, max_iter, n_init, winner.init, winner.seed,
+                           weights_column)
     meta = training_metadata(X, winner.params, converged=winner.converged, n_iter=winner.n_iter,
-                             lower_bound=winner.lower_bound, fit_settings=asdict(settings), feature_names=names)
+                             lower_bound=winner.lower_bound, fit_settings=asdict(settings), feature_names=names,
+                             sample_weight=w)
     meta["selection"] = {
         "criterion": criterion,
         "value": float(winner.value(criterion)),
