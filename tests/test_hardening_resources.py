@@ -32,7 +32,7 @@ def test_fit_estimate_grows_with_rows_components_and_parallel_jobs():
     assert resources.fit_bytes(100_000, 10, 10, "full") > base
     assert resources.fit_bytes(100_000, 10, 5, "diag") < base
     assert resources.fit_bytes(100_000, 10, 5, "full", parallel=4) == 4 * base
-    assert resources.fit_bytes(1_000_000, 2, 16) == 48 * 2_000_000 + 5 * 16_000_000 + 32 * 1_000_000 + 32 * 64 + (20 << 20)
+    assert resources.fit_bytes(1_000_000, 2, 16) == 48 * 2_000_000 + 5 * 16_000_000 + 32 * 1_000_000 + 32 * 64 + (32 << 20)
 
 
 _PROBE = """
