@@ -51,15 +51,11 @@ class FitSettings:
         return self
 
 
-def fit_model(X: np.ndarray, feature_names: list[str], settings: FitSettings, *,
-              sample_weight: np.ndarray | None = None, jobs: int = 1) -> tuple[Model, em.FitResult]:
-    """Fit EM to ``X`` (restarts over ``jobs`` processes) and wrap the result for the model file."""
-    settings.validate()
-    if len(X) < settings.n_components:
-        raise DataError(f"{len(X)} rows cannot fit {settings.n_components} components: need at least as many rows")
+def _run_engine(engine_fit, data, settings: FitSettings, **extra) -> em.FitResult:
+    """Call an engine's fit with the settings, named as the engines name them."""
     try:
-        result = em.fit(
-            X,
+        return engine_fit(
+            data,
             settings.n_components,
             covariance_type=settings.covariance_type,
             tol=settings.tol,
@@ -68,11 +64,19 @@ def fit_model(X: np.ndarray, feature_names: list[str], settings: FitSettings, *,
             n_init=settings.n_init,
             init=settings.init,
             seed=settings.seed,
-            sample_weight=sample_weight,
-            jobs=jobs,
+            **extra,
         )
     except IllDefinedCovariance as exc:
         raise FitFailed(f"fit failed: {exc}") from None
+
+
+def fit_model(X: np.ndarray, feature_names: list[str], settings: FitSettings, *,
+              sample_weight: np.ndarray | None = None, jobs: int = 1) -> tuple[Model, em.FitResult]:
+    """Fit EM to ``X`` (restarts over ``jobs`` processes) and wrap the result for the model file."""
+    settings.validate()
+    if len(X) < settings.n_components:
+        raise DataError(f"{len(X)} rows cannot fit {settings.n_components} components: need at least as many rows")
+    result = _run_engine(em.fit, X, settings, sample_weight=sample_weight, jobs=jobs)
     meta = training_metadata(
         X,
         result.params,
@@ -95,21 +99,7 @@ def fit_model_dask(runner, settings: FitSettings, *, init_params=None) -> tuple[
     from . import dask_engine, gaussian
 
     settings.validate()
-    try:
-        result = dask_engine.fit(
-            runner,
-            settings.n_components,
-            covariance_type=settings.covariance_type,
-            tol=settings.tol,
-            reg_covar=settings.reg_covar,
-            max_iter=settings.max_iter,
-            n_init=settings.n_init,
-            init=settings.init,
-            seed=settings.seed,
-            init_params=init_params,
-        )
-    except IllDefinedCovariance as exc:
-        raise FitFailed(f"fit failed: {exc}") from None
+    result = _run_engine(dask_engine.fit, runner, settings, init_params=init_params)
     final = runner.stats(result.params, moments=False)
     sample = runner.last_sample if runner.last_sample is not None else runner.sample(dask_engine.INIT_SAMPLE_ROWS, settings.seed)[0]
     meta = fit_metadata(
