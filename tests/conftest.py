@@ -63,3 +63,12 @@ def load_xy(name: str, exclude=("id",)) -> np.ndarray:
     """A sample CSV as the float matrix gmmcli fits (id column dropped)."""
     frame = pd.read_csv(SAMPLE / name)
     return frame[[c for c in frame.columns if c not in exclude]].to_numpy(dtype=float)
+
+
+def default_signals() -> None:
+    """preexec_fn for children that tests interrupt: a test runner started in the background
+    inherits SIGINT ignored, and a Unix program rightly keeps an inherited SIG_IGN."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)

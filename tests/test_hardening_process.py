@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SAMPLE, gmm_process
+from conftest import SAMPLE, default_signals, gmm_process
 
 PY = sys.executable
 ANSI = "\x1b["
@@ -156,7 +156,7 @@ def test_signal_during_fit_stops_promptly_and_keeps_the_old_model(work, tmp_path
     original = target.read_bytes()
     proc = subprocess.Popen(_cmd("fit", work / "big.csv", "-k", "20", "--max-iter", "1000", "--tol", "0",
                                  "--seed", "0", "-o", target),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals)
     try:
         _wait_until_busy(proc)
         sent = time.monotonic()

@@ -54,7 +54,11 @@ print(peak - base, resources.fit_bytes(n, d, k, cov))
 @pytest.mark.parametrize("n, d, k", [(600_000, 2, 24), (60_000, 60, 6)])
 def test_fit_estimate_is_an_upper_bound_for_the_engine(tmp_path, n, d, k):
     """The guard must never refuse a fit that would have fitted: if the engine changes how it
-    allocates, this fails and the constants in resources.py need measuring again."""
+    allocates, this fails and the constants in resources.py need measuring again.
+
+    glibc's per-thread malloc arenas are capped for the probe: under a loaded machine they made
+    the same fit's RSS vary 2-5x (allocator slack, not the engine's arrays), which no estimate
+    from the problem's size can bound."""
     import subprocess
     import sys
 
@@ -63,7 +67,8 @@ def test_fit_estimate_is_an_upper_bound_for_the_engine(tmp_path, n, d, k):
     data = tmp_path / "X.npy"
     np.save(data, np.random.default_rng(0).normal(size=(n, d)))
     out = subprocess.run([sys.executable, "-c", _PROBE, str(data), str(n), str(d), str(k), "full"],
-                         capture_output=True, text=True, timeout=300, check=True).stdout
+                         capture_output=True, text=True, timeout=300, check=True,
+                         env={**os.environ, "MALLOC_ARENA_MAX": "2"}).stdout
     used, estimate = map(int, out.split())
     assert used <= estimate, f"fit used {used / 2**20:.0f} MiB, estimate {estimate / 2**20:.0f} MiB"
     assert estimate <= 4 * max(used, 20 << 20), "estimate far above the real need: the guard refuses too much"

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, SAMPLE, load_xy, read_csv_text
+from conftest import ROOT, SAMPLE, default_signals, load_xy, read_csv_text
 from gmmcli import select as sel
 from gmmcli.errors import FitFailed, UsageError
 
@@ -321,7 +321,8 @@ def test_ctrl_c_stops_the_workers_and_writes_nothing(tmp_path):
     model, png = tmp_path / "m.joblib", tmp_path / "p.png"
     cmd = [sys.executable, "-m", "gmmcli", "select", str(SAMPLE / "blobs.csv"), "--exclude", "id",
            "-k", "1-80", "--n-init", "20", "--jobs", "2", "-o", str(model), "--plot", str(png)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, start_new_session=True,
+                            preexec_fn=default_signals)
     try:
         deadline = time.monotonic() + 60
         workers: set[int] = set()
