@@ -65,9 +65,8 @@ def test_fit_estimate_is_an_upper_bound_for_the_engine(tmp_path, n, d, k):
     """The guard must never refuse a fit that would have fitted: if the engine changes how it
     allocates, this fails and the constants in resources.py need measuring again.
 
-    glibc's per-thread malloc arenas are capped for the probe: under a loaded machine they made
-    the same fit's RSS vary 2-5x (allocator slack, not the engine's arrays), which no estimate
-    from the problem's size can bound."""
+    The probe runs in a small, fixed environment (glibc arenas capped), so that what the runner
+    or earlier tests set cannot change how the fit allocates."""
     import subprocess
     import sys
 
