@@ -149,7 +149,8 @@ class _Data:
         n, d = X.shape
         if block_rows is None:
             block_rows = default_block_rows(covariance_type, d, n_components)
-        self.bounds = block_bounds(n, int(block_rows))
+        self.block_rows = int(block_rows)
+        self.bounds = block_bounds(n, self.block_rows)
         self.dtype = X.dtype
         w = sample_weight
         acc = np.zeros(d)
@@ -319,16 +320,21 @@ def initial_params(
     X = _check_X(X, n_components)
     w = _check_weights(sample_weight, X.shape[0])
     data = _Data(X, w, covariance_type, n_components)
+    return _start(data, n_components, covariance_type, init, random_state, reg_covar)
+
+
+def _start(data: "_Data", n_components, covariance_type, init, random_state, reg_covar) -> MixtureParams:
+    """One initialisation on prepared data (its shift and block size), consuming random_state."""
     return _initial_params(
-        X,
+        data.X,
         n_components,
         covariance_type,
         init=init,
         random_state=random_state,
         reg_covar=reg_covar,
-        sample_weight=w,
+        sample_weight=data.w,
         shift=data.shift,
-        block_rows=data.bounds[0][1] - data.bounds[0][0],
+        block_rows=data.block_rows,
     )
 
 
@@ -386,17 +392,7 @@ def fit(
     else:
         random_state = check_random_state(seed)
         starts = [
-            _initial_params(
-                X,
-                n_components,
-                covariance_type,
-                init=init,
-                random_state=random_state,
-                reg_covar=reg_covar,
-                sample_weight=w,
-                shift=data.shift,
-                block_rows=data.bounds[0][1] - data.bounds[0][0],
-            )
+            _start(data, n_components, covariance_type, init, random_state, reg_covar)
             for _ in range(n_init)
         ]
 
@@ -406,9 +402,8 @@ def fit(
     else:
         from joblib import Parallel, delayed
 
-        block_rows = data.bounds[0][1] - data.bounds[0][0]
         results = Parallel(n_jobs=n_workers)(
-            delayed(_run_in_worker)(X, w, p, tol, reg_covar, max_iter, block_rows)
+            delayed(_run_in_worker)(X, w, p, tol, reg_covar, max_iter, data.block_rows)
             for p in starts
         )
 
