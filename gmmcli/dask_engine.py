@@ -18,40 +18,12 @@ import os
 import numpy as np
 
 from . import em, em_blocks
+from .engines import require_dask
 from .errors import DataError, InputMissing, UsageError
 from .gaussian import MixtureParams
 
-DASK_MISSING = "--engine dask needs Dask, which is not installed: pip install 'gmmcli[dask]'"
 TREE_FAN_IN = 8
 INIT_SAMPLE_ROWS = 50_000
-
-
-ENGINES = ("local", "dask")
-
-
-def check_engine(engine: str, data: list[str], scheduler: str | None, **local_only) -> None:
-    """Validate --engine against the inputs and the options only one engine has."""
-    if engine not in ENGINES:
-        raise UsageError(f"unknown --engine {engine!r} (choose from {', '.join(ENGINES)})")
-    if engine == "local":
-        if len(data) != 1:
-            raise UsageError(f"{len(data)} inputs given: the local engine reads one (use --engine dask for several)")
-        if scheduler:
-            raise UsageError("--scheduler goes with --engine dask")
-        return
-    for option, value in local_only.items():
-        if value:
-            raise UsageError(f"--{option.replace('_', '-')} is not supported with --engine dask")
-    require_dask()
-
-
-def require_dask() -> None:
-    """Fail with the install hint (exit 2) when the optional extra is missing."""
-    try:
-        import dask.dataframe  # noqa: F401
-        import distributed  # noqa: F401
-    except ImportError:
-        raise UsageError(DASK_MISSING) from None
 
 
 @contextlib.contextmanager

@@ -73,17 +73,8 @@ def n_parameters(n_components: int, n_features: int, covariance_type: str) -> in
 def precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
     """Upper factor U of each precision (precision = U U^T), as scikit-learn stores it."""
     try:
-        if covariance_type == "full":
-            k, d, _ = covariances.shape
-            eye = np.eye(d, dtype=covariances.dtype)
-            out = np.empty_like(covariances)
-            for i in range(k):
-                out[i] = _inverse_lower(np.linalg.cholesky(covariances[i]), eye).T
-            return out
-        if covariance_type == "tied":
-            d = covariances.shape[0]
-            eye = np.eye(d, dtype=covariances.dtype)
-            return _inverse_lower(np.linalg.cholesky(covariances), eye).T
+        if covariance_type in ("full", "tied"):  # all components in one batched LAPACK call
+            return np.swapaxes(_inverse_lower(np.linalg.cholesky(covariances)), -1, -2)
     except np.linalg.LinAlgError:
         raise IllDefinedCovariance(ILL_DEFINED_COVARIANCE) from None
     if np.any(covariances <= 0.0):
@@ -91,10 +82,10 @@ def precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndar
     return 1.0 / np.sqrt(covariances)
 
 
-def _inverse_lower(lower: np.ndarray, eye: np.ndarray) -> np.ndarray:
-    """Inverse of a lower-triangular Cholesky factor (numpy has no triangular solver)."""
-    inv = np.linalg.solve(lower, eye)
-    return np.tril(inv)
+def _inverse_lower(lower: np.ndarray) -> np.ndarray:
+    """Inverse of lower-triangular Cholesky factors (..., d, d); numpy has no triangular solver."""
+    eye = np.broadcast_to(np.eye(lower.shape[-1], dtype=lower.dtype), lower.shape)
+    return np.tril(np.linalg.solve(lower, eye))
 
 
 def log_det_cholesky(prec_chol: np.ndarray, covariance_type: str, n_features: int) -> np.ndarray:

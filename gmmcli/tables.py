@@ -85,14 +85,38 @@ def _open_binary(source: str):
     return raw, raw
 
 
-def _read_errors():
-    """The exceptions that mean "this input cannot be read as a table", by library."""
+def _decompression_errors() -> tuple:
     import lzma
     import zlib
 
+    return zlib.error, lzma.LZMAError
+
+
+def _read_errors():
+    """The exceptions that mean "this input cannot be read as a table", by library."""
     import pandas as pd
 
-    return pd, (pd.errors.ParserError, UnicodeDecodeError, ValueError, EOFError, zlib.error, lzma.LZMAError)
+    return pd, (pd.errors.ParserError, UnicodeDecodeError, ValueError, EOFError) + _decompression_errors()
+
+
+class _Prefixed(io.RawIOBase):
+    """Bytes already read, then the rest of a stream (which closing this leaves open)."""
+
+    def __init__(self, ahead: bytes, rest):
+        self.ahead, self.rest = memoryview(ahead), rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.ahead:
+            n = min(len(buffer), len(self.ahead))
+            buffer[:n] = self.ahead[:n]
+            self.ahead = self.ahead[n:]
+            return n
+        data = self.rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _read_error(source: str, exc: BaseException) -> Exception:
@@ -139,14 +163,50 @@ class Reader:
                 kwargs["dtype"] = {_position(name): str for name in self.text_columns if _position(name) is not None}
         return kwargs
 
-    def open(self, chunksize: int | None):
-        """A DataFrame (chunksize None) or pandas' chunked reader; errors as GmmcliError."""
+    ahead: bytes | None = None  # what read_plain read ahead of pandas
+
+    def read_plain(self, features: list[str]):
+        """The whole input as a ``plain_tables.PlainTable`` if it is small and plain, else None.
+
+        Reads up to ``PLAIN_BYTES`` ahead; when that is not the whole input, or not plain,
+        ``open`` then gives pandas what was read ahead followed by the rest.
+        """
+        from .plain_tables import PLAIN_BYTES, parse
+
         _check_readable(self.source)
-        pd, errors = _read_errors()
         self.stream, self.raw = _open_binary(self.source)
         try:
+            self.ahead = self.stream.read(PLAIN_BYTES + 1)
+        except (OSError, EOFError, ValueError, UnicodeDecodeError) + _decompression_errors() as exc:
+            self.close()
+            raise _read_error(self.source, exc) from None
+        except BaseException:
+            self.close()
+            raise
+        if len(self.ahead) > PLAIN_BYTES:
+            return None
+        self.close()
+        self.stream = self.raw = io.BytesIO(self.ahead)
+        try:
+            text = self.ahead.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return None
+        return parse(text, self.sep, self.header, features, self.text_columns)
+
+    def open(self, chunksize: int | None):
+        """A DataFrame (chunksize None) or pandas' chunked reader; errors as GmmcliError."""
+        pd, errors = _read_errors()
+        if self.ahead is None:
+            _check_readable(self.source)
+            self.stream, self.raw = _open_binary(self.source)
+            source = self.stream
+        elif isinstance(self.stream, io.BytesIO):  # the whole input, read ahead
+            source = self.stream
+        else:  # its beginning, read ahead
+            source = io.BufferedReader(_Prefixed(self.ahead, self.stream))
+        try:
             with _quiet_dtypes(pd):
-                result = pd.read_csv(self.stream, **self._kwargs(chunksize))
+                result = pd.read_csv(source, **self._kwargs(chunksize))
         except pd.errors.EmptyDataError:
             self.close()
             raise DataError(f"input {_name(self.source)} is empty") from None
@@ -220,14 +280,21 @@ def read_frame(source: str, delimiter: str | None = None, header: bool = True):
 
 
 def read_blocks(source: str, delimiter: str | None = None, block_rows: int = BLOCK_ROWS, *,
-                header: bool = True, text_columns: list[str] = ()) -> Iterator:
+                header: bool = True, text_columns: list[str] = (), plain_features: list[str] | None = None) -> Iterator:
     """Yield the table in blocks of rows, so that scoring runs in flat memory.
 
     Block ``i`` keeps pandas' running row index (rows are numbered across blocks), which
     ``feature_matrix`` uses to name the failing row. ``text_columns`` are read as text, so that
     they are copied to the output exactly as written, whatever other blocks hold.
+    With ``plain_features`` (the numeric columns the caller needs), a small plain input is
+    yielded as one ``plain_tables.PlainTable`` instead, and pandas is not even imported.
     """
     reader = Reader(source, delimiter, header, text_columns)
+    if plain_features is not None:
+        block = reader.read_plain(plain_features)
+        if block is not None:
+            yield block
+            return
     chunks = reader.open(block_rows)
     pd, errors = _read_errors()
     seen = False
@@ -371,13 +438,18 @@ def check_format(fmt: str) -> str:
 
 
 def write_block(frame, fh, fmt: str, header: bool) -> None:
-    """Write one block of output rows to an open text stream."""
+    """Write one block of output rows (a DataFrame or a PlainTable) to an open text stream."""
+    from .plain_tables import PlainTable, write
+
     if fmt == "json":
         import json
 
         columns = [str(c) for c in frame.columns]
-        for row in frame.itertuples(index=False, name=None):
+        rows = frame.rows() if isinstance(frame, PlainTable) else frame.itertuples(index=False, name=None)
+        for row in rows:
             fh.write(json.dumps(dict(zip(columns, map(_plain, row)))) + "\n")
+    elif isinstance(frame, PlainTable):
+        write(frame, fh, fmt, header)
     else:
         frame.to_csv(fh, index=False, header=header, sep="\t" if fmt == "tsv" else ",", lineterminator="\n")
 

@@ -64,7 +64,7 @@ def fit(
 ) -> None:
     """Fit a Gaussian mixture to the numeric columns of DATA and save it."""
     from .. import resources
-    from ..dask_engine import check_engine
+    from ..engines import check_engine
     from ..errors import NotConverged, UsageError
     from ..fitting import FitSettings
     from ..model import save_model

@@ -29,7 +29,7 @@ EPILOGS = {kind: text + _DASK_NOTE for kind, text in EPILOGS.items()}
 
 def _run(kind, model_path, data, output, fmt, keep, dropna, delimiter, no_header, engine, scheduler, worker_memory):
     from .. import tables
-    from ..dask_engine import check_engine
+    from ..engines import check_engine
     from ..model import load_model
 
     tables.check_format(fmt)

@@ -98,7 +98,7 @@ def select(
     if output is not None and output == plot:
         raise UsageError("-o and --plot name the same file")
 
-    from ..dask_engine import check_engine
+    from ..engines import check_engine
 
     check_engine(engine, [data], scheduler)
     frame = tables.read_frame(data, delimiter)

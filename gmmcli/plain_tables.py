@@ -1,0 +1,145 @@
+"""Small, plain tables without pandas: the start-up path of predict / proba / score.
+
+Importing pandas costs a pipeline several hundred milliseconds per call, more than scoring a
+thousand rows. Most inputs a shell pipeline sends are plain: one header, the same number of
+fields on every line, no quotes, numbers in the feature columns. ``parse`` reads exactly those,
+and returns None for anything else, so that the caller falls back to pandas (tables.py), which
+then reads, or rejects with its one-line error, what is not plain. Nothing is ever parsed
+differently here: every value accepted is one that pandas' reader turns into the same float or
+the same text (tests compare the two paths byte for byte).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+
+import numpy as np
+
+#: Inputs up to this size (after decompression) may take the plain path.
+PLAIN_BYTES = 1 << 20
+
+#: A number as pandas' C parser reads it into a float column: no inf, nan, hex or underscores.
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"  # unambiguous: no backtracking
+_NUMBERS = re.compile(rf"(?:{_NUMBER}\n)*{_NUMBER}")
+#: An integer too long for int64: pandas reads such a column as uint64 or text.
+_LONG_INTEGER = re.compile(r"(?:^|\n)[+-]?\d{19,}(?:\n|$)")
+
+#: The texts pandas reads as missing (pandas._libs.parsers.STR_NA_VALUES; a test checks).
+NA_TEXTS = frozenset({
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+})
+
+#: Magnitudes above this are refused by tables.feature_matrix: such input goes to pandas.
+_HUGE = 1e100
+
+
+class PlainTable:
+    """Named columns (lists of str, or numpy arrays) of one length, and the parsed features.
+
+    It has the few DataFrame manners that scoring uses (``columns``, ``len``, item assignment),
+    so that scoring treats a plain block and a pandas block alike.
+    """
+
+    def __init__(self, columns: dict, n_rows: int, features: dict | None = None):
+        self.data = dict(columns)
+        self.n_rows = n_rows
+        self.features = features or {}  # name -> float64 array: the numeric columns asked for
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.data)
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __setitem__(self, name: str, values) -> None:
+        self.data[name] = values
+
+    def matrix(self, names: list[str]) -> np.ndarray:
+        """The named features as an (n_rows, len(names)) float64 matrix."""
+        X = np.empty((self.n_rows, len(names)))
+        for j, name in enumerate(names):
+            X[:, j] = self.features[name]
+        return X
+
+    def select(self, names: list[str]) -> "PlainTable":
+        """The named text columns, as a new output table."""
+        return PlainTable({name: self.data[name] for name in names}, self.n_rows)
+
+    def rows(self):
+        """Rows as tuples of str, int and float (numpy values become Python ones)."""
+        values = [v.tolist() if isinstance(v, np.ndarray) else v for v in self.data.values()]
+        return zip(*values)
+
+
+def parse(text: str, sep: str, header: bool, numeric: list[str], text_columns: list[str]) -> PlainTable | None:
+    """The table in ``text`` with ``numeric`` as float64 arrays and ``text_columns`` verbatim.
+
+    None when the input is not plain or the result would differ from pandas' in any way: quotes,
+    ragged or blank lines, duplicate or blank header names, a missing column, a value pandas
+    reads as missing, a feature that is not a finite number below 1e100.
+    """
+    if '"' in text or "\r" in text.replace("\r\n", "\n"):
+        return None
+    lines = text.replace("\r\n", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines or (header and len(lines) < 2):
+        return None
+    rows = [_fields(line, sep) for line in lines]
+    width = len(rows[0])
+    if any(len(row) != width for row in rows):
+        return None
+    if header:
+        names, rows = rows[0], rows[1:]
+        if len(set(names)) != width or any(not n or n != n.strip() for n in names):
+            return None
+    else:
+        names = [f"x{i}" for i in range(width)]
+    position = {name: i for i, name in enumerate(names)}
+    if any(name not in position for name in numeric + text_columns):
+        return None
+    cells = list(zip(*rows))
+    text = {}
+    for name in text_columns:
+        values = list(cells[position[name]])
+        if any(v in NA_TEXTS or v[:1].isspace() for v in values):
+            return None
+        text[name] = values
+    features = {}
+    for name in numeric:
+        features[name] = _numbers(cells[position[name]])
+        if features[name] is None:
+            return None
+    return PlainTable(text, len(rows), features)
+
+
+def _fields(line: str, sep: str) -> list[str]:
+    """One line's fields, with the spaces after each delimiter skipped (skipinitialspace)."""
+    return [field.lstrip(" ") for field in line.split(sep)]
+
+
+def _numbers(column) -> np.ndarray | None:
+    joined = "\n".join(column)
+    if not _NUMBERS.fullmatch(joined) or _LONG_INTEGER.search(joined):
+        return None
+    values = np.array([float(v) for v in column])  # correctly rounded, as pandas' parser
+    with np.errstate(invalid="ignore"):
+        if not (np.abs(values) <= _HUGE).all():
+            return None
+    return values
+
+
+def write(table: PlainTable, fh, fmt: str, header: bool) -> None:
+    """CSV or TSV exactly as pandas' ``to_csv`` writes the same values (JSON is tables.py's)."""
+    writer = csv.writer(fh, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n",
+                        quoting=csv.QUOTE_MINIMAL)
+    if header:
+        writer.writerow(table.columns)
+    writer.writerows(_nan_as_blank(row) for row in table.rows())
+
+
+def _nan_as_blank(row):
+    return ["" if isinstance(v, float) and v != v else v for v in row]
