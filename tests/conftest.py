@@ -41,6 +41,16 @@ def gmm(capsys, monkeypatch):
     return call
 
 
+@pytest.fixture(scope="session")
+def blobs_model_path(tmp_path_factory):
+    """A 3-component model of sample_data/blobs.csv (id excluded, seed 0), fitted once."""
+    from gmmcli.cli import run
+
+    path = tmp_path_factory.mktemp("blobs-model") / "m.joblib"
+    assert run(["-q", "fit", str(SAMPLE / "blobs.csv"), "-k", "3", "-x", "id", "--seed", "0", "-o", str(path)]) == 0
+    return path
+
+
 def gmm_process(*args, stdin: bytes | str | None = None, env: dict | None = None, cwd=None) -> Result:
     """Run gmmcli as a separate process (for stdin pipes, signals, import-time checks)."""
     full_env = {**os.environ, **(env or {})}

@@ -23,12 +23,8 @@ from gmmcli.scoring import score_table
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    from gmmcli.cli import run
-
-    path = tmp_path_factory.mktemp("plain") / "m.joblib"
-    assert run(["-q", "fit", str(SAMPLE / "blobs.csv"), "-k", "3", "-x", "id", "--seed", "0", "-o", str(path)]) == 0
-    return path
+def model_path(blobs_model_path):
+    return blobs_model_path
 
 
 @pytest.fixture(scope="module")
