@@ -436,8 +436,12 @@ def log_likelihood(X: np.ndarray, params: MixtureParams, sample_weight=None) -> 
     _check_params_for(params, X.shape[1])
     w = _check_weights(sample_weight, X.shape[0])
     data = _Data(X, w, params.covariance_type, params.n_components)
-    runner = _BlockRunner(data, 1)
-    return float(runner.stats(params, moments=False).loglik)
+    runner = _BlockRunner(data, _default_threads())
+    try:
+        with _blas_single_thread():
+            return float(runner.stats(params, moments=False).loglik)
+    finally:
+        runner.close()
 
 
 def effective_rows(X: np.ndarray, sample_weight=None) -> float:
