@@ -19,9 +19,9 @@ import numpy as np
 #: Inputs up to this size (after decompression) may take the plain path.
 PLAIN_BYTES = 1 << 20
 
-#: A number as pandas' C parser reads it into a float column: no inf, nan, hex or underscores.
-_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"  # unambiguous: no backtracking
-_NUMBERS = re.compile(rf"(?:{_NUMBER}\n)*{_NUMBER}")
+#: The characters of plain numbers; float() then checks their order. Among strings of these,
+#: float() accepts exactly what pandas' C parser reads as a float ("1.", ".5", "+3", "1E5").
+_NUMBER_CHARS = re.compile(r"[0-9eE.+\-\n]*")
 #: An integer too long for int64: pandas reads such a column as uint64 or text.
 _LONG_INTEGER = re.compile(r"(?:^|\n)[+-]?\d{19,}(?:\n|$)")
 
@@ -74,21 +74,26 @@ class PlainTable:
         return zip(*values)
 
 
-def parse(text: str, sep: str, header: bool, numeric: list[str], text_columns: list[str]) -> PlainTable | None:
-    """The table in ``text`` with ``numeric`` as float64 arrays and ``text_columns`` verbatim.
+def split(text: str, sep: str, header: bool) -> PlainTable | None:
+    """All columns of ``text`` as text, or None when the input is not plain.
 
-    None when the input is not plain or the result would differ from pandas' in any way: quotes,
-    ragged or blank lines, duplicate or blank header names, a missing column, a value pandas
-    reads as missing, a feature that is not a finite number below 1e100.
+    Not plain: quotes, ragged or blank lines, lone carriage returns, duplicate or blank header
+    names, no data rows: whatever pandas might read otherwise than a plain split would.
     """
-    if '"' in text or "\r" in text.replace("\r\n", "\n"):
+    if '"' in text:
         return None
-    lines = text.replace("\r\n", "\n").split("\n")
-    if lines and lines[-1] == "":
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            return None
+    lines = text.split("\n")
+    if lines[-1] == "":
         lines.pop()
-    if not lines or (header and len(lines) < 2):
+    if len(lines) < (2 if header else 1):
         return None
-    rows = [_fields(line, sep) for line in lines]
+    rows = [line.split(sep) for line in lines]
+    if " " in text:  # pandas' skipinitialspace
+        rows = [[field.lstrip(" ") for field in row] for row in rows]
     width = len(rows[0])
     if any(len(row) != width for row in rows):
         return None
@@ -98,37 +103,48 @@ def parse(text: str, sep: str, header: bool, numeric: list[str], text_columns: l
             return None
     else:
         names = [f"x{i}" for i in range(width)]
-    position = {name: i for i, name in enumerate(names)}
-    if any(name not in position for name in numeric + text_columns):
+    return PlainTable(dict(zip(names, zip(*rows))), len(rows))
+
+
+def parse(text: str, sep: str, header: bool, numeric: list[str], text_columns: list[str]) -> PlainTable | None:
+    """The table in ``text`` with ``numeric`` parsed (``features``) and ``text_columns`` verbatim.
+
+    None when the input is not plain (``split``) or the result could differ from pandas' in
+    any way: a missing column, a text value pandas reads as missing, a feature that is not a
+    finite number below 1e100.
+    """
+    table = split(text, sep, header)
+    if table is None or any(name not in table.data for name in numeric + text_columns):
         return None
-    cells = list(zip(*rows))
-    text = {}
-    for name in text_columns:
-        values = list(cells[position[name]])
-        if any(v in NA_TEXTS or v[:1].isspace() for v in values):
-            return None
-        text[name] = values
-    features = {}
+    if not all(verbatim(table.data[name]) for name in text_columns):
+        return None
     for name in numeric:
-        features[name] = _numbers(cells[position[name]])
-        if features[name] is None:
+        table.features[name] = numbers(table.data[name])
+        if table.features[name] is None:
             return None
-    return PlainTable(text, len(rows), features)
+    return table
 
 
-def _fields(line: str, sep: str) -> list[str]:
-    """One line's fields, with the spaces after each delimiter skipped (skipinitialspace)."""
-    return [field.lstrip(" ") for field in line.split(sep)]
+def verbatim(column) -> bool:
+    """Whether pandas reads every value of a text column as the same text (none is missing)."""
+    return not any(v in NA_TEXTS or v[:1].isspace() for v in column)
 
 
-def _numbers(column) -> np.ndarray | None:
+def numbers(column) -> np.ndarray | None:
+    """A column of number texts as float64, exactly as pandas parses them; None if any is not
+    a plain finite number below 1e100 (no inf, nan, blanks, hex, underscores, 20-digit ints)."""
     joined = "\n".join(column)
-    if not _NUMBERS.fullmatch(joined) or _LONG_INTEGER.search(joined):
+    if not _NUMBER_CHARS.fullmatch(joined) or _LONG_INTEGER.search(joined):
         return None
-    values = np.array([float(v) for v in column])  # correctly rounded, as pandas' parser
+    try:
+        values = np.array([float(v) for v in column])  # correctly rounded, as pandas' parser
+    except ValueError:  # "1e", "1.2.3", "+-1", "" ...
+        return None
     with np.errstate(invalid="ignore"):
         if not (np.abs(values) <= _HUGE).all():
             return None
+    if not any(c in joined for c in ".eE"):
+        values += 0.0  # pandas reads an all-integer column as int64, where "-0" is 0, not -0.0
     return values
 
 
