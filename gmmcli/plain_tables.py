@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 #: Inputs up to this size (after decompression) may take the plain path.
-PLAIN_BYTES = 1 << 20
+PLAIN_BYTES = 4 << 20
 
 #: The characters of plain numbers; float() then checks their order. Among strings of these,
 #: float() accepts exactly what pandas' C parser reads as a float ("1.", ".5", "+3", "1E5").
@@ -89,8 +89,8 @@ def split(text: str, sep: str, header: bool) -> PlainTable | None:
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
-    if len(lines) < (2 if header else 1):
-        return None
+    if len(lines) < (2 if header else 1) or not all(line.strip(" ") for line in lines):
+        return None  # no data rows, or a blank line (pandas skips those)
     rows = [line.split(sep) for line in lines]
     if " " in text:  # pandas' skipinitialspace
         rows = [[field.lstrip(" ") for field in row] for row in rows]

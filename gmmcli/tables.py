@@ -15,6 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
+from . import plain_tables
 from .errors import DataError, InputMissing, IOFailure, OutputClosed, UsageError
 
 FORMATS = ("csv", "tsv", "json")
@@ -163,35 +164,32 @@ class Reader:
                 kwargs["dtype"] = {_position(name): str for name in self.text_columns if _position(name) is not None}
         return kwargs
 
-    ahead: bytes | None = None  # what read_plain read ahead of pandas
+    ahead: bytes | None = None  # what read_small read ahead of pandas
 
-    def read_plain(self, features: list[str]):
-        """The whole input as a ``plain_tables.PlainTable`` if it is small and plain, else None.
+    def read_small(self) -> str | None:
+        """The whole input as text if it is at most ``PLAIN_BYTES`` of UTF-8, else None.
 
-        Reads up to ``PLAIN_BYTES`` ahead; when that is not the whole input, or not plain,
-        ``open`` then gives pandas what was read ahead followed by the rest.
+        For ``plain_tables``: when this returns None, or the text is not plain, ``open`` gives
+        pandas what was read ahead followed by the rest, so nothing is read twice or lost.
         """
-        from .plain_tables import PLAIN_BYTES, parse
-
         _check_readable(self.source)
         self.stream, self.raw = _open_binary(self.source)
         try:
-            self.ahead = self.stream.read(PLAIN_BYTES + 1)
+            self.ahead = self.stream.read(plain_tables.PLAIN_BYTES + 1)
         except (OSError, EOFError, ValueError, UnicodeDecodeError) + _decompression_errors() as exc:
             self.close()
             raise _read_error(self.source, exc) from None
         except BaseException:
             self.close()
             raise
-        if len(self.ahead) > PLAIN_BYTES:
+        if len(self.ahead) > plain_tables.PLAIN_BYTES:
             return None
         self.close()
         self.stream = self.raw = io.BytesIO(self.ahead)
         try:
-            text = self.ahead.decode("utf-8-sig")
+            return self.ahead.decode("utf-8-sig")
         except UnicodeDecodeError:
             return None
-        return parse(text, self.sep, self.header, features, self.text_columns)
 
     def open(self, chunksize: int | None):
         """A DataFrame (chunksize None) or pandas' chunked reader; errors as GmmcliError."""
@@ -271,12 +269,29 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def read_frame(source: str, delimiter: str | None = None, header: bool = True):
+def read_frame(source: str, delimiter: str | None = None, header: bool = True, *, reader: Reader | None = None):
     """Read a whole table; raise DataError for an empty input or one without data rows."""
-    frame = Reader(source, delimiter, header).open(None)
+    frame = (reader or Reader(source, delimiter, header)).open(None)
     if len(frame) == 0:
         raise DataError(f"input {_name(source)} has a header but no data rows")
     return frame
+
+
+def read_training_data(source: str, delimiter: str | None = None, header: bool = True, **options):
+    """``training_data(read_frame(source, ...), **options)``, without pandas for a small plain
+    input (the same X, names and weights: parsed as pandas parses them)."""
+    reader = Reader(source, delimiter, header)
+    if options.get("dtype", np.float64) == np.float64:  # float32: pandas' casts, left to pandas
+        text = reader.read_small()
+        table = None if text is None else plain_tables.split(text, reader.sep, header)
+        if table is not None:
+            names = training_columns(table, options["columns"], options["exclude"], options.get("weights"))
+            weights = options.get("weights")
+            values = [plain_tables.numbers(table.data[n]) for n in names + ([weights] if weights else [])]
+            if all(v is not None for v in values):
+                X = np.column_stack(values[: len(names)])
+                return X, names, checked_weights(values[-1], weights) if weights else None
+    return training_data(read_frame(source, reader=reader), **options)
 
 
 def read_blocks(source: str, delimiter: str | None = None, block_rows: int = BLOCK_ROWS, *,
@@ -291,7 +306,8 @@ def read_blocks(source: str, delimiter: str | None = None, block_rows: int = BLO
     """
     reader = Reader(source, delimiter, header, text_columns)
     if plain_features is not None:
-        block = reader.read_plain(plain_features)
+        text = reader.read_small()
+        block = None if text is None else plain_tables.parse(text, reader.sep, header, plain_features, reader.text_columns)
         if block is not None:
             yield block
             return
@@ -371,24 +387,33 @@ def training_data(frame, *, columns: list[str], exclude: list[str], weights: str
     The --weights column is never a feature. Its values must be finite, non-negative and not all
     zero (even with --dropna: a bad weight is a mistake to fix, not a row to skip silently).
     """
+    names = training_columns(frame, columns, exclude, weights)
+    X, kept = feature_matrix(frame, names, dropna, dtype=dtype)
+    if weights is None:
+        return X, names, None
+    if frame[weights].dtype.kind not in "biuf":
+        raise DataError(f"--weights column {weights!r} is not numeric")
+    return X, names, checked_weights(frame[weights].to_numpy(dtype=np.float64)[kept], weights)
+
+
+def training_columns(frame, columns: list[str], exclude: list[str], weights: str | None) -> list[str]:
+    """The feature columns (``choose_features``), the --weights column never among them."""
     if weights is not None:
         if weights not in frame.columns:
             raise UsageError(f"unknown --weights column {weights!r} (input has: {', '.join(map(str, frame.columns))})")
         if weights in columns:
             raise UsageError(f"column {weights!r} cannot be both a feature and the --weights column")
         exclude = exclude + [weights]
-    names = choose_features(frame, columns, exclude)
-    X, kept = feature_matrix(frame, names, dropna, dtype=dtype)
-    if weights is None:
-        return X, names, None
-    if frame[weights].dtype.kind not in "biuf":
-        raise DataError(f"--weights column {weights!r} is not numeric")
-    w = frame[weights].to_numpy(dtype=np.float64)[kept]
+    return choose_features(frame, columns, exclude)
+
+
+def checked_weights(w: np.ndarray, name: str) -> np.ndarray:
+    """The --weights values, refused when negative, missing, infinite or all zero."""
     if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise DataError(f"--weights column {weights!r} has a negative, missing or infinite value")
+        raise DataError(f"--weights column {name!r} has a negative, missing or infinite value")
     if not w.sum() > 0:
-        raise DataError(f"--weights column {weights!r} sums to zero")
-    return X, names, w
+        raise DataError(f"--weights column {name!r} sums to zero")
+    return w
 
 
 def numeric_view(frame, text_names: list[str]):
@@ -439,17 +464,15 @@ def check_format(fmt: str) -> str:
 
 def write_block(frame, fh, fmt: str, header: bool) -> None:
     """Write one block of output rows (a DataFrame or a PlainTable) to an open text stream."""
-    from .plain_tables import PlainTable, write
-
     if fmt == "json":
         import json
 
         columns = [str(c) for c in frame.columns]
-        rows = frame.rows() if isinstance(frame, PlainTable) else frame.itertuples(index=False, name=None)
+        rows = frame.rows() if isinstance(frame, plain_tables.PlainTable) else frame.itertuples(index=False, name=None)
         for row in rows:
             fh.write(json.dumps(dict(zip(columns, map(_plain, row)))) + "\n")
-    elif isinstance(frame, PlainTable):
-        write(frame, fh, fmt, header)
+    elif isinstance(frame, plain_tables.PlainTable):
+        plain_tables.write(frame, fh, fmt, header)
     else:
         frame.to_csv(fh, index=False, header=header, sep="\t" if fmt == "tsv" else ",", lineterminator="\n")
 

@@ -180,3 +180,38 @@ def test_scoring_a_plain_input_does_not_import_pandas(model_path, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "o.csv").read_text().count("\n") == 401
+
+
+# ----------------------------------------------------------------------------- training data
+def _training_outcome(path, **options):
+    from gmmcli import tables
+
+    try:
+        X, names, w = tables.read_training_data(str(path), **options)
+    except GmmcliError as exc:
+        return type(exc).__name__, str(exc)
+    return X.dtype.str, X.shape, X.tobytes(), names, None if w is None else w.tobytes()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=tables(), columns=st.sampled_from([[], ["x"], ["y", "x"]]), exclude=st.sampled_from([[], ["id"], ["tag"]]),
+       weights=st.sampled_from([None, "y", "id"]), dropna=st.booleans())
+def test_training_data_same_as_pandas(tmp_path, monkeypatch, data, columns, exclude, weights, dropna):
+    path = tmp_path / "t.csv"
+    path.write_bytes(data)
+    options = dict(columns=columns, exclude=exclude, weights=weights, dropna=dropna)
+    plain = _training_outcome(path, **options)
+    with monkeypatch.context() as m:
+        m.setattr(plain_tables, "PLAIN_BYTES", 0)  # everything goes to pandas
+        assert plain == _training_outcome(path, **options)
+
+
+def test_fitting_a_plain_input_does_not_import_pandas(tmp_path):
+    code = (
+        "import sys\nfrom gmmcli.cli import run\n"
+        f"code = run(['-q', 'fit', {str(SAMPLE / 'blobs.csv')!r}, '-x', 'id', '-k', '3', '-o', {str(tmp_path / 'm.joblib')!r}])\n"
+        "assert code == 0, code\nassert 'pandas' not in sys.modules, 'pandas was imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "m.joblib").exists()

@@ -106,10 +106,9 @@ def _fit_here(source, settings, jobs, *, columns, exclude, weights, dropna, deli
     from ..errors import DataError, FitFailed
     from ..fitting import fit_model
 
-    frame = tables.read_frame(source, delimiter, header=not no_header)
-    X, names, w = tables.training_data(frame, columns=tables.parse_names(columns), exclude=tables.parse_names(exclude),
-                                       weights=weights, dropna=dropna, dtype=np.dtype(settings.dtype))
-    del frame
+    X, names, w = tables.read_training_data(source, delimiter, not no_header, columns=tables.parse_names(columns),
+                                            exclude=tables.parse_names(exclude), weights=weights, dropna=dropna,
+                                            dtype=np.dtype(settings.dtype))
     k = settings.n_components
     if len(X) < k:  # before the memory estimate: the clearer reason
         raise DataError(f"{len(X)} rows cannot fit {k} components: need at least as many rows")

@@ -101,10 +101,8 @@ def select(
     from ..engines import check_engine
 
     check_engine(engine, [data], scheduler)
-    frame = tables.read_frame(data, delimiter)
-    X, names, w = tables.training_data(frame, columns=tables.parse_names(columns),
-                                       exclude=tables.parse_names(exclude), weights=weights, dropna=dropna)
-    del frame
+    X, names, w = tables.read_training_data(data, delimiter, columns=tables.parse_names(columns),
+                                            exclude=tables.parse_names(exclude), weights=weights, dropna=dropna)
 
     def run_sweep(backend):
         with _progress(len(k_list) * len(types)) as advance:
