@@ -4,12 +4,13 @@
 k-means labels, one-hot k-means++ seeds, uniform random, or one-hot random rows) and then runs
 one M-step on them with the weights divided by the number of rows. We do the same, consuming
 the random state in the same calls and the same order, so ``fit(seed=s)`` starts where
-``GaussianMixture(random_state=s)`` starts, init after init. scikit-learn is imported lazily and
-only for the two k-means methods.
+``GaussianMixture(random_state=s)`` starts, init after init. The two k-means methods use
+``gmmcli.kmeans``, scikit-learn's KMeans and kmeans_plusplus reproduced in numpy (importing
+``sklearn.cluster`` cost seconds per run); nothing here imports scikit-learn or scipy.
 
 With sample weights (scikit-learn's GaussianMixture has none):
 
-* ``kmeans``: ``KMeans(...).fit(X, sample_weight=w)``; ``k-means++``:
+* ``kmeans``: as ``KMeans(...).fit(X, sample_weight=w)``; ``k-means++``: as
   ``kmeans_plusplus(X, k, sample_weight=w)``; both weight the seeding and the centroids.
 * ``random``: the same uniform responsibilities, then the weighted M-step (r scaled by w).
 * ``random_from_data``: rows drawn without replacement with probability proportional to w
@@ -22,12 +23,12 @@ In every case the initial M-step is weighted by w, and the initial mixing weight
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 
 from .em_blocks import block_bounds, default_block_rows, m_step, resp_stats, sum_stats
 from .gaussian import MixtureParams
+from .kmeans import kmeans_labels, kmeans_plusplus
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 
@@ -79,18 +80,10 @@ def initial_params(
     labels = None  # one label per row
     indices = None  # one row per component
     if init == "kmeans":
-        from sklearn.cluster import KMeans
-        from sklearn.exceptions import ConvergenceWarning
-
-        km = KMeans(n_clusters=k, n_init=1, random_state=random_state)
-        with warnings.catch_warnings():
-            # e.g. "fewer distinct clusters than n_clusters": the fit's outcome says enough
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            labels = km.fit(X, sample_weight=w).labels_
+        # fewer distinct clusters than k (duplicate points) is fine: scikit-learn warns, we don't
+        labels = kmeans_labels(X, k, random_state, sample_weight=w)
     elif init == "k-means++":
-        from sklearn.cluster import kmeans_plusplus
-
-        _, indices = kmeans_plusplus(X, k, random_state=random_state, sample_weight=w)
+        _, indices = kmeans_plusplus(X, k, random_state, sample_weight=w)
     elif init == "random_from_data":
         if _uniform_weights(w):
             indices = random_state.choice(n, size=k, replace=False)

@@ -37,6 +37,25 @@ def test_scoring_never_imports_sklearn_or_scipy(model, command):
     assert not heavy, sorted(heavy)[:5]
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fit", SAMPLE / "blobs.csv", "-k", 3],  # default init: k-means
+        ["fit", SAMPLE / "blobs.csv", "-k", 3, "--init", "k-means++"],
+        ["select", SAMPLE / "blobs.csv", "-x", "id", "-k", "1-3", "-t", "full", "--n-init", 1,
+         "--init", "kmeans,k-means++"],
+    ],
+    ids=["fit", "fit-kmeans++", "select"],
+)
+def test_fitting_never_imports_sklearn_or_scipy(tmp_path, args):
+    """k-means initialisation is gmmcli.kmeans: ``import sklearn.cluster`` cost ~3 s a run."""
+    out = ["-o", tmp_path / "m.joblib"] if args[0] == "fit" else []
+    modules = _imported_modules(*args, *out)
+    assert "gmmcli.kmeans" in modules  # the k-means did run in this process
+    heavy = {m for m in modules if m.split(".")[0] in ("sklearn", "scipy")}
+    assert not heavy, sorted(heavy)[:5]
+
+
 def test_help_imports_no_heavy_library():
     modules = _imported_modules("--help")
     heavy = {m.split(".")[0] for m in modules} & {"sklearn", "scipy", "pandas", "matplotlib", "joblib"}
