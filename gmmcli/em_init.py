@@ -80,8 +80,11 @@ def initial_params(
     labels = None  # one label per row
     indices = None  # one row per component
     if init == "kmeans":
-        # fewer distinct clusters than k (duplicate points) is fine: scikit-learn warns, we don't
-        labels = kmeans_labels(X, k, random_state, sample_weight=w)
+        # fewer distinct clusters than k (duplicate points) is fine: scikit-learn warns, we don't.
+        # One thread's summation order, whatever the machine and --jobs: a fit's bits must not
+        # depend on where it runs (scikit-learn's do, on its OpenMP thread count, in the last bits
+        # of the centres; the labels agree).
+        labels = kmeans_labels(X, k, random_state, sample_weight=w, n_threads=1)
     elif init == "k-means++":
         _, indices = kmeans_plusplus(X, k, random_state, sample_weight=w)
     elif init == "random_from_data":

@@ -87,9 +87,9 @@ def kmeans(X, n_clusters: int, random_state, sample_weight=None, *, n_threads=No
     return KMeansResult(centers, labels, n_iter)
 
 
-def kmeans_labels(X, n_clusters: int, random_state, sample_weight=None) -> np.ndarray:
+def kmeans_labels(X, n_clusters: int, random_state, sample_weight=None, *, n_threads=None) -> np.ndarray:
     """``KMeans(n_clusters, n_init=1, random_state=random_state).fit(X, sample_weight).labels_``."""
-    return kmeans(X, n_clusters, random_state, sample_weight).labels
+    return kmeans(X, n_clusters, random_state, sample_weight, n_threads=n_threads).labels
 
 
 def default_n_threads() -> int:
