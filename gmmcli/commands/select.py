@@ -189,14 +189,11 @@ def _write_grid(cells, fmt, winner, criterion, types, k_list, cv) -> None:
     if fmt == "table":
         _print_table(cells, winner, criterion, types, k_list, cv)
         return
-    import pandas as pd
-
+    from ..plain_tables import PlainTable
     from ..select import FIELDS, records
 
-    frame = pd.DataFrame(records(cells), columns=list(FIELDS))
-    if fmt == "json":  # None (not NaN) for missing values, so every line is valid JSON
-        frame = frame.astype(object).where(frame.notna(), None)
-    tables.write_table(frame, None, fmt)
+    rows = records(cells)  # builtins, None for what a cell lacks: blank in CSV, null in JSON
+    tables.write_table(PlainTable({name: [r[name] for r in rows] for name in FIELDS}, len(rows)), None, fmt)
 
 
 def _print_table(cells, winner, criterion, types, k_list, cv) -> None:
