@@ -441,3 +441,49 @@ def test_scoring_helpers_match_sklearn(data):
         assert em.log_likelihood(X, params) == pytest.approx(gm.score(X) * len(X), rel=1e-12)
         assert em.aic(X, params) == pytest.approx(gm.aic(X), rel=1e-12)
         assert em.bic(X, params) == pytest.approx(gm.bic(X), rel=1e-12)
+
+
+@pytest.fixture(scope="module")
+def digits_pca():
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+
+    return PCA(0.99, whiten=True).fit_transform(load_digits().data)
+
+
+@pytest.mark.parametrize("k", [32, 101, 191])
+def test_screened_kernel_equals_direct(digits_pca, k):
+    """Many tight components (the notebook's digits): the screened kernel is chosen, and its
+    statistics equal the direct kernel's to rounding, with and without weights."""
+    X = digits_pca
+    params = em.run_em(X, em.initial_params(X, k, "full", random_state=0), max_iter=1).params
+    shift = X.mean(axis=0)
+    r2 = float(np.max(np.sum((X - shift) ** 2, axis=1)))
+    screened = em_blocks.prepare_estep(params, shift, radius2=r2)
+    assert screened.kernel == "screened"
+    direct = em_blocks.prepare_estep(params, shift, kernel="direct")
+    w = np.random.RandomState(k).uniform(0.5, 2.0, len(X))
+    for weights in (None, w):
+        a = em_blocks.block_stats(X, direct, weights)
+        b = em_blocks.block_stats(X, screened, weights)
+        np.testing.assert_allclose(b.moments, a.moments, rtol=1e-12, atol=1e-12 * np.abs(a.moments).max())
+        assert b.loglik == pytest.approx(a.loglik, rel=1e-13)
+        assert em_blocks.block_stats(X, screened, weights, moments=False).loglik == pytest.approx(a.loglik, rel=1e-13)
+
+
+def test_screened_kernel_falls_back_when_many_pairs_are_close(monkeypatch):
+    """Broad overlapping components: every pair is close, the block is computed directly."""
+    X = np.random.RandomState(1).randn(300, 3)
+    params = MixtureParams.from_covariances(
+        "full", np.full(40, 1 / 40), np.random.RandomState(2).randn(40, 3) * 0.1, np.stack([np.eye(3)] * 40)
+    )
+    calls = []
+    monkeypatch.setattr(em_blocks, "_direct_log_prob", lambda *a: calls.append(1) or direct_log_prob(*a))
+    state = em_blocks.prepare_estep(params, X.mean(axis=0), radius2=float(np.max(np.sum(X**2, axis=1))) * 4,
+                                    kernel="screened")
+    got = em_blocks.block_stats(X, state)
+    assert calls  # the fallback ran
+    assert got.loglik == pytest.approx(np.sum(gaussian.score_samples(X, params)), rel=1e-12)
+
+
+direct_log_prob = em_blocks._direct_log_prob
