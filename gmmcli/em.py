@@ -35,15 +35,18 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from .em_blocks import (
     SuffStats,
     block_bounds,
+    block_features,
     block_stats,
     default_block_rows,
     m_step,
+    n_moment_features,
     prepare_estep,
     sum_stats,
 )
@@ -146,6 +149,7 @@ class _Data:
     def __init__(self, X, sample_weight, covariance_type, n_components, block_rows=None):
         self.X = X
         self.w = sample_weight
+        self.covariance_type = covariance_type
         n, d = X.shape
         if block_rows is None:
             block_rows = default_block_rows(covariance_type, d, n_components)
@@ -168,18 +172,38 @@ class _Data:
                 xc = X[a:b] - self.shift
                 r2 = max(r2, float(np.max(np.einsum("ij,ij->i", xc, xc))))
         self.radius2 = r2
+        # phi of each block, kept across iterations and restarts when small (the digits sweep:
+        # 13 MB at 1797 x 41; 200,000 x 10 full would need 105 MB and recomputes instead)
+        m = n_moment_features(covariance_type, d)
+        self.features = {} if m * n * 8 <= FEATURE_CACHE_BYTES else None
 
     def block_weights(self, a, b):
         return None if self.w is None else self.w[a:b]
 
+    def block_features(self, a, b):
+        """The block's (phi, q), computed once; None when the cache is off (too large)."""
+        if self.features is None:
+            return None
+        if (a, b) not in self.features:
+            self.features[(a, b)] = block_features(self.X[a:b], self.shift, self.covariance_type)
+        return self.features[(a, b)]
+
 
 def _blas_single_thread():
     """Limit BLAS to one thread (we thread over blocks ourselves); no-op without threadpoolctl."""
+    controller = _blas_controller()
+    return nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    """One threadpoolctl controller per process: finding the loaded libraries costs ~3 ms, paid
+    by every EM run otherwise (the numpy BLAS the E-step uses is loaded before the first)."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+        return None
+    return ThreadpoolController()
 
 
 def _cpus() -> int:
@@ -198,6 +222,9 @@ def _default_threads() -> int:
         pass
     return max(1, n)
 
+
+#: Largest total size of the per-block feature vectors phi kept across EM iterations.
+FEATURE_CACHE_BYTES = 32 << 20
 
 #: Blocks are summed in at most this many fixed groups (then the groups, in order): the
 #: partition depends only on the number of blocks, so neither the result nor the memory held
@@ -227,7 +254,8 @@ class _BlockRunner:
 
         def run(bounds):
             return sum_stats(
-                block_stats(data.X[a:b], state, data.block_weights(a, b), moments=moments)
+                block_stats(data.X[a:b], state, data.block_weights(a, b), moments=moments,
+                            features=data.block_features(a, b))
                 for a, b in bounds
             )
 

@@ -437,6 +437,12 @@ def _features(X: np.ndarray, shift: np.ndarray, covariance_type: str, quadratic:
     return phi, q
 
 
+def block_features(X: np.ndarray, shift: np.ndarray, covariance_type: str):
+    """(phi, q) for a block, quadratic terms included: what ``block_stats`` computes first, and
+    the same in every iteration (it depends on the rows and the shift only)."""
+    return _features(X, np.asarray(shift, dtype=np.float64), covariance_type, True)
+
+
 def _direct_log_prob(X: np.ndarray, phi: np.ndarray, q: int, state: EStepState) -> np.ndarray:
     """log pi_k + log N(x | k), (k, rows) float64, by sklearn's (x - mu) U form in state.dtype."""
     n, d = X.shape
@@ -493,16 +499,18 @@ def block_stats(
     sample_weight: np.ndarray | None = None,
     *,
     moments: bool = True,
+    features: tuple | None = None,
 ) -> SuffStats:
     """E-step on one block of rows: its additive statistics under the parameters in ``state``.
 
     X is (rows, d) float32 or float64 (it is never copied whole; only the block is read).
-    With ``moments=False`` only the log-likelihood and weight are computed.
+    With ``moments=False`` only the log-likelihood and weight are computed. ``features``:
+    the block's ``block_features`` when the caller keeps them from one iteration to the next.
     """
     cov_type = state.covariance_type
     scatter = _use_scatter_gemm(cov_type, state.n_features, state.n_components)
     need_quad = state.kernel != "direct" or (moments and not scatter)
-    phi, q = _features(X, state.shift, cov_type, need_quad)
+    phi, q = features if features is not None else _features(X, state.shift, cov_type, need_quad)
     if state.kernel == "quadratic":
         log_prob = state.coef @ phi  # (k, rows): log pi_k + log N(x | k)
     elif state.kernel == "screened":
@@ -674,6 +682,7 @@ __all__ = [
     "EStepState",
     "SuffStats",
     "block_bounds",
+    "block_features",
     "block_stats",
     "default_block_rows",
     "m_step",
