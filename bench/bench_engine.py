@@ -174,6 +174,9 @@ def blas_info() -> list[str]:
     return lines
 
 
+OTHERS = "# Other benchmarks"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -332,7 +335,11 @@ def main(argv=None) -> int:
         lines.append("")
     elif not args.no_mlpack:
         lines += ["mlpack: not installed, skipped.", ""]
-    Path(args.out).write_text("\n".join(lines))
+    out = Path(args.out)
+    others = ""  # the other benchmarks' section, written by hand below ours: kept
+    if out.exists() and OTHERS in out.read_text():
+        others = OTHERS + out.read_text().split(OTHERS, 1)[1]
+    out.write_text("\n".join(lines) + ("\n" + others if others else ""))
     print(f"wrote {args.out}")
     return 0
 
