@@ -13,7 +13,7 @@ It also checks that every gmmcli AIC equals the loop's to 1e-6 relative.
   python bench/bench_select.py              # 1-6 minutes on 2 cores, depending on their load
   python bench/bench_select.py --repeat 3   # best of 3 interleaved runs for each timing
 
---library mode: sweep() in this process with --jobs 1 and 2, the workers already started (the
+--library mode: sweep() in this process with --jobs 1 and 2, imports already paid (the
 parallel efficiency without start-up).
 
   python bench/bench_select.py --library --repeat 3
@@ -128,12 +128,12 @@ def bench_digits(repeat: int, skip_default_threads: bool) -> None:
 
 
 def bench_library(repeat: int) -> None:
-    """sweep() in this process, --jobs 1 against 2 with the workers already started: the parallel
+    """sweep() in this process, --jobs 1 against 2 with the imports already paid: the parallel
     efficiency without process start-up and CSV parsing."""
     from gmmcli import select
 
     data = digits_data()
-    select.sweep(data[:50], [1], ["full"], n_init=1, init="kmeans", jobs=2)  # start the workers
+    select.sweep(data[:50], [1], ["full"], n_init=1, init="kmeans", jobs=2)  # pay the lazy imports
     best = {}
     for _ in range(repeat):
         for jobs in (1, 2):

@@ -380,6 +380,7 @@ def fit(
     sample_weight: np.ndarray | None = None,
     jobs: int = 1,
     init_params: MixtureParams | None = None,
+    threads: int | None = None,
 ) -> FitResult:
     """Fit by EM with scikit-learn's semantics for every setting; the best of n_init wins.
 
@@ -389,7 +390,8 @@ def fit(
     the initialisations are drawn first, in order, from one random state (exactly as
     scikit-learn's sequential loop draws them), then the EM runs are spread over the workers, so
     the result does not depend on ``jobs``. ``init_params`` starts EM from given parameters
-    instead (``init``, ``n_init`` and ``seed`` are then unused).
+    instead (``init``, ``n_init`` and ``seed`` are then unused). ``threads``: block threads of
+    each EM run in this process (default: the CPUs available); the result does not depend on it.
 
     Raises IllDefinedCovariance when a component's covariance degenerates, ValueError on bad
     input or settings.
@@ -426,7 +428,7 @@ def fit(
 
     n_workers = _n_workers(jobs, len(starts))
     if n_workers == 1:
-        results = [_run_on(data, p, tol, reg_covar, max_iter, None) for p in starts]
+        results = [_run_on(data, p, tol, reg_covar, max_iter, threads) for p in starts]
     else:
         from joblib import Parallel, delayed
 
@@ -458,13 +460,13 @@ def _n_workers(jobs: int, n_tasks: int) -> int:
 # Scoring helpers for model selection
 
 
-def log_likelihood(X: np.ndarray, params: MixtureParams, sample_weight=None) -> float:
-    """Total (weighted) log-likelihood sum_n w_n log p(x_n | params)."""
+def log_likelihood(X: np.ndarray, params: MixtureParams, sample_weight=None, threads: int | None = None) -> float:
+    """Total (weighted) log-likelihood sum_n w_n log p(x_n | params); ``threads`` as in ``fit``."""
     X = _check_X(X)
     _check_params_for(params, X.shape[1])
     w = _check_weights(sample_weight, X.shape[0])
     data = _Data(X, w, params.covariance_type, params.n_components)
-    runner = _BlockRunner(data, _default_threads())
+    runner = _BlockRunner(data, _default_threads() if threads is None else threads)
     try:
         with _blas_single_thread():
             return float(runner.stats(params, moments=False).loglik)

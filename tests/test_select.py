@@ -293,31 +293,9 @@ def test_sample_weight_reaches_the_engine_and_weights_the_criteria(monkeypatch):
 
 # --- Ctrl-C -------------------------------------------------------------------------------------
 
-def _descendants(pid: int) -> set[int]:
-    found, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    kids = [int(c) for c in fh.read().split()]
-                found.update(kids)
-                todo.extend(kids)
-        except OSError:
-            pass
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
-def test_ctrl_c_stops_the_workers_and_writes_nothing(tmp_path):
+def test_ctrl_c_stops_the_sweep_at_once_and_writes_nothing(tmp_path):
+    """The fits run on threads: Ctrl-C must not wait for the fits in flight (minutes here)."""
     model, png = tmp_path / "m.joblib", tmp_path / "p.png"
     cmd = [sys.executable, "-m", "gmmcli", "select", str(SAMPLE / "blobs.csv"), "--exclude", "id",
            "-k", "1-80", "--n-init", "20", "--jobs", "2", "-o", str(model), "--plot", str(png)]
@@ -325,28 +303,29 @@ def test_ctrl_c_stops_the_workers_and_writes_nothing(tmp_path):
                             preexec_fn=default_signals)
     try:
         deadline = time.monotonic() + 60
-        workers: set[int] = set()
-        while time.monotonic() < deadline and proc.poll() is None:
-            workers = _descendants(proc.pid)
-            if len(workers) >= 2:
-                break
-            time.sleep(0.2)
+        while time.monotonic() < deadline and proc.poll() is None and _cpu_seconds(proc.pid) < 4:
+            time.sleep(0.2)  # start-up takes under a second of CPU: by 4 s the fits are running
         assert proc.poll() is None, "the sweep ended before it could be interrupted"
-        time.sleep(1.0)  # let the workers get into their fits
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+        interrupted = time.monotonic()
         out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - interrupted
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode == 130, err.decode()
+    assert took < 5, f"exit took {took:.1f} s after Ctrl-C"
     assert out == b""
     assert not model.exists() and not png.exists()
     assert not [p for p in tmp_path.iterdir()], "no temporary files left behind"
-    deadline = time.monotonic() + 10
-    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not any(_alive(p) for p in workers), "worker processes outlived the interrupt"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) used so far by a process."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_cli_defaults_are_the_library_defaults():
