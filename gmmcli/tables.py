@@ -1,7 +1,8 @@
 """Tables in and out: CSV/TSV/JSON-lines, a path or "-", column selection, NaN policy, blocks.
 
-The only module that knows file formats. Everything it returns to the rest of gmmcli is a
-pandas DataFrame or a float numpy matrix; everything it raises is a GmmcliError.
+The only module that knows file formats (with plain_tables.py, its pandas-free path for small
+plain inputs). Everything it returns to the rest of gmmcli is a pandas DataFrame, a
+plain_tables.PlainTable or a float numpy matrix; everything it raises is a GmmcliError.
 """
 
 from __future__ import annotations
