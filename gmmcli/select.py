@@ -364,9 +364,9 @@ def _on_threads(X, w, fold_of, tasks, settings, keep_params, n_threads: int):
 
     Threads, not processes: numpy's GEMMs and ufuncs release the GIL, the data is shared instead
     of copied to each worker, and there is no worker start-up (measured on the notebook's digits
-    sweep, 2 cores: 2.0 s on two threads against 3.2 s in two loky processes, start-up
-    included). Daemon threads, so that Ctrl-C ends the process at once: the fits in flight are
-    abandoned, not waited for.
+    sweep, 2 cores, `gmmcli select --jobs 2` as a whole process: 3.2-3.4 s on threads against
+    3.7-4.2 s in two loky worker processes). Daemon threads, so that Ctrl-C ends the process at
+    once: the fits in flight are abandoned, not waited for.
     """
     import queue
     import threading
