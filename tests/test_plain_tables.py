@@ -103,7 +103,7 @@ def tables(draw):
     return (b"\xef\xbb\xbf" if draw(st.integers(0, 9)) == 0 else b"") + text.encode()
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=tables(), kind=st.sampled_from(["predict", "proba", "score"]),
        fmt=st.sampled_from(["csv", "tsv", "json"]), keep=st.lists(st.sampled_from(["id", "x", "tag"]), max_size=2),
        dropna=st.booleans())
@@ -111,7 +111,7 @@ def test_any_input_same_outcome_as_pandas(model, tmp_path, data, kind, fmt, keep
     _same_both_ways(model, tmp_path, data, kind=kind, keep=keep, dropna=dropna, fmt=fmt)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.text("0123456789eE.+-", max_size=8), min_size=1, max_size=4))
 def test_numbers_accepted_are_pandas_floats(column):
     """A column plain_tables accepts is one pandas reads as the same numbers (sign of zero too)."""
@@ -181,7 +181,7 @@ def _training_outcome(path, **options):
     return X.dtype.str, X.shape, X.tobytes(), names, None if w is None else w.tobytes()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=tables(), columns=st.sampled_from([[], ["x"], ["y", "x"]]), exclude=st.sampled_from([[], ["id"], ["tag"]]),
        weights=st.sampled_from([None, "y", "id"]), dropna=st.booleans())
 def test_training_data_same_as_pandas(tmp_path, monkeypatch, data, columns, exclude, weights, dropna):
