@@ -12,10 +12,11 @@ exactly. Further methods run with seeds derived from ``(seed, method index)``. A
 therefore depends only on its own settings, never on which worker ran it or in what order:
 the grid is the same for any ``jobs``.
 
-Parallelism. With ``jobs > 1`` the fits run on ``jobs`` threads of this process, one fit per
-thread; with ``jobs=1`` one after another, each on the EM engine's block threads. Every fit
-runs with one BLAS/OpenMP thread, so ``jobs`` threads use ``jobs`` cores and never
-oversubscribe the machine. (Measured on a shared 2-core machine: one
+Parallelism. With ``jobs > 1`` the fits run ``jobs`` at a time: on threads of this process when
+the data is large enough for numpy's matrix products to dominate (``THREADS_MIN_WORK``), else
+in joblib (loky) worker processes; with ``jobs=1`` one after another, each on the EM engine's
+block threads. Every fit runs with one BLAS/OpenMP thread, so ``jobs`` workers use ``jobs``
+cores and never oversubscribe the machine. (Measured on a shared 2-core machine: one
 scikit-learn EM fit of 51 full components to the 1797 x 41 digits took 0.2-0.3 s with one
 OpenBLAS thread and 7-8 s with two; a sweep gains from parallel fits, not from threaded
 small matrix products.) It also makes the grid bit-for-bit the same for any ``jobs``. The unit
@@ -51,6 +52,13 @@ FIELDS = ("k", "covariance_type", "log_likelihood", "n_parameters", "aic", "bic"
 DEFAULT_N_INIT = 10
 DEFAULT_INIT = ("kmeans",)
 FIT_THREADS = 1  # BLAS/OpenMP threads per fit: parallelism comes from --jobs
+
+#: Parallel fits run on threads when the data has at least this many rows x columns^2 (their
+#: time is then in numpy's matrix products, which release the GIL), else in worker processes
+#: (many small numpy calls would queue on the GIL). Measured on 2 cores, whole processes:
+#: digits 1797 x 41 (3.0e6), 20 fits: 3.2-3.4 s on threads, 3.7-4.2 s in processes; blobs
+#: 400 x 2, 1,920 small fits (--cv 5): 11-12 s on threads, 5.7-6.2 s in processes.
+THREADS_MIN_WORK = 1_000_000
 
 
 @dataclass
@@ -249,7 +257,7 @@ def sweep(
     sample_weight : optional per-row weights, passed to the EM engine.
     on_done : called with each cell as soon as all its fits are done (any order).
     keep_params : keep each cell's fitted parameters (``Cell.params``), e.g. to save the winner.
-    backend : "local" (``jobs`` threads of this process) or "dask" (the active Dask client's cluster).
+    backend : "local" (``jobs`` threads or worker processes) or "dask" (the active Dask client's cluster).
 
     A cell that cannot be fitted (more components than rows, a degenerate covariance) gets NaN
     criteria and an ``error``; the sweep goes on. The result does not depend on ``jobs``.
@@ -336,37 +344,37 @@ def _cost(task: _Task, d: int) -> float:
 
 
 def _execute(X, w, fold_of, tasks, settings, jobs, keep_params, backend="local"):
-    """Yield an outcome per task, in this process (on ``jobs`` threads), in completion order.
+    """Yield an outcome per task, in this process or ``jobs`` workers, in completion order.
 
     backend "dask" sends the tasks to the Dask cluster of the active client, all at once.
     """
     ordered = sorted(tasks, key=lambda t: -_cost(t, X.shape[1]))
-    if backend == "dask":
+    jobs = min(jobs, len(tasks))
+    if backend == "dask" or (jobs > 1 and X.shape[0] * X.shape[1] ** 2 < THREADS_MIN_WORK):
         from joblib import Parallel, delayed, parallel_config
 
-        with parallel_config(backend="dask"):
-            run = Parallel(n_jobs=-1, return_as=_unordered())
+        config = {"backend": "dask"} if backend == "dask" else {"backend": "loky", "inner_max_num_threads": FIT_THREADS}
+        with parallel_config(**config):
+            run = Parallel(n_jobs=-1 if backend == "dask" else jobs, return_as=_unordered())
             yield from run(delayed(_run_task)(X, w, fold_of, t, settings, keep_params) for t in ordered)
         return
     from threadpoolctl import threadpool_limits
 
     _warm_up(settings)  # first, so that the libraries it loads are limited too
     with threadpool_limits(limits=FIT_THREADS):
-        if jobs == 1 or len(tasks) == 1:  # the EM engine threads over blocks of rows instead
+        if jobs == 1:  # the EM engine threads over blocks of rows instead
             for task in tasks:
                 yield _fit_task(X, w, fold_of, task, settings, keep_params)
         else:
-            yield from _on_threads(X, w, fold_of, ordered, settings, keep_params, min(jobs, len(tasks)))
+            yield from _on_threads(X, w, fold_of, ordered, settings, keep_params, jobs)
 
 
 def _on_threads(X, w, fold_of, tasks, settings, keep_params, n_threads: int):
     """The fits on ``n_threads`` threads of this process, one fit per thread at a time.
 
-    Threads, not processes: numpy's GEMMs and ufuncs release the GIL, the data is shared instead
-    of copied to each worker, and there is no worker start-up (measured on the notebook's digits
-    sweep, 2 cores, `gmmcli select --jobs 2` as a whole process: 3.2-3.4 s on threads against
-    3.7-4.2 s in two loky worker processes). Daemon threads, so that Ctrl-C ends the process at
-    once: the fits in flight are abandoned, not waited for.
+    For data large enough (``THREADS_MIN_WORK``): numpy's GEMMs release the GIL, the data is
+    shared instead of copied to each worker, and no worker has to start. Daemon threads, so that
+    Ctrl-C ends the process at once: the fits in flight are abandoned, not waited for.
     """
     import queue
     import threading
@@ -413,7 +421,8 @@ def _unordered() -> str:
 
 
 def _run_task(X, w, fold_of, task: _Task, settings: _Settings, keep_params: bool) -> _Outcome:
-    """One fit on a Dask worker: one BLAS thread, lazy imports paid before the clock starts."""
+    """One fit in a worker process or on a Dask worker: one BLAS thread, lazy imports paid
+    before the clock starts."""
     from threadpoolctl import threadpool_limits
 
     _warm_up(settings)

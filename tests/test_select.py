@@ -12,6 +12,7 @@ import sys
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import ROOT, SAMPLE, default_signals, load_xy, read_csv_text
@@ -201,8 +202,14 @@ def test_cross_validation_by_hand():
 
 # --- parallel -----------------------------------------------------------------------------------
 
-def test_jobs_2_gives_the_same_grid_as_jobs_1():
-    X = load_xy("moons.csv")
+@pytest.mark.parametrize("data", ["moons", "wide"])
+def test_jobs_2_gives_the_same_grid_as_jobs_1(data):
+    """Small data (worker processes) and data large enough for threads (THREADS_MIN_WORK)."""
+    if data == "moons":
+        X = load_xy("moons.csv")
+    else:
+        X = np.random.default_rng(1).normal(size=(1200, 30)) + np.repeat(np.arange(4), 300)[:, None] * 2.0
+        assert X.shape[0] * X.shape[1] ** 2 >= sel.THREADS_MIN_WORK
     done = []
     serial = sel.sweep(X, [1, 3, 6], ["full", "spherical"], n_init=2, seed=4, cv=2, jobs=1, on_done=done.append)
     parallel = sel.sweep(X, [1, 3, 6], ["full", "spherical"], n_init=2, seed=4, cv=2, jobs=2)
@@ -293,9 +300,31 @@ def test_sample_weight_reaches_the_engine_and_weights_the_criteria(monkeypatch):
 
 # --- Ctrl-C -------------------------------------------------------------------------------------
 
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    kids = [int(c) for c in fh.read().split()]
+                found.update(kids)
+                todo.extend(kids)
+        except OSError:
+            pass
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
-def test_ctrl_c_stops_the_sweep_at_once_and_writes_nothing(tmp_path):
-    """The fits run on threads: Ctrl-C must not wait for the fits in flight (minutes here)."""
+def test_ctrl_c_stops_the_workers_and_writes_nothing(tmp_path):
     model, png = tmp_path / "m.joblib", tmp_path / "p.png"
     cmd = [sys.executable, "-m", "gmmcli", "select", str(SAMPLE / "blobs.csv"), "--exclude", "id",
            "-k", "1-80", "--n-init", "20", "--jobs", "2", "-o", str(model), "--plot", str(png)]
@@ -303,9 +332,52 @@ def test_ctrl_c_stops_the_sweep_at_once_and_writes_nothing(tmp_path):
                             preexec_fn=default_signals)
     try:
         deadline = time.monotonic() + 60
+        workers: set[int] = set()
+        while time.monotonic() < deadline and proc.poll() is None:
+            workers = _descendants(proc.pid)
+            if len(workers) >= 2:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the sweep ended before it could be interrupted"
+        time.sleep(1.0)  # let the workers get into their fits
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err.decode()
+    assert out == b""
+    assert not model.exists() and not png.exists()
+    assert not [p for p in tmp_path.iterdir()], "no temporary files left behind"
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in workers), "worker processes outlived the interrupt"
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
+def test_ctrl_c_stops_threaded_fits_at_once_and_writes_nothing(tmp_path):
+    """Data large enough for the fits to run on threads: Ctrl-C must not wait for the fits in
+    flight (minutes here), and no worker process is started."""
+    data = tmp_path / "wide.csv"
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(3000, 20)) + rng.integers(0, 4, size=(3000, 1)) * 3,
+                         columns=[f"c{i}" for i in range(20)])
+    frame.to_csv(data, index=False)  # 3000 x 20^2 = 1.2e6 >= THREADS_MIN_WORK
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    model, png = out_dir / "m.joblib", out_dir / "p.png"
+    cmd = [sys.executable, "-m", "gmmcli", "select", str(data), "-k", "1-120", "--n-init", "20", "--jobs", "2",
+           "-o", str(model), "--plot", str(png)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, start_new_session=True,
+                            preexec_fn=default_signals)
+    try:
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None and _cpu_seconds(proc.pid) < 4:
             time.sleep(0.2)  # start-up takes under a second of CPU: by 4 s the fits are running
         assert proc.poll() is None, "the sweep ended before it could be interrupted"
+        assert not _descendants(proc.pid), "threads, not worker processes"
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
         interrupted = time.monotonic()
         out, err = proc.communicate(timeout=60)
@@ -318,7 +390,7 @@ def test_ctrl_c_stops_the_sweep_at_once_and_writes_nothing(tmp_path):
     assert took < 5, f"exit took {took:.1f} s after Ctrl-C"
     assert out == b""
     assert not model.exists() and not png.exists()
-    assert not [p for p in tmp_path.iterdir()], "no temporary files left behind"
+    assert not [p for p in out_dir.iterdir()], "no temporary files left behind"
 
 
 def _cpu_seconds(pid: int) -> float:

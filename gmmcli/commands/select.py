@@ -52,7 +52,7 @@ def select(
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="table|csv|tsv|json", help="Output on stdout; default: table on a terminal, else csv. json is one object per line.", show_default=False)] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="MODEL", help="Save the winning model here (the same file 'gmmcli fit' writes).", show_default=False)] = None,
     plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE.png", help="Draw AIC/BIC (and CV) against k, the winner marked.", show_default=False)] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", metavar="N", help="Fits run in parallel, on threads (default: all cores).", show_default=False)] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", metavar="N", help="Fits run in parallel (default: all cores; 1 runs in this process).", show_default=False)] = None,
     columns: ColumnsOpt = None,
     exclude: ExcludeOpt = None,
     dropna: DropnaOpt = False,
