@@ -15,7 +15,7 @@ engine fall out of the same code.
 Public functions::
 
     fit(X, n_components, *, covariance_type, tol, reg_covar, max_iter, n_init, init, seed,
-        sample_weight=None, jobs=1, init_params=None) -> FitResult
+        sample_weight=None, jobs=1, init_params=None, threads=None, score=False) -> FitResult
     run_em(X, initial_params, *, tol, reg_covar, max_iter, sample_weight=None,
            threads=None, block_rows=None) -> FitResult
     em_loop(runner, params, tol, reg_covar, max_iter) -> FitResult
@@ -33,8 +33,8 @@ import math
 import operator
 import os
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
-from dataclasses import dataclass
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -85,6 +85,7 @@ class FitResult:
     converged: bool
     n_iter: int
     lower_bound: float  # mean log-likelihood per row at the last E-step of the best init
+    log_likelihood: float | None = None  # total, under ``params`` (fit with score=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,13 +320,25 @@ def run_em(
     return _run_on(data, initial_params, tol, reg_covar, max_iter, threads)
 
 
-def _run_on(data, params, tol, reg_covar, max_iter, threads):
+@contextmanager
+def _running(data, threads):
+    """A block runner on ``threads`` threads (default: the CPUs), BLAS at one thread."""
     runner = _BlockRunner(data, _default_threads() if threads is None else threads)
     try:
         with _blas_single_thread():
-            return em_loop(runner, params, tol, reg_covar, max_iter)
+            yield runner
     finally:
         runner.close()
+
+
+def _run_on(data, params, tol, reg_covar, max_iter, threads):
+    with _running(data, threads) as runner:
+        return em_loop(runner, params, tol, reg_covar, max_iter)
+
+
+def _total_loglik(data, params, threads) -> float:
+    with _running(data, threads) as runner:
+        return float(runner.stats(params, moments=False).loglik)
 
 
 def _run_in_worker(X, w, params, tol, reg_covar, max_iter, block_rows):
@@ -381,6 +394,7 @@ def fit(
     jobs: int = 1,
     init_params: MixtureParams | None = None,
     threads: int | None = None,
+    score: bool = False,
 ) -> FitResult:
     """Fit by EM with scikit-learn's semantics for every setting; the best of n_init wins.
 
@@ -392,6 +406,8 @@ def fit(
     the result does not depend on ``jobs``. ``init_params`` starts EM from given parameters
     instead (``init``, ``n_init`` and ``seed`` are then unused). ``threads``: block threads of
     each EM run in this process (default: the CPUs available); the result does not depend on it.
+    ``score`` also fills ``log_likelihood``, the total under the returned parameters, on the data
+    already prepared here (what ``log_likelihood(X, result.params)`` would prepare again).
 
     Raises IllDefinedCovariance when a component's covariance degenerates, ValueError on bad
     input or settings.
@@ -444,6 +460,8 @@ def fit(
             best = res
     if max_iter == 0:  # scikit-learn keeps the last init's parameters and lower bound -inf
         best = results[-1]
+    if score:
+        best = replace(best, log_likelihood=_total_loglik(data, best.params, threads))
     return best
 
 
@@ -465,13 +483,7 @@ def log_likelihood(X: np.ndarray, params: MixtureParams, sample_weight=None, thr
     X = _check_X(X)
     _check_params_for(params, X.shape[1])
     w = _check_weights(sample_weight, X.shape[0])
-    data = _Data(X, w, params.covariance_type, params.n_components)
-    runner = _BlockRunner(data, _default_threads() if threads is None else threads)
-    try:
-        with _blas_single_thread():
-            return float(runner.stats(params, moments=False).loglik)
-    finally:
-        runner.close()
+    return _total_loglik(_Data(X, w, params.covariance_type, params.n_components), params, threads)
 
 
 def effective_rows(X: np.ndarray, sample_weight=None) -> float:

@@ -303,19 +303,18 @@ def prepare_estep(
     cov_type = params.covariance_type
     k, d = params.n_components, params.n_features
     shift = np.asarray(shift, dtype=np.float64)
-    bound = math.inf
-    if kernel == "auto":
-        kernel = "direct"
-        if dtype == np.float64 and radius2 is not None:
-            bound = quadratic_error_bound(params, shift, radius2)
-            if bound <= QUADRATIC_MAX_ERROR:
-                kernel = "quadratic"
-            elif cov_type in ("full", "tied") and k >= SCREEN_MIN_COMPONENTS and math.isfinite(bound):
-                kernel = "screened"
-    elif kernel == "screened" and radius2 is not None:
-        bound = quadratic_error_bound(params, shift, radius2)
-    elif kernel not in ("quadratic", "direct"):
+    if kernel not in ("auto", "quadratic", "direct", "screened"):
         raise ValueError(f"unknown E-step kernel {kernel!r}")
+    bound = math.inf
+    if kernel in ("auto", "screened") and dtype == np.float64 and radius2 is not None:
+        bound = quadratic_error_bound(params, shift, radius2)
+    if kernel == "auto":
+        if bound <= QUADRATIC_MAX_ERROR:
+            kernel = "quadratic"
+        elif cov_type in ("full", "tied") and k >= SCREEN_MIN_COMPONENTS and math.isfinite(bound):
+            kernel = "screened"
+        else:
+            kernel = "direct"
 
     means = np.asarray(params.means, dtype=np.float64)
     pc = np.asarray(params.precisions_cholesky, dtype=np.float64)

@@ -397,14 +397,16 @@ def _on_threads(X, w, fold_of, tasks, settings, keep_params, n_threads: int):
 
     for i in range(n_threads):
         threading.Thread(target=work, name=f"gmmcli-fit-{i}", daemon=True).start()
+    def finished():
+        while True:
+            try:
+                return done.get(timeout=0.1)  # short waits: signals reach this thread
+            except queue.Empty:
+                pass
+
     try:
         for _ in range(len(tasks)):
-            while True:
-                try:
-                    item = done.get(timeout=0.1)  # short waits: signals reach this thread
-                    break
-                except queue.Empty:
-                    continue
+            item = finished()
             if isinstance(item, BaseException):
                 raise item
             yield item
@@ -494,8 +496,8 @@ def _best_fit(X, w, k, covariance_type, settings: _Settings, threads: int | None
                       max_iter=settings.max_iter, n_init=settings.n_init, init=method, seed=seed)
         if w is not None:
             kwargs["sample_weight"] = w
-        result = em.fit(X, k, threads=threads, **kwargs)
-        ll = em.log_likelihood(X, result.params, w, threads=threads)  # the engine's E-step: faster than scoring
+        result = em.fit(X, k, threads=threads, score=True, **kwargs)
+        ll = result.log_likelihood  # the engine's E-step on the fit's own prepared data
         if not math.isfinite(ll):
             raise _CellError("log-likelihood is not finite")
         if best is None or ll > best[1]:

@@ -278,21 +278,22 @@ def read_frame(source: str, delimiter: str | None = None, header: bool = True, *
     return frame
 
 
-def read_training_data(source: str, delimiter: str | None = None, header: bool = True, **options):
-    """``training_data(read_frame(source, ...), **options)``, without pandas for a small plain
-    input (the same X, names and weights: parsed as pandas parses them)."""
+def read_training_data(source: str, delimiter: str | None = None, header: bool = True, *, columns: list[str],
+                       exclude: list[str], weights: str | None = None, dropna: bool = False, dtype=np.float64):
+    """``training_data(read_frame(source, ...), ...)``, without pandas for a small plain input
+    (the same X, names and weights: parsed as pandas parses them)."""
     reader = Reader(source, delimiter, header)
-    if options.get("dtype", np.float64) == np.float64:  # float32: pandas' casts, left to pandas
+    if dtype == np.float64:  # float32: pandas' casts, left to pandas
         text = reader.read_small()
         table = None if text is None else plain_tables.split(text, reader.sep, header)
         if table is not None:
-            names = training_columns(table, options["columns"], options["exclude"], options.get("weights"))
-            weights = options.get("weights")
+            names = training_columns(table, columns, exclude, weights)
             values = [plain_tables.numbers(table.data[n]) for n in names + ([weights] if weights else [])]
             if all(v is not None for v in values):
                 X = np.column_stack(values[: len(names)])
                 return X, names, checked_weights(values[-1], weights) if weights else None
-    return training_data(read_frame(source, reader=reader), **options)
+    return training_data(read_frame(source, reader=reader), columns=columns, exclude=exclude, weights=weights,
+                         dropna=dropna, dtype=dtype)
 
 
 def read_blocks(source: str, delimiter: str | None = None, block_rows: int = BLOCK_ROWS, *,
