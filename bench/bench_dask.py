@@ -52,8 +52,9 @@ def main() -> None:
     parser.add_argument("--folder", default="/tmp/gmmcli-dask-bench")
     args = parser.parse_args()
 
-    from gmmcli import dask_engine, em
+    from gmmcli.engine import dask_em as dask_engine, em
     from gmmcli.fitting import FitSettings, fit_model_dask
+    from gmmcli.io import dask_tables
 
     folder = Path(args.folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,8 @@ def main() -> None:
     with dask_engine.connect(n_workers=args.workers, memory_limit=args.worker_memory) as client:
         workers_before = set(client.scheduler_info()["workers"])
         t = time.perf_counter()
-        runner = dask_engine.DaskRunner(client, dask_engine.open_table([str(data)]), [f"f{i}" for i in range(D)])
+        runner = dask_engine.DaskRunner(client, dask_tables.open_table([str(data)]), [f"f{i}" for i in range(D)],
+                                        dask_tables.partition_matrix)
         t_scan = time.perf_counter() - t
         t = time.perf_counter()
         model, result = fit_model_dask(runner, settings)

@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gmmcli import em  # noqa: E402
+from gmmcli.engine import em  # noqa: E402
 
 N, D, CENTERS, K = 200_000, 10, 8, 8
 LONG, SHORT = 20, 1

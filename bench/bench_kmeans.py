@@ -1,7 +1,7 @@
-"""gmmcli.kmeans against scikit-learn's KMeans(n_init=1), side by side, and their import costs.
+"""gmmcli.engine.kmeans against scikit-learn's KMeans(n_init=1), side by side, and their import costs.
 
 Why it exists: gmmcli's k-means initialisation used to import ``sklearn.cluster`` (seconds per
-run); gmmcli.kmeans replaces it and must not be slower where it runs.
+run); gmmcli.engine.kmeans replaces it and must not be slower where it runs.
 
 * (a) digits, PCA-whitened to 99% of the variance (1797 x 41), k = 1, 11, ..., 191: total time
   of the sweep;
@@ -9,7 +9,7 @@ run); gmmcli.kmeans replaces it and must not be slower where it runs.
 
 each with BLAS and OpenMP limited to one thread (threadpoolctl) and at default threads, best of
 ``--repeats`` interleaved runs; the labels are checked to be identical. Then the start-up cost:
-``python -c "import sklearn.cluster"`` beside ``python -c "import gmmcli.kmeans"``, median of
+``python -c "import sklearn.cluster"`` beside ``python -c "import gmmcli.engine.kmeans"``, median of
 ``--runs`` fresh processes each, interleaved.
 
     python bench/bench_kmeans.py [--repeats 3] [--runs 5]
@@ -35,7 +35,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from gmmcli.kmeans import kmeans
+from gmmcli.engine.kmeans import kmeans
 
 DIGITS_KS = range(1, 192, 10)
 
@@ -71,7 +71,7 @@ def import_times(runs):
     """Median wall time of fresh processes that only import the module."""
     commands = {
         "sklearn.cluster": [sys.executable, "-c", "import sklearn.cluster"],
-        "gmmcli.kmeans": [sys.executable, "-c", "import gmmcli.kmeans"],
+        "gmmcli.engine.kmeans": [sys.executable, "-c", "import gmmcli.engine.kmeans"],
     }
     times = {name: [] for name in commands}
     for cmd in commands.values():  # warm the page cache
@@ -116,8 +116,8 @@ def main() -> None:
     times = import_times(args.runs)
     for name, t in times.items():
         print(f'  python -c "import {name}": {t:.3f}')
-    print(f"  ratio: {times['sklearn.cluster'] / times['gmmcli.kmeans']:.1f}x, "
-          f"saved per gmmcli fit/select run: {times['sklearn.cluster'] - times['gmmcli.kmeans']:.2f} s")
+    print(f"  ratio: {times['sklearn.cluster'] / times['gmmcli.engine.kmeans']:.1f}x, "
+          f"saved per gmmcli fit/select run: {times['sklearn.cluster'] - times['gmmcli.engine.kmeans']:.2f} s")
     print(f"load average {os.getloadavg()[0]:.1f} at end")
 
 

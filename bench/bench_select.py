@@ -130,7 +130,7 @@ def bench_digits(repeat: int, skip_default_threads: bool) -> None:
 def bench_library(repeat: int) -> None:
     """sweep() in this process, --jobs 1 against 2 with the imports already paid: the parallel
     efficiency without process start-up and CSV parsing."""
-    from gmmcli import select
+    from gmmcli import selection as select
 
     data = digits_data()
     select.sweep(data[:50], [1], ["full"], n_init=1, init="kmeans", jobs=2)  # pay the lazy imports
@@ -170,7 +170,7 @@ def bench_stability(seeds: int, jobs: int, datasets: list[str]) -> None:
     """
     import pandas as pd
 
-    from gmmcli import select
+    from gmmcli import selection as select
 
     print(f"grid k 1-10 x full,tied,diag,spherical (40 cells), BIC; seeds 0..{seeds - 1}; --jobs {jobs}")
     print("spread>2: cells whose BIC moves by more than 2 between seeds. regret: a cell's BIC minus the best")

@@ -16,8 +16,8 @@ import typer
 import typer.core
 
 from . import __version__, console
-from .commands import digits, fit, info, plot, sample, scoring
-from .commands import select as select_command
+from .errors import first_line
+from .commands import digits, fit, info, plot, sample, scoring, select
 
 
 class _Group(typer.core.TyperGroup):
@@ -68,13 +68,14 @@ def _global_options(
     console.configure(quiet=quiet, verbose=verbose)
 
 
-app.command(epilog=fit.EPILOG)(fit.fit)
-for _name in scoring.EPILOGS:
-    app.command(epilog=scoring.EPILOGS[_name])(getattr(scoring, _name))
-app.command(epilog=info.EPILOG)(info.info)
-app.command(epilog=select_command.EPILOG)(select_command.select)
-app.command(epilog=sample.EPILOG)(sample.sample)
-app.command(epilog=plot.EPILOG)(plot.plot)
+app.command("fit", epilog=fit.EPILOG)(fit.fit)
+app.command("predict", epilog=scoring.EPILOGS["predict"])(scoring.predict)
+app.command("proba", epilog=scoring.EPILOGS["proba"])(scoring.proba)
+app.command("score", epilog=scoring.EPILOGS["score"])(scoring.score)
+app.command("info", epilog=info.EPILOG)(info.info)
+app.command("select", epilog=select.EPILOG)(select.select)
+app.command("sample", epilog=sample.EPILOG)(sample.sample)
+app.command("plot", epilog=plot.EPILOG)(plot.plot)
 app.command("digits-demo", epilog=digits.EPILOG)(digits.digits_demo)
 
 
@@ -98,7 +99,7 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
-    from .errors import GmmcliError, OutputClosed
+    from .errors import DataError, GmmcliError, IOFailure, OutputClosed, SettingError
     from .signals import Interrupted
 
     click = _click_exceptions()
@@ -115,6 +116,11 @@ def _run(argv: list[str] | None) -> int:
         except _PassThrough as wrapped:
             raise wrapped.original from None
         return result if isinstance(result, int) else 0
+    except SettingError as exc:  # a setting out of range, in the library's words: name the option
+        from .commands.options import OPTION_NAMES
+
+        _report(exc.worded(OPTION_NAMES.get(exc.setting, exc.setting)))
+        return 2
     except GmmcliError as exc:
         _report(str(exc))
         return exc.exit_code
@@ -136,14 +142,14 @@ def _run(argv: list[str] | None) -> int:
         return _closed_pipe()
     except OSError as exc:  # an I/O failure no layer mapped (stdout on a full disk, say)
         where = f" on {exc.filename}" if exc.filename else ""
-        _report(f"I/O error{where}: {exc.strerror or _one_line(exc) or type(exc).__name__}")
-        return 74
+        _report(f"I/O error{where}: {exc.strerror or first_line(exc)}")
+        return IOFailure.exit_code
     except MemoryError:
         _report("out of memory: this job needs more memory than is available (use less data, "
                 "fewer components or fewer samples)")
-        return 65
+        return DataError.exit_code
     except Exception as exc:  # a bug: say so in one line, traceback only with --verbose
-        _report(f"internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with --verbose for details)")
+        _report(f"internal error: {type(exc).__name__}: {first_line(exc)} (rerun with --verbose for details)")
         return 1
 
 
@@ -200,11 +206,6 @@ def _plain_help_off_terminal() -> None:
     rich_utils.FORCE_TERMINAL = False
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
-
-
 @contextlib.contextmanager
 def _warnings_to_console():
     """Library warnings (pandas, numpy, scikit-learn) as one ``warning:`` line, not a source dump.
@@ -218,7 +219,7 @@ def _warnings_to_console():
         if console.verbose():
             previous(message, category, filename, lineno, file, line)
             return
-        text = f"{_one_line(message) if isinstance(message, Warning) else str(message).strip()} ({category.__name__})"
+        text = f"{first_line(message) if isinstance(message, Warning) else str(message).strip()} ({category.__name__})"
         if text not in seen:  # the same numpy warning from ten places is one line
             seen.add(text)
             console.warn(text)

@@ -33,8 +33,6 @@ def console():
     """The shared stderr console (created on first use: rich is only needed when we speak)."""
     global _console
     if _console is None:
-        from rich.console import Console
-
         _console = make_console(sys.stderr)
     return _console
 

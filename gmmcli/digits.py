@@ -152,8 +152,8 @@ def _prepare_dir(out_dir) -> Path:
 
 
 def _aic_sweep(data: np.ndarray, settings: DigitsSettings, progress) -> list[dict]:
-    """The notebook's AIC curve over ``settings.sweep_ks``, run by ``select.sweep`` in parallel."""
-    from . import select
+    """The notebook's AIC curve over ``settings.sweep_ks``, run by ``selection.sweep`` in parallel."""
+    from . import selection
 
     ks = [k for k in settings.sweep_ks if k <= len(data)]
     progress(f"AIC sweep: {len(ks)} fits, k = {ks[0]} .. {ks[-1]} ...")
@@ -164,9 +164,9 @@ def _aic_sweep(data: np.ndarray, settings: DigitsSettings, progress) -> list[dic
         state = f"AIC {cell.aic:.0f}" if getattr(cell, "error", None) is None else f"failed: {cell.error}"
         progress(f"  [{done[0]}/{len(ks)}] k={cell.k}: {state}")
 
-    cells = select.sweep(data, ks, [settings.covariance_type], n_init=1, init="kmeans", seed=settings.seed,
-                         tol=1e-3, reg_covar=1e-6, max_iter=settings.max_iter, jobs=settings.jobs,
-                         on_done=on_done)
+    cells = selection.sweep(data, ks, [settings.covariance_type], n_init=1, init="kmeans", seed=settings.seed,
+                            tol=1e-3, reg_covar=1e-6, max_iter=settings.max_iter, jobs=settings.jobs,
+                            on_done=on_done)
     rows = sorted(({"k": int(c.k), "aic": None if c.error is not None else float(c.aic)} for c in cells),
                   key=lambda row: row["k"])
     fitted = [row for row in rows if row["aic"] is not None]
@@ -197,7 +197,7 @@ def _aic_figure(rows: list[dict]):
 
 
 def _write_json(summary: dict, path: Path) -> None:
-    from .atomic import atomic_text
+    from .io.atomic import atomic_text
 
     with atomic_text(path) as fh:
         json.dump(summary, fh, indent=2)

@@ -54,5 +54,24 @@ class NotConverged(GmmcliError):
     exit_code = 3
 
 
+class SettingError(UsageError, ValueError):
+    """A setting out of range, named by its library name (``n_init``); the command line names
+    the option instead (``--n-init``) and exits 2. ``template`` has one ``{}`` for the name.
+    A ValueError for library callers, a UsageError (exit 2) for the command line."""
+
+    def __init__(self, setting: str, template: str):
+        self.setting, self.template = setting, template
+        super().__init__(template.format(setting))
+
+    def worded(self, name: str) -> str:
+        return self.template.format(name)
+
+
 class OutputClosed(Exception):
     """The reader of stdout went away (``| head``): not an error, gmmcli stops quietly."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its class name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

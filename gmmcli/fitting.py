@@ -1,117 +1,88 @@
-"""From a feature matrix to a ``Model``: validation at the edge, EM, and the metadata to save."""
+"""From a feature matrix to a ``Model``: the memory and row checks, EM, and the metadata to save."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 
-from . import em
-from .errors import DataError, FitFailed, UsageError
-from .gaussian import COVARIANCE_TYPES, IllDefinedCovariance
+from . import memory
+from .engine import em
+from .engine.params import IllDefinedCovariance
+from .errors import DataError, FitFailed, first_line
 from .model import Model, fit_metadata, training_metadata
+from .settings import FitSettings
+
+__all__ = ["FitSettings", "check_resources", "fit_model", "fit_model_dask", "model_of", "require_rows"]
 
 
-DTYPES = ("float64", "float32")
-
-
-@dataclass
-class FitSettings:
-    """The EM settings, named as scikit-learn names them; recorded in every model file."""
-
-    n_components: int = 1
-    covariance_type: str = "full"
-    tol: float = 1e-3
-    reg_covar: float = 1e-6
-    max_iter: int = 100
-    n_init: int = 1
-    init: str = "kmeans"
-    seed: int | None = None
-    weights: str | None = None  # the --weights column, recorded for provenance
-    dtype: str = "float64"
-
-    def validate(self) -> "FitSettings":
-        if self.n_components < 1:
-            raise UsageError(f"-k must be at least 1, got {self.n_components}")
-        if self.covariance_type not in COVARIANCE_TYPES:
-            raise UsageError(f"unknown covariance type {self.covariance_type!r} (choose from {', '.join(COVARIANCE_TYPES)})")
-        if self.init not in em.INIT_METHODS:
-            raise UsageError(f"unknown --init {self.init!r} (choose from {', '.join(em.INIT_METHODS)})")
-        if not (math.isfinite(self.tol) and math.isfinite(self.reg_covar)):
-            raise UsageError("--tol and --reg-covar must be finite numbers")
-        if self.tol < 0 or self.reg_covar < 0:
-            raise UsageError("--tol and --reg-covar must not be negative")
-        if self.seed is not None and not 0 <= self.seed < 2**32:
-            raise UsageError(f"--seed must be between 0 and {2**32 - 1}, got {self.seed}")
-        if self.max_iter < 1 or self.n_init < 1:
-            raise UsageError("--max-iter and --n-init must be at least 1")
-        if self.dtype not in DTYPES:
-            raise UsageError(f"unknown --dtype {self.dtype!r} (choose from {', '.join(DTYPES)})")
-        return self
+def require_rows(n_rows: int, n_components: int) -> None:
+    """A mixture of k components needs at least k rows (DataError, exit 65)."""
+    if n_rows < n_components:
+        raise DataError(f"{n_rows} rows cannot fit {n_components} components: need at least as many rows")
 
 
 def _run_engine(engine_fit, data, settings: FitSettings, **extra) -> em.FitResult:
     """Call an engine's fit with the settings, named as the engines name them."""
     try:
-        return engine_fit(
-            data,
-            settings.n_components,
-            covariance_type=settings.covariance_type,
-            tol=settings.tol,
-            reg_covar=settings.reg_covar,
-            max_iter=settings.max_iter,
-            n_init=settings.n_init,
-            init=settings.init,
-            seed=settings.seed,
-            **extra,
-        )
+        return engine_fit(data, settings.n_components, covariance_type=settings.covariance_type, tol=settings.tol,
+                          reg_covar=settings.reg_covar, max_iter=settings.max_iter, n_init=settings.n_init,
+                          init=settings.init, seed=settings.seed, **extra)
     except IllDefinedCovariance as exc:
         raise FitFailed(f"fit failed: {exc}") from None
+
+
+def check_resources(X: np.ndarray, settings: FitSettings, jobs: int = 1, max_memory: str | None = None) -> None:
+    """Refuse up front a fit of X with fewer rows than components, or one that would need more
+    memory than ``max_memory`` (default: what is available now)."""
+    k = settings.n_components
+    require_rows(len(X), k)  # before the memory estimate: the clearer reason
+    need = memory.fit_bytes(len(X), X.shape[1], k, settings.covariance_type, parallel=min(jobs, settings.n_init))
+    memory.check_memory(need, max_memory, what=f"fitting {k} components to {len(X)} rows x {X.shape[1]} columns")
 
 
 def fit_model(X: np.ndarray, feature_names: list[str], settings: FitSettings, *,
               sample_weight: np.ndarray | None = None, jobs: int = 1) -> tuple[Model, em.FitResult]:
     """Fit EM to ``X`` (restarts over ``jobs`` processes) and wrap the result for the model file."""
-    settings.validate()
-    if len(X) < settings.n_components:
-        raise DataError(f"{len(X)} rows cannot fit {settings.n_components} components: need at least as many rows")
-    result = _run_engine(em.fit, X, settings, sample_weight=sample_weight, jobs=jobs)
-    meta = training_metadata(
-        X,
-        result.params,
-        converged=result.converged,
-        n_iter=result.n_iter,
-        lower_bound=result.lower_bound,
-        fit_settings=asdict(settings),
-        feature_names=feature_names,
-        sample_weight=sample_weight,
-    )
-    return Model(result.params, list(feature_names), meta), result
+    require_rows(len(X), settings.n_components)
+    try:
+        result = _run_engine(em.fit, X, settings, sample_weight=sample_weight, jobs=jobs)
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        # the engine refuses data it cannot work with (values so large that squares overflow,
+        # say): that is a property of the input, not a bug
+        raise FitFailed(f"fit failed on this data: {first_line(exc)}") from exc
+    return model_of(X, feature_names, result, settings, sample_weight=sample_weight), result
+
+
+def model_of(X, feature_names, result, settings: FitSettings, *, sample_weight=None, **extra_meta) -> Model:
+    """The Model (parameters and metadata) of a fit of ``X``: an ``em.FitResult`` or a grid cell.
+
+    ``settings`` are those that reproduce the fit under ``gmmcli fit``; ``extra_meta`` (the
+    grid's ``selection`` record, say) is added to the metadata.
+    """
+    meta = training_metadata(X, result.params, converged=result.converged, n_iter=result.n_iter,
+                             lower_bound=result.lower_bound, fit_settings=asdict(settings),
+                             feature_names=feature_names, sample_weight=sample_weight)
+    meta.update(extra_meta)
+    return Model(result.params, list(feature_names), meta)
 
 
 def fit_model_dask(runner, settings: FitSettings, *, init_params=None) -> tuple[Model, em.FitResult]:
-    """Fit on a Dask cluster (``dask_engine.DaskRunner``) and record it like an in-memory fit.
+    """Fit on a Dask cluster (``engine.dask_em.DaskRunner``) and record it like an in-memory fit.
 
     The log-likelihood, AIC and BIC are exact (a last pass over all partitions); the training
     log-density quantiles are estimated on the uniform sample of rows used for initialisation.
     """
-    from . import dask_engine, gaussian
+    from .engine import dask_em, density
 
-    settings.validate()
-    result = _run_engine(dask_engine.fit, runner, settings, init_params=init_params)
+    require_rows(runner.n_rows, settings.n_components)
+    result = _run_engine(dask_em.fit, runner, settings, init_params=init_params)
     final = runner.stats(result.params, moments=False)
-    sample = runner.last_sample if runner.last_sample is not None else runner.sample(dask_engine.INIT_SAMPLE_ROWS, settings.seed)[0]
-    meta = fit_metadata(
-        result.params,
-        log_likelihood=final.loglik,
-        n_eff=runner.weight,
-        n_rows=runner.n_rows,
-        log_densities=gaussian.score_samples(sample, result.params),
-        data_fingerprint=runner.fingerprint,
-        converged=result.converged,
-        n_iter=result.n_iter,
-        lower_bound=result.lower_bound,
-        fit_settings={**asdict(settings), "engine": "dask"},
-    )
+    sample = runner.last_sample
+    if sample is None:
+        sample = runner.sample(dask_em.INIT_SAMPLE_ROWS, settings.seed)[0]
+    meta = fit_metadata(result.params, log_likelihood=final.loglik, n_eff=runner.weight, n_rows=runner.n_rows,
+                        log_densities=density.score_samples(sample, result.params),
+                        data_fingerprint=runner.fingerprint, converged=result.converged, n_iter=result.n_iter,
+                        lower_bound=result.lower_bound, fit_settings={**asdict(settings), "engine": "dask"})
     return Model(result.params, list(runner.names), meta), result

@@ -1,7 +1,7 @@
 """The model file: mixture parameters plus metadata, saved as plain data, loaded safely.
 
 A model file is a joblib file of one dict of builtins and numeric numpy arrays (see
-``safe_load``). ``Model`` is the in-memory form with scoring, sampling and ``to_sklearn``.
+``io.model_file``). ``Model`` is the in-memory form with scoring, sampling and ``to_sklearn``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import __version__, gaussian
+from . import __version__
+from .engine import covariance, criteria, density
 from .errors import DataError, InputMissing
-from .gaussian import COVARIANCE_TYPES, MixtureParams
+from .engine.params import MixtureParams
 
 FORMAT_NAME = "gmmcli-model"
 FORMAT_VERSION = 1
@@ -41,17 +42,17 @@ class Model:
         return self.params.covariance_type
 
     def predict(self, X) -> np.ndarray:
-        return gaussian.predict(self._check(X), self.params)
+        return density.predict(self._check(X), self.params)
 
     def predict_proba(self, X) -> np.ndarray:
-        return gaussian.predict_proba(self._check(X), self.params)
+        return density.predict_proba(self._check(X), self.params)
 
     def score_samples(self, X) -> np.ndarray:
-        return gaussian.score_samples(self._check(X), self.params)
+        return density.score_samples(self._check(X), self.params)
 
     def sample(self, n_samples: int = 1, seed: int | None = None):
         """Draw ``n_samples`` points and their components, rows shuffled."""
-        return gaussian.sample(self.params, n_samples, np.random.default_rng(seed))
+        return density.sample(self.params, n_samples, np.random.default_rng(seed))
 
     def _check(self, X) -> np.ndarray:
         if hasattr(X, "columns"):  # a DataFrame: pick features by name
@@ -62,14 +63,18 @@ class Model:
         return X
 
     def to_sklearn(self):
-        """A fitted ``sklearn.mixture.GaussianMixture`` with exactly these parameters."""
+        """A fitted ``sklearn.mixture.GaussianMixture`` with exactly these parameters.
+
+        Its ``covariance_type`` is the model's structure (VEV becomes "full", EEI "diag", ...):
+        the same covariances, so the same predictions and densities.
+        """
         from sklearn.mixture import GaussianMixture
 
         p = self.params
         fit = self.meta.get("fit_settings", {})
         gm = GaussianMixture(
             p.n_components,
-            covariance_type=p.covariance_type,
+            covariance_type=p.structure.name,
             tol=fit.get("tol", 1e-3),
             reg_covar=fit.get("reg_covar", 1e-6),
             max_iter=fit.get("max_iter", 100),
@@ -81,12 +86,7 @@ class Model:
         gm.means_ = p.means.copy()
         gm.covariances_ = p.covariances.copy()
         gm.precisions_cholesky_ = p.precisions_cholesky.copy()
-        if p.covariance_type == "full":
-            gm.precisions_ = np.einsum("kij,klj->kil", p.precisions_cholesky, p.precisions_cholesky)
-        elif p.covariance_type == "tied":
-            gm.precisions_ = p.precisions_cholesky @ p.precisions_cholesky.T
-        else:
-            gm.precisions_ = p.precisions_cholesky**2
+        gm.precisions_ = p.structure.sklearn_precisions(p.precisions_cholesky)
         gm.converged_ = bool(self.meta.get("converged", True))
         gm.n_iter_ = int(self.meta.get("n_iter", 0))
         gm.lower_bound_ = float(self.meta.get("lower_bound", np.nan))
@@ -98,6 +98,7 @@ class Model:
         d = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION}
         d["feature_names"] = list(self.feature_names)
         d["covariance_type"] = self.params.covariance_type
+        d["model"] = self.params.model.mclust
         d["n_components"] = self.params.n_components
         for key in _PARAM_KEYS:
             d[key] = np.ascontiguousarray(getattr(self.params, key))
@@ -131,7 +132,7 @@ def versions() -> dict:
 def training_metadata(X, params: MixtureParams, *, converged, n_iter, lower_bound, fit_settings,
                       feature_names, sample_weight=None) -> dict:
     """Everything a model file records about its fit, computed from the training data."""
-    log_dens = gaussian.score_samples(X, params)
+    log_dens = density.score_samples(X, params)
     w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     return fit_metadata(
         params,
@@ -150,7 +151,7 @@ def training_metadata(X, params: MixtureParams, *, converged, n_iter, lower_boun
 def fit_metadata(params: MixtureParams, *, log_likelihood, n_eff, n_rows, log_densities, data_fingerprint,
                  converged, n_iter, lower_bound, fit_settings) -> dict:
     """The model-file record from summaries of the data (in memory or computed by partitions)."""
-    p = gaussian.n_parameters(params.n_components, params.n_features, params.covariance_type)
+    p = params.model.n_parameters(params.n_components, params.n_features)
     ll = float(log_likelihood)
     return {
         "fit_settings": dict(fit_settings),
@@ -159,8 +160,8 @@ def fit_metadata(params: MixtureParams, *, log_likelihood, n_eff, n_rows, log_de
         "lower_bound": float(lower_bound),
         "log_likelihood": ll,
         "n_parameters": int(p),
-        "aic": -2.0 * ll + 2.0 * p,
-        "bic": -2.0 * ll + p * float(np.log(n_eff)),
+        "aic": criteria.aic(ll, p),
+        "bic": criteria.bic(ll, p, n_eff),
         "n_train_rows": int(n_rows),
         "train_log_density_quantiles": {
             str(q): float(v) for q, v in zip(QUANTILES, np.quantile(log_densities, QUANTILES))
@@ -181,8 +182,8 @@ def _created_at() -> str:
 
 def save_model(model: Model, path) -> None:
     """Write the model atomically (temp file, fsync, rename), sealed with a sha256 trailer."""
-    from .atomic import atomic_path
-    from .safe_load import dump_sealed
+    from .io.atomic import atomic_path
+    from .io.model_file import dump_sealed
 
     with atomic_path(path) as tmp:
         dump_sealed(model.to_dict(), tmp)
@@ -190,7 +191,7 @@ def save_model(model: Model, path) -> None:
 
 def load_model(path) -> Model:
     """Read and validate a model file; raise InputMissing or DataError with a one-line reason."""
-    from .safe_load import UnsafeFile, load_plain
+    from .io.model_file import UnsafeFile, load_plain
 
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -231,7 +232,7 @@ def model_from_dict(data, path="model") -> Model:
     if not isinstance(names, list) or len(names) != params.n_features or not all(isinstance(n, str) for n in names):
         raise DataError(f"{path} is not a valid gmmcli model: bad feature names")
     meta = {k: v for k, v in data.items() if k not in _PARAM_KEYS and k not in
-            ("format", "format_version", "feature_names", "covariance_type", "n_components")}
+            ("format", "format_version", "feature_names", "covariance_type", "model", "n_components")}
     problem = _meta_problem(meta)
     if problem:
         raise DataError(f"{path} is not a valid gmmcli model: {problem}")
@@ -273,8 +274,9 @@ def _holds_array(value) -> bool:
 
 def _params_from(data: dict) -> MixtureParams:
     cov_type = data["covariance_type"]
-    if cov_type not in COVARIANCE_TYPES:
+    if not covariance.is_known(cov_type):
         raise ValueError(f"unknown covariance type {cov_type!r}")
+    structure = covariance.get(cov_type).structure
     arrays = {key: data[key] for key in _PARAM_KEYS}
     for key, arr in arrays.items():
         if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
@@ -283,7 +285,7 @@ def _params_from(data: dict) -> MixtureParams:
     if means.ndim != 2:
         raise ValueError("means must be 2-D")
     k, d = means.shape
-    expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[cov_type]
+    expected = structure.cov_shape(k, d)
     if arrays["weights"].shape != (k,):
         raise ValueError("weights do not match the means")
     for key in ("covariances", "precisions_cholesky"):
@@ -296,17 +298,8 @@ def _params_from(data: dict) -> MixtureParams:
     weights = arrays["weights"]
     if np.any(weights < 0) or abs(float(weights.sum()) - 1.0) > 1e-6:
         raise ValueError("weights are not probabilities that sum to 1")
-    _check_positive_definite(cov_type, arrays["covariances"])
-    return MixtureParams(cov_type, arrays["weights"], means, arrays["covariances"], arrays["precisions_cholesky"])
-
-
-def _check_positive_definite(cov_type: str, covariances: np.ndarray) -> None:
-    """Covariances must be positive definite, or sampling and scoring fail later on."""
-    if cov_type in ("diag", "spherical"):
-        if np.any(covariances <= 0):
-            raise ValueError("covariances are not positive")
-        return
-    try:
-        np.linalg.cholesky(covariances)  # a stack of matrices for "full", one for "tied"
-    except np.linalg.LinAlgError:
+    try:  # covariances must be positive definite, or sampling and scoring fail later on
+        structure.check_positive_definite(arrays["covariances"])
+    except covariance.NotPositiveDefinite:
         raise ValueError("covariances are not positive definite") from None
+    return MixtureParams(cov_type, arrays["weights"], means, arrays["covariances"], arrays["precisions_cholesky"])

@@ -8,10 +8,11 @@ they were in the input (so an id column is never "7" in one block and "7.0" in t
 
 from __future__ import annotations
 
-from . import gaussian, tables
+from .engine import density
 from .errors import UsageError
+from .io import tables
+from .io.plain import PlainTable
 from .model import Model
-from .plain_tables import PlainTable
 
 KINDS = ("predict", "proba", "score")
 
@@ -32,13 +33,13 @@ def score_block(model: Model, frame, kind: str, keep: list[str], dropna: bool):
         X, kept = tables.feature_matrix(numeric, model.feature_names, dropna)
         out = frame.loc[kept, keep].reset_index(drop=True) if keep else pd.DataFrame(index=range(len(X)))
     if kind == "predict":
-        out["label"] = gaussian.predict(X, model.params)
+        out["label"] = density.predict(X, model.params)
     elif kind == "proba":
-        proba = gaussian.predict_proba(X, model.params)
+        proba = density.predict_proba(X, model.params)
         for j in range(proba.shape[1]):
             out[f"p{j}"] = proba[:, j]
     else:
-        out["log_density"] = gaussian.score_samples(X, model.params)
+        out["log_density"] = density.score_samples(X, model.params)
     return out
 
 

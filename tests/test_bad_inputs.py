@@ -49,31 +49,31 @@ def _readonly_folder(tmp: Path, monkeypatch) -> None:
     folder.mkdir()
     folder.chmod(0o555)
     if os.geteuid() == 0:
-        import gmmcli.atomic
+        import gmmcli.io.atomic
 
-        real = gmmcli.atomic.tempfile.mkstemp
+        real = gmmcli.io.atomic.tempfile.mkstemp
 
         def mkstemp(*args, dir=None, **kwargs):
             if dir is not None and Path(dir) == folder:
                 raise PermissionError(errno.EACCES, "Permission denied", str(folder))
             return real(*args, dir=dir, **kwargs)
 
-        monkeypatch.setattr(gmmcli.atomic.tempfile, "mkstemp", mkstemp)
+        monkeypatch.setattr(gmmcli.io.atomic.tempfile, "mkstemp", mkstemp)
 
 
 def _disk_full(tmp: Path, monkeypatch) -> None:
     """The disk fills up while the output is flushed to it (ENOSPC from fsync)."""
-    import gmmcli.atomic
+    import gmmcli.io.atomic
 
     def fsync(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(gmmcli.atomic.os, "fsync", fsync)
+    monkeypatch.setattr(gmmcli.io.atomic.os, "fsync", fsync)
 
 
 def _disk_full_on_write(tmp: Path, monkeypatch) -> None:
     """The disk is full at the first write into the temp file (ENOSPC from write)."""
-    import gmmcli.atomic
+    import gmmcli.io.atomic
 
     class FullFile:
         def __init__(self, fh):
@@ -85,13 +85,13 @@ def _disk_full_on_write(tmp: Path, monkeypatch) -> None:
         def __getattr__(self, name):
             return getattr(self._fh, name)
 
-    real = gmmcli.atomic.open if hasattr(gmmcli.atomic, "open") else open
+    real = gmmcli.io.atomic.open if hasattr(gmmcli.io.atomic, "open") else open
 
     def fake_open(path, mode="r", *args, **kwargs):
         fh = real(path, mode, *args, **kwargs)
         return FullFile(fh) if "w" in mode and str(path).endswith(".tmp") else fh
 
-    monkeypatch.setattr(gmmcli.atomic, "open", fake_open, raising=False)
+    monkeypatch.setattr(gmmcli.io.atomic, "open", fake_open, raising=False)
 
 
 def _model_variant(kind: str) -> Callable:
@@ -119,7 +119,7 @@ def _model_variant(kind: str) -> Callable:
             d = model.to_dict()
             d["format_version"] = 99
             d["versions"] = {"gmmcli": "9.0.0"}
-            from gmmcli.safe_load import dump_sealed
+            from gmmcli.io.model_file import dump_sealed
 
             dump_sealed(d, bad)
         elif kind == "payload":

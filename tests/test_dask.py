@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 
 from conftest import SAMPLE
-from gmmcli import em
-from gmmcli.gaussian import COVARIANCE_TYPES
+from gmmcli.engine import em
+from gmmcli.engine.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
 
-from gmmcli import dask_engine  # noqa: E402  (dask is in the test extras)
+from gmmcli.engine import dask_em as dask_engine  # noqa: E402  (dask is in the test extras)
+from gmmcli.io import dask_tables  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
@@ -27,9 +28,9 @@ def stretched():
 
 
 def _runner(client, path, weight_column=None, names=("x", "y")):
-    frame = dask_engine.open_table([str(path)], blocksize="4kB")  # several partitions from a small file
+    frame = dask_tables.open_table([str(path)], blocksize="4kB")  # several partitions from a small file
     assert frame.npartitions > 1
-    return dask_engine.DaskRunner(client, frame, list(names), weight_column=weight_column)
+    return dask_engine.DaskRunner(client, frame, list(names), dask_tables.partition_matrix, weight_column=weight_column)
 
 
 @pytest.mark.parametrize("cov", COVARIANCE_TYPES)
@@ -69,14 +70,14 @@ def test_bad_partition_is_a_clean_error(client, tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("x,y\n" + "1,2\n" * 50 + "3,\n")
     with pytest.raises(DataError, match="missing or infinite"):
-        dask_engine.DaskRunner(client, dask_engine.open_table([str(path)]), ["x", "y"])
+        dask_engine.DaskRunner(client, dask_tables.open_table([str(path)]), ["x", "y"], dask_tables.partition_matrix)
 
 
 def test_missing_glob_is_input_missing(tmp_path):
     from gmmcli.errors import InputMissing
 
     with pytest.raises(InputMissing, match="no file matches"):
-        dask_engine.expand_paths([str(tmp_path / "*.csv")])
+        dask_tables.expand_paths([str(tmp_path / "*.csv")])
 
 
 # --- through the command line (each call starts a local 2-worker cluster) -----------------

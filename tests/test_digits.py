@@ -151,8 +151,8 @@ def test_sweep_follows_the_select_api(monkeypatch, tmp_path):
     import gmmcli
 
     stub = types.SimpleNamespace(sweep=sweep)
-    monkeypatch.setitem(sys.modules, "gmmcli.select", stub)
-    monkeypatch.setattr(gmmcli, "select", stub, raising=False)  # in case the real one was imported already
+    monkeypatch.setitem(sys.modules, "gmmcli.selection", stub)
+    monkeypatch.setattr(gmmcli, "selection", stub, raising=False)  # in case the real one was imported already
     messages = []
     result = run_digits_demo(tmp_path, DigitsSettings(n_components=2, seed=0, n_samples=10, max_iter=3, sweep=True, jobs=2),
                              progress=messages.append)

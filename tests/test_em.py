@@ -9,8 +9,8 @@ import warnings
 import numpy as np
 import pytest
 
-from gmmcli import em, em_blocks, gaussian
-from gmmcli.gaussian import IllDefinedCovariance, MixtureParams
+from gmmcli.engine import em, estep, stats, density
+from gmmcli.engine.params import IllDefinedCovariance, MixtureParams
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 INITS = ["kmeans", "k-means++", "random", "random_from_data"]
@@ -86,7 +86,7 @@ def test_matches_sklearn(data, dataset, covariance_type, init):
             X, 4, covariance_type=covariance_type, init_params=init, random_state=seed
         )
         res = em.fit(X, 4, covariance_type=covariance_type, init=init, seed=seed)
-        labels = gaussian.predict(X, res.params)
+        labels = density.predict(X, res.params)
         np.testing.assert_array_equal(labels, gm.predict(X))
         np.testing.assert_array_equal(labels, gm.fit_predict(X))  # sklearn's final E-step
         assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8, abs=0)
@@ -117,7 +117,7 @@ def test_matches_sklearn_n_init(data, covariance_type):
         )
         res = em.fit(X, 4, covariance_type=covariance_type, init=init, seed=3, n_init=3)
         assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8, abs=0)
-        assert _same_partition(gaussian.predict(X, res.params), gm.predict(X))
+        assert _same_partition(density.predict(X, res.params), gm.predict(X))
 
 
 def test_initial_params_match_sklearn_init(data):
@@ -156,7 +156,7 @@ def test_reg_covar_and_more_components(data):
         gm = _sklearn_fit(X, 8, reg_covar=reg, random_state=0)
         res = em.fit(X, 8, reg_covar=reg, seed=0)
         assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8)
-        np.testing.assert_array_equal(gaussian.predict(X, res.params), gm.predict(X))
+        np.testing.assert_array_equal(density.predict(X, res.params), gm.predict(X))
 
 
 @pytest.mark.parametrize("n_features, k", [(12, 5), (20, 3)])  # (20, 3): moments by GEMM
@@ -169,7 +169,7 @@ def test_higher_dimension_matches_sklearn(n_features, k):
         res = em.fit(X, k, covariance_type=covariance_type, seed=4)
         assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8)
         assert res.n_iter == gm.n_iter_
-        np.testing.assert_array_equal(gaussian.predict(X, res.params), gm.predict(X))
+        np.testing.assert_array_equal(density.predict(X, res.params), gm.predict(X))
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,16 +384,16 @@ def test_block_statistics_are_additive(covariance_type, k, d):
     params = _random_params(rng, k, d, covariance_type)
     shift = X.mean(axis=0)
     r2 = float(np.max(np.sum((X - shift) ** 2, axis=1)))
-    state = em_blocks.prepare_estep(params, shift, radius2=r2)
-    whole = em_blocks.block_stats(X, state, w)
-    parts = em_blocks.sum_stats(
-        em_blocks.block_stats(X[a:b], state, w[a:b]) for a, b in [(0, 7), (7, 500), (500, 1000)]
+    state = estep.prepare_estep(params, shift, radius2=r2)
+    whole = estep.block_stats(X, state, w)
+    parts = stats.sum_stats(
+        estep.block_stats(X[a:b], state, w[a:b]) for a, b in [(0, 7), (7, 500), (500, 1000)]
     )
     np.testing.assert_allclose(parts.moments, whole.moments, rtol=1e-12, atol=1e-12)
     assert parts.loglik == pytest.approx(whole.loglik, rel=1e-13)
     assert parts.weight == pytest.approx(w.sum())
     # the statistics are what they claim to be
-    resp = gaussian.predict_proba(X, params) * w[:, None]
+    resp = density.predict_proba(X, params) * w[:, None]
     xc = X - shift
     np.testing.assert_allclose(whole.nk, resp.sum(axis=0), rtol=1e-12)
     np.testing.assert_allclose(whole.s1, resp.T @ xc, rtol=1e-11, atol=1e-11)
@@ -405,12 +405,12 @@ def test_block_statistics_are_additive(covariance_type, k, d):
         "spherical": np.einsum("kii->k", full_s2),
     }[covariance_type]
     np.testing.assert_allclose(whole.s2, expect, rtol=1e-11, atol=1e-10)
-    loglik = np.sum(w * gaussian.score_samples(X, params))
+    loglik = np.sum(w * density.score_samples(X, params))
     assert whole.loglik == pytest.approx(loglik, rel=1e-12)
     assert em.log_likelihood(X, params, w) == pytest.approx(loglik, rel=1e-12)
     # both E-step kernels agree
-    direct = em_blocks.block_stats(X, em_blocks.prepare_estep(params, shift, kernel="direct"), w)
-    quad = em_blocks.block_stats(X, em_blocks.prepare_estep(params, shift, kernel="quadratic"), w)
+    direct = estep.block_stats(X, estep.prepare_estep(params, shift, kernel="direct"), w)
+    quad = estep.block_stats(X, estep.prepare_estep(params, shift, kernel="quadratic"), w)
     np.testing.assert_allclose(direct.moments, quad.moments, rtol=1e-10, atol=1e-10)
     assert direct.loglik == pytest.approx(quad.loglik, rel=1e-12)
 
@@ -425,9 +425,9 @@ def test_kernel_choice_guards_precision():
     )
     shift = X.mean(axis=0)
     r2 = float(np.max(np.sum((X - shift) ** 2, axis=1)))
-    assert em_blocks.prepare_estep(params, shift, radius2=r2).kernel == "direct"
+    assert estep.prepare_estep(params, shift, radius2=r2).kernel == "direct"
     assert em.log_likelihood(X, params) == pytest.approx(
-        np.sum(gaussian.score_samples(X, params)), rel=1e-12
+        np.sum(density.score_samples(X, params)), rel=1e-12
     )
 
 
@@ -459,16 +459,16 @@ def test_screened_kernel_equals_direct(digits_pca, k):
     params = em.run_em(X, em.initial_params(X, k, "full", random_state=0), max_iter=1).params
     shift = X.mean(axis=0)
     r2 = float(np.max(np.sum((X - shift) ** 2, axis=1)))
-    screened = em_blocks.prepare_estep(params, shift, radius2=r2)
+    screened = estep.prepare_estep(params, shift, radius2=r2)
     assert screened.kernel == "screened"
-    direct = em_blocks.prepare_estep(params, shift, kernel="direct")
+    direct = estep.prepare_estep(params, shift, kernel="direct")
     w = np.random.RandomState(k).uniform(0.5, 2.0, len(X))
     for weights in (None, w):
-        a = em_blocks.block_stats(X, direct, weights)
-        b = em_blocks.block_stats(X, screened, weights)
+        a = estep.block_stats(X, direct, weights)
+        b = estep.block_stats(X, screened, weights)
         np.testing.assert_allclose(b.moments, a.moments, rtol=1e-12, atol=1e-12 * np.abs(a.moments).max())
         assert b.loglik == pytest.approx(a.loglik, rel=1e-13)
-        assert em_blocks.block_stats(X, screened, weights, moments=False).loglik == pytest.approx(a.loglik, rel=1e-13)
+        assert estep.block_stats(X, screened, weights, moments=False).loglik == pytest.approx(a.loglik, rel=1e-13)
 
 
 def test_screened_kernel_falls_back_when_many_pairs_are_close(monkeypatch):
@@ -478,12 +478,12 @@ def test_screened_kernel_falls_back_when_many_pairs_are_close(monkeypatch):
         "full", np.full(40, 1 / 40), np.random.RandomState(2).randn(40, 3) * 0.1, np.stack([np.eye(3)] * 40)
     )
     calls = []
-    monkeypatch.setattr(em_blocks, "_direct_log_prob", lambda *a: calls.append(1) or direct_log_prob(*a))
-    state = em_blocks.prepare_estep(params, X.mean(axis=0), radius2=float(np.max(np.sum(X**2, axis=1))) * 4,
+    monkeypatch.setattr(estep, "_direct_log_prob", lambda *a: calls.append(1) or direct_log_prob(*a))
+    state = estep.prepare_estep(params, X.mean(axis=0), radius2=float(np.max(np.sum(X**2, axis=1))) * 4,
                                     kernel="screened")
-    got = em_blocks.block_stats(X, state)
+    got = estep.block_stats(X, state)
     assert calls  # the fallback ran
-    assert got.loglik == pytest.approx(np.sum(gaussian.score_samples(X, params)), rel=1e-12)
+    assert got.loglik == pytest.approx(np.sum(density.score_samples(X, params)), rel=1e-12)
 
 
-direct_log_prob = em_blocks._direct_log_prob
+direct_log_prob = estep._direct_log_prob

@@ -10,7 +10,7 @@ from sklearn.mixture import GaussianMixture
 
 from conftest import SAMPLE, load_xy
 from gmmcli import load_model
-from gmmcli.gaussian import COVARIANCE_TYPES
+from gmmcli.engine.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
 
 
 @pytest.mark.parametrize("cov", COVARIANCE_TYPES)

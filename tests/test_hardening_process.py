@@ -175,18 +175,18 @@ def test_signal_during_fit_stops_promptly_and_keeps_the_old_model(work, tmp_path
 
 def test_signal_while_the_model_is_being_written_removes_the_temp_file(gmm, tmp_path, monkeypatch):
     """SIGTERM arriving half-way through writing the model (in-process, so it is deterministic)."""
-    import gmmcli.safe_load
+    import gmmcli.io.model_file
 
     target = tmp_path / "m.joblib"
     target.write_bytes(b"the old model")
-    real = gmmcli.safe_load.dump_sealed
+    real = gmmcli.io.model_file.dump_sealed
 
     def dump_then_die(data, path):
         Path(path).write_bytes(b"half a mod")
         os.kill(os.getpid(), signal.SIGTERM)
         real(data, path)  # not reached: the handler raises at the next bytecode
 
-    monkeypatch.setattr(gmmcli.safe_load, "dump_sealed", dump_then_die)
+    monkeypatch.setattr(gmmcli.io.model_file, "dump_sealed", dump_then_die)
     handler_before = signal.getsignal(signal.SIGTERM)
     result = gmm("fit", SAMPLE / "blobs.csv", "-x", "id", "-o", target)
     assert result.code == 143

@@ -8,8 +8,8 @@ import os
 import pytest
 
 from conftest import SAMPLE
-from gmmcli import resources
-from gmmcli.atomic import atomic_path, atomic_text, is_special
+from gmmcli import memory as resources
+from gmmcli.io.atomic import atomic_path, atomic_text, is_special
 from gmmcli.errors import CannotCreateOutput, IOFailure, UsageError
 from gmmcli.signals import Interrupted
 
@@ -39,7 +39,8 @@ _PROBE = """
 import os, resource, sys
 import numpy as np
 import sklearn.cluster, sklearn.mixture, scipy.linalg  # imported before measuring: not the fit's memory
-from gmmcli import em, resources
+from gmmcli.engine import em
+from gmmcli import memory as resources
 n, d, k, cov = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 X = np.load(sys.argv[1])
 base = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -134,12 +135,12 @@ def test_atomic_text_maps_write_errors(tmp_path, monkeypatch):
     with pytest.raises(CannotCreateOutput):
         with atomic_text(tmp_path):
             pass
-    import gmmcli.atomic
+    import gmmcli.io.atomic
 
     def no_space(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(gmmcli.atomic.os, "fsync", no_space)
+    monkeypatch.setattr(gmmcli.io.atomic.os, "fsync", no_space)
     with pytest.raises(IOFailure, match="No space left"):
         with atomic_text(tmp_path / "f.txt") as fh:
             fh.write("x")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import SAMPLE, read_csv_text
-from gmmcli import tables
+from gmmcli.io import tables
 from gmmcli.model import load_model
 from gmmcli.scoring import score_table
 

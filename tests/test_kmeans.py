@@ -1,4 +1,4 @@
-"""gmmcli.kmeans against scikit-learn's KMeans(n_init=1) and kmeans_plusplus, the reference.
+"""gmmcli.engine.kmeans against scikit-learn's KMeans(n_init=1) and kmeans_plusplus, the reference.
 
 Every comparison checks the labels (identical), the centres (1e-10 relative), the iteration
 count, and that the RandomState is left where scikit-learn leaves it (the next draw is equal).
@@ -21,7 +21,7 @@ from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from threadpoolctl import threadpool_limits
 
 from conftest import SAMPLE
-from gmmcli import kmeans as km
+from gmmcli.engine import kmeans as km
 
 # --------------------------------------------------------------------------------------------
 # helpers

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLE
-from gmmcli import plain_tables
+from gmmcli.io import plain as plain_tables
 from gmmcli.errors import GmmcliError
 from gmmcli.model import load_model
 from gmmcli.scoring import score_table
@@ -172,10 +172,10 @@ def test_input_larger_than_the_read_ahead_goes_to_pandas_whole(model_path, tmp_p
 
 # ----------------------------------------------------------------------------- training data
 def _training_outcome(path, **options):
-    from gmmcli import tables
+    from gmmcli.io import training
 
     try:
-        X, names, w = tables.read_training_data(str(path), **options)
+        X, names, w = training.read_training_data(str(path), **options)
     except GmmcliError as exc:
         return type(exc).__name__, str(exc)
     return X.dtype.str, X.shape, X.tobytes(), names, None if w is None else w.tobytes()

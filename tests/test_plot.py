@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from conftest import SAMPLE
-from gmmcli.gaussian import COVARIANCE_TYPES, MixtureParams
+from gmmcli.engine.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
+from gmmcli.engine.params import MixtureParams
 from gmmcli.model import Model, save_model
 from gmmcli.plots.mixture import ellipse_axes, feature_pair, marginal_covariances, model_figure
 from test_sample import COVARIANCES, MEANS, WEIGHTS, full_covariance, known_params

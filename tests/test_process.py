@@ -48,10 +48,10 @@ def test_scoring_never_imports_sklearn_or_scipy(model, command):
     ids=["fit", "fit-kmeans++", "select"],
 )
 def test_fitting_never_imports_sklearn_or_scipy(tmp_path, args):
-    """k-means initialisation is gmmcli.kmeans: ``import sklearn.cluster`` cost ~3 s a run."""
+    """k-means initialisation is gmmcli.engine.kmeans: ``import sklearn.cluster`` cost ~3 s a run."""
     out = ["-o", tmp_path / "m.joblib"] if args[0] == "fit" else []
     modules = _imported_modules(*args, *out)
-    assert "gmmcli.kmeans" in modules  # the k-means did run in this process
+    assert "gmmcli.engine.kmeans" in modules  # the k-means did run in this process
     heavy = {m for m in modules if m.split(".")[0] in ("sklearn", "scipy")}
     assert not heavy, sorted(heavy)[:5]
 

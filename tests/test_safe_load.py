@@ -20,7 +20,7 @@ import pytest
 from conftest import SAMPLE
 from gmmcli.errors import DataError
 from gmmcli.model import FORMAT_VERSION, load_model, save_model
-from gmmcli.safe_load import UnsafeFile, check_plain, dump_sealed, load_plain
+from gmmcli.io.model_file import UnsafeFile, check_plain, dump_sealed, load_plain
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import read_csv_text
-from gmmcli.gaussian import COVARIANCE_TYPES, MixtureParams, sample
+from gmmcli.engine.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
+from gmmcli.engine.density import sample
+from gmmcli.engine.params import MixtureParams
 from gmmcli.model import Model, save_model
 
 WEIGHTS = np.array([0.5, 0.3, 0.2])

@@ -8,7 +8,7 @@ from sklearn.mixture import GaussianMixture
 
 from conftest import SAMPLE, load_xy, read_csv_text
 from gmmcli import load_model
-from gmmcli.gaussian import COVARIANCE_TYPES
+from gmmcli.engine.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
 
 RTOL = 1e-10
 
@@ -73,7 +73,8 @@ def test_log_density_matches_hand_computed_gaussians():
     """An independent check: the mixture density written out with scipy's multivariate normal."""
     from scipy.stats import multivariate_normal
 
-    from gmmcli.gaussian import MixtureParams, score_samples
+    from gmmcli.engine.density import score_samples
+    from gmmcli.engine.params import MixtureParams
 
     weights = np.array([0.3, 0.7])
     means = np.array([[0.0, 1.0], [2.0, -1.0]])

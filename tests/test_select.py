@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, SAMPLE, default_signals, load_xy, read_csv_text
-from gmmcli import select as sel
+from gmmcli import selection as sel
+from gmmcli.selection_workers import THREADS_MIN_WORK
 from gmmcli.errors import FitFailed, UsageError
 
 MOONS = SAMPLE / "moons.csv"
@@ -90,7 +91,7 @@ def test_n_init_above_one_equals_sklearn_with_the_same_n_init():
 
 def test_second_init_method_has_its_own_seed_and_the_best_wins():
     """With two methods, the first runs with the seed itself, the second with a derived one."""
-    from gmmcli import em, gaussian
+    from gmmcli.engine import em, density
 
     X = load_xy("blobs.csv")
     [cell] = sel.sweep(X, [6], ["full"], n_init=2, init="kmeans,random_from_data", seed=3, jobs=1)
@@ -98,7 +99,7 @@ def test_second_init_method_has_its_own_seed_and_the_best_wins():
     lls = {}
     for index, method in enumerate(("kmeans", "random_from_data")):
         result = em.fit(X, 6, covariance_type="full", n_init=2, init=method, seed=sel.method_seed(3, index))
-        lls[method] = gaussian.score_samples(X, result.params).sum()
+        lls[method] = density.score_samples(X, result.params).sum()
     assert cell.log_likelihood == pytest.approx(max(lls.values()), rel=1e-12)
     assert cell.init == max(lls, key=lls.get)
     assert cell.seed == sel.method_seed(3, ("kmeans", "random_from_data").index(cell.init))
@@ -188,7 +189,7 @@ def test_cross_validation_scores_and_picks_the_highest(gmm):
 
 def test_cross_validation_by_hand():
     """Each row is held out once; the score is the mean held-out log-density per row."""
-    from gmmcli import em, gaussian
+    from gmmcli.engine import em, density
 
     X = load_xy("moons.csv")
     [cell] = sel.sweep(X, [3], ["diag"], n_init=1, init="kmeans", seed=5, cv=4, jobs=1)
@@ -196,7 +197,7 @@ def test_cross_validation_by_hand():
     total = 0.0
     for f in range(4):
         fit = em.fit(X[folds != f], 3, covariance_type="diag", n_init=1, init="kmeans", seed=5)
-        total += gaussian.score_samples(X[folds == f], fit.params).sum()
+        total += density.score_samples(X[folds == f], fit.params).sum()
     assert cell.cv_log_likelihood == pytest.approx(total / len(X), rel=1e-12)
 
 
@@ -209,7 +210,7 @@ def test_jobs_2_gives_the_same_grid_as_jobs_1(data):
         X = load_xy("moons.csv")
     else:
         X = np.random.default_rng(1).normal(size=(1200, 30)) + np.repeat(np.arange(4), 300)[:, None] * 2.0
-        assert X.shape[0] * X.shape[1] ** 2 >= sel.THREADS_MIN_WORK
+        assert X.shape[0] * X.shape[1] ** 2 >= THREADS_MIN_WORK
     done = []
     serial = sel.sweep(X, [1, 3, 6], ["full", "spherical"], n_init=2, seed=4, cv=2, jobs=1, on_done=done.append)
     parallel = sel.sweep(X, [1, 3, 6], ["full", "spherical"], n_init=2, seed=4, cv=2, jobs=2)
@@ -276,7 +277,7 @@ def test_best_and_criteria_directions():
 
 def test_sample_weight_reaches_the_engine_and_weights_the_criteria(monkeypatch):
     """The engine's sample_weight parameter is passed through, and only when given."""
-    from gmmcli import em, gaussian
+    from gmmcli.engine import em, density
 
     real_fit, seen = em.fit, []
 
@@ -292,7 +293,7 @@ def test_sample_weight_reaches_the_engine_and_weights_the_criteria(monkeypatch):
     seen.clear()
     [cell] = sel.sweep(X, [2], ["full"], n_init=1, init="kmeans", jobs=1, sample_weight=w)
     assert seen == [True]
-    ll = float(np.dot(w, gaussian.score_samples(X, cell.params)))
+    ll = float(np.dot(w, density.score_samples(X, cell.params)))
     assert cell.log_likelihood == pytest.approx(ll)
     assert cell.bic == pytest.approx(-2 * ll + cell.n_parameters * math.log(w.sum()))
 

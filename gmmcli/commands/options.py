@@ -71,3 +71,24 @@ WorkerMemoryOpt = Annotated[
     str,
     typer.Option("--worker-memory", metavar="SIZE", help="With --engine dask and a local cluster: memory limit per worker."),
 ]
+
+# EM settings shared by fit and select (their defaults are FitSettings' defaults)
+MaxIterOpt = Annotated[int, typer.Option("--max-iter", metavar="N", help="EM iterations per restart at most.")]
+TolOpt = Annotated[float, typer.Option("--tol", metavar="X", help="Stop when the mean log-likelihood gains less than this.")]
+RegCovarOpt = Annotated[
+    float,
+    typer.Option("--reg-covar", metavar="X",
+                 help="Added to each covariance's diagonal (before the model's constraint), keeps it invertible."),
+]
+
+#: Library setting names (``SettingError.setting``) as the command line spells them.
+OPTION_NAMES = {
+    "n_components": "-k", "covariance_type": "--covariance-type", "n_init": "--n-init", "max_iter": "--max-iter",
+    "tol": "--tol", "reg_covar": "--reg-covar", "init": "--init", "seed": "--seed", "dtype": "--dtype",
+    "jobs": "--jobs", "cv": "--cv", "criterion": "--criterion",
+}
+
+
+def parse_names(text: str | None) -> list[str]:
+    """'a,b , c' -> ['a', 'b', 'c']; None or '' -> []."""
+    return [n.strip() for n in text.split(",") if n.strip()] if text else []

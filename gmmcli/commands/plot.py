@@ -39,7 +39,8 @@ def plot(
     """
     import os
 
-    from .. import console, tables
+    from .. import console
+    from ..io import tables
     from ..errors import UsageError
     from ..model import load_model
     from ..plots import save_png

@@ -31,7 +31,7 @@ def sample(
     Rows come in random order (not grouped by component). --seed makes the draw reproducible;
     it is independent of the seed the model was fitted with.
     """
-    from .. import tables
+    from ..io import tables
     from ..errors import UsageError
     from ..model import load_model
 

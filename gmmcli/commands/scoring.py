@@ -14,50 +14,50 @@ from .options import (
     OutputOpt,
     SchedulerOpt,
     WorkerMemoryOpt,
+    parse_names,
 )
 
 _DASK_NOTE = ("\n\nWith --engine dask, DATA may be several files or quoted globs, and -o names a folder "
               "that gets one file per input partition.")
 
-EPILOGS = {
+_EXAMPLES = {
     "predict": "Example:\n\n  cat data.csv | gmmcli predict model.joblib - --keep id | head",
     "proba": "Example:\n\n  gmmcli proba model.joblib data.csv -o proba.csv",
     "score": "Example (flag the least likely rows):\n\n  gmmcli score model.joblib data.csv --keep id | sort -t, -k2 -g | head",
 }
-EPILOGS = {kind: text + _DASK_NOTE for kind, text in EPILOGS.items()}
+EPILOGS = {kind: text + _DASK_NOTE for kind, text in _EXAMPLES.items()}
 
 
 def _run(kind, model_path, data, output, fmt, keep, dropna, delimiter, no_header, engine, scheduler, worker_memory):
-    from .. import tables
-    from ..engines import check_engine
+    from ..io import tables
     from ..model import load_model
+    from .engine_choice import check_engine
 
     tables.check_format(fmt)
     check_engine(engine, data, scheduler, no_header=no_header)
     model = load_model(model_path)
     if engine == "dask":
-        _run_on_dask(kind, model, data, output, fmt, tables.parse_names(keep), dropna, delimiter, scheduler, worker_memory)
+        _run_on_dask(kind, model, data, output, fmt, parse_names(keep), dropna, delimiter, scheduler, worker_memory)
         return
     from ..scoring import score_table
 
-    score_table(model, data[0], kind, keep=tables.parse_names(keep), dropna=dropna, output=output, fmt=fmt,
+    score_table(model, data[0], kind, keep=parse_names(keep), dropna=dropna, output=output, fmt=fmt,
                 delimiter=delimiter, header=not no_header)
 
 
 def _run_on_dask(kind, model, data, out_dir, fmt, keep, dropna, delimiter, scheduler, worker_memory):
     """One output file per input partition, written into the folder -o names."""
-    from .. import console, dask_engine
+    from .. import console
+    from ..engine.dask_em import connect
     from ..errors import UsageError
+    from ..io.dask_tables import open_table, score_to_folder
 
     if not out_dir or out_dir == "-":
         raise UsageError("--engine dask writes one file per partition: give -o a folder")
-    with dask_engine.connect(scheduler, memory_limit=worker_memory) as client:
-        frame = dask_engine.open_table(data, delimiter, text_columns=keep)
-        files, rows = dask_engine.score_to_folder(client, frame, model, kind, out_dir, keep=keep, dropna=dropna, fmt=fmt)
+    with connect(scheduler, memory_limit=worker_memory) as client:
+        frame = open_table(data, delimiter, text_columns=keep)
+        files, rows = score_to_folder(client, frame, model, kind, out_dir, keep=keep, dropna=dropna, fmt=fmt)
     console.info(f"{kind}: {rows} rows in {files} files -> {out_dir}")
-
-
-
 
 def predict(model: ModelArg, data: DataFilesArg, output: OutputOpt = None, fmt: FormatOpt = "csv",
             keep: KeepOpt = None, dropna: DropnaOpt = False, delimiter: DelimiterOpt = None,

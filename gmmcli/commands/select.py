@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import console
+from ..settings import ALL_MODELS
 from .options import (
     ColumnsOpt,
     DataArg,
@@ -16,9 +17,13 @@ from .options import (
     DropnaOpt,
     EngineOpt,
     ExcludeOpt,
+    MaxIterOpt,
+    RegCovarOpt,
     SchedulerOpt,
+    TolOpt,
     WeightsOpt,
     WorkerMemoryOpt,
+    parse_names,
 )
 
 EPILOG = """Examples:
@@ -40,13 +45,13 @@ CRITERION_LABEL = {"bic": "BIC", "aic": "AIC", "cv": "CV log-likelihood"}
 def select(
     data: DataArg,
     ks: Annotated[str, typer.Option("--n-components", "-k", metavar="K", help="Component counts: a range 1-10, a range with a step 1-200:10, or a list 2,4,8.")] = "1-10",
-    covariance_types: Annotated[str, typer.Option("--covariance-type", "-t", metavar="all|full,tied,diag,spherical", help="Covariance types to try (comma-separated).")] = "all",
+    covariance_types: Annotated[str, typer.Option("--covariance-type", "-t", metavar="all|MODEL,...", help="Covariance models to try, comma-separated: full, tied, diag, spherical or mclust names (EII ... VVV); all: " + ", ".join(ALL_MODELS) + ".")] = "all",
     n_init: Annotated[int, typer.Option("--n-init", metavar="N", help="EM restarts per cell and initialisation method; the best log-likelihood wins.")] = 10,
     init: Annotated[str, typer.Option("--init", metavar="METHOD,...", help="Initialisation methods, each with --n-init restarts: kmeans, k-means++, random, random_from_data.")] = "kmeans",
     seed: Annotated[int, typer.Option("--seed", help="Random seed of every cell; the same seed gives the same grid.")] = 0,
-    max_iter: Annotated[int, typer.Option("--max-iter", metavar="N", help="EM iterations per restart at most.")] = 100,
-    tol: Annotated[float, typer.Option("--tol", metavar="X", help="Stop when the mean log-likelihood gains less than this.")] = 1e-3,
-    reg_covar: Annotated[float, typer.Option("--reg-covar", metavar="X", help="Added to covariance diagonals, keeps them invertible.")] = 1e-6,
+    max_iter: MaxIterOpt = 100,
+    tol: TolOpt = 1e-3,
+    reg_covar: RegCovarOpt = 1e-6,
     cv: Annotated[Optional[int], typer.Option("--cv", metavar="K", help="Also score each cell by K-fold cross-validation (mean held-out log-likelihood per row).", show_default=False)] = None,
     criterion: Annotated[str, typer.Option("--criterion", metavar="bic|aic|cv", help="What picks the winner: lowest BIC or AIC, or highest CV log-likelihood (needs --cv).")] = "bic",
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="table|csv|tsv|json", help="Output on stdout; default: table on a terminal, else csv. json is one object per line.", show_default=False)] = None,
@@ -68,41 +73,31 @@ def select(
     cross-validated log-likelihood, prints the grid and the winner, and can save the winning
     model and a criteria-versus-k plot.
     """
-    from .. import select as sel
-    from .. import tables
+    from .. import selection as sel
+    from .. import settings as st
     from ..errors import UsageError
+    from ..io import training
+    from ..io.atomic import reject_unwritable
+    from .engine_choice import check_engine
 
     # Everything that can be wrong with the options is found before any data is read or fitted.
-    k_list = sel.parse_ks(ks)
-    types = sel.parse_covariance_types(covariance_types)
-    inits = sel.parse_inits(init)
-    criterion = criterion.lower()
-    if criterion not in sel.CRITERIA:
-        raise UsageError(f"unknown --criterion {criterion!r} (choose from {', '.join(sel.CRITERIA)})")
-    if criterion == "cv" and cv is None:
-        raise UsageError("--criterion cv needs --cv K (e.g. --cv 5)")
-    if cv is not None and cv < 2:
-        raise UsageError(f"--cv needs at least 2 folds, got {cv}")
-    if n_init < 1 or max_iter < 1:
-        raise UsageError("--n-init and --max-iter must be at least 1")
-    if tol < 0 or reg_covar < 0:
-        raise UsageError("--tol and --reg-covar must not be negative")
-    if jobs is not None and jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
-    if fmt is None:
-        fmt = "table" if sys.stdout.isatty() else "csv"
+    k_list, types, inits = st.parse_ks(ks), st.parse_covariance_types(covariance_types), st.parse_inits(init)
+    criterion = st.check_criterion(criterion)
+    st.check_cv(cv, criterion=criterion)
+    st.check_em(n_init, tol, reg_covar, max_iter)
+    st.check_seed(seed)
+    st.check_jobs(jobs)
+    fmt = fmt or ("table" if sys.stdout.isatty() else "csv")
     if fmt not in TABLE_FORMATS:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(TABLE_FORMATS)})")
     for path in (output, plot):
-        _check_writable(path)
+        if path is not None:
+            reject_unwritable(path)
     if output is not None and output == plot:
         raise UsageError("-o and --plot name the same file")
-
-    from ..engines import check_engine
-
     check_engine(engine, [data], scheduler)
-    X, names, w = tables.read_training_data(data, delimiter, columns=tables.parse_names(columns),
-                                            exclude=tables.parse_names(exclude), weights=weights, dropna=dropna)
+    X, names, w = training.read_training_data(data, delimiter, columns=parse_names(columns),
+                                              exclude=parse_names(exclude), weights=weights, dropna=dropna)
 
     def run_sweep(backend):
         with _progress(len(k_list) * len(types)) as advance:
@@ -111,7 +106,7 @@ def select(
                              on_done=advance, keep_params=output is not None, backend=backend)
 
     if engine == "dask":  # the grid's fits become tasks on the cluster (the data is shipped to it)
-        from ..dask_engine import connect
+        from ..engine.dask_em import connect
 
         with connect(scheduler, memory_limit=worker_memory):
             cells = run_sweep("dask")
@@ -130,7 +125,9 @@ def select(
 
         save_criteria_plot(cells, plot, best=winner, criterion=criterion)
     if output is not None:
-        _save_winner(X, names, w, winner, n_init, tol, reg_covar, max_iter, criterion, k_list, types, cv, output, weights)
+        grid = dict(tol=tol, reg_covar=reg_covar, max_iter=max_iter, n_init=n_init, weights=weights,
+                    criterion=criterion, ks=k_list, types=types, cv=cv)
+        _save_winner(X, names, w, winner, grid, output)
     _write_grid(cells, fmt, winner, criterion, types, k_list, cv)
     _warn_failures(cells)
     _warn_unconverged(cells, max_iter)
@@ -143,21 +140,6 @@ def verdict(cell, criterion: str, cv: int | None = None) -> str:
         return (f"best: {cell.covariance_type}, k={cell.k}, held-out log-likelihood "
                 f"{cell.cv_log_likelihood:.4f} per row ({cv}-fold CV)")
     return f"best: {cell.covariance_type}, k={cell.k}, {CRITERION_LABEL[criterion]} {cell.value(criterion):.2f}"
-
-
-def _check_writable(path: str | None) -> None:
-    """Fail before a long sweep, not after it, when an output file cannot be created."""
-    if path is None:
-        return
-    from pathlib import Path
-
-    from ..errors import CannotCreateOutput
-
-    target = Path(path)
-    if target.is_dir():
-        raise CannotCreateOutput(f"cannot write {target}: it is a directory")
-    if not target.parent.is_dir():
-        raise CannotCreateOutput(f"cannot write {target}: folder {target.parent} does not exist")
 
 
 class _progress:
@@ -184,13 +166,13 @@ class _progress:
 
 
 def _write_grid(cells, fmt, winner, criterion, types, k_list, cv) -> None:
-    from .. import tables
+    from ..io import tables
 
     if fmt == "table":
         _print_table(cells, winner, criterion, types, k_list, cv)
         return
-    from ..plain_tables import PlainTable
-    from ..select import FIELDS, records
+    from ..io.plain import PlainTable
+    from ..selection import FIELDS, records
 
     rows = records(cells)  # builtins, None for what a cell lacks: blank in CSV, null in JSON
     tables.write_table(PlainTable({name: [r[name] for r in rows] for name in FIELDS}, len(rows)), None, fmt)
@@ -202,7 +184,7 @@ def _print_table(cells, winner, criterion, types, k_list, cv) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..select import LOWER_IS_BETTER
+    from ..selection import LOWER_IS_BETTER
 
     better = "lower" if LOWER_IS_BETTER[criterion] else "higher"
     what = f"mean held-out log-likelihood per row, {cv}-fold CV" if criterion == "cv" else CRITERION_LABEL[criterion]
@@ -266,26 +248,20 @@ def _warn_unconverged(cells, max_iter: int) -> None:
                      f"(marked !; raise --max-iter or --tol)")
 
 
-def _save_winner(X, names, w, winner, n_init, tol, reg_covar, max_iter, criterion, k_list, types, cv, output,
-                 weights_column) -> None:
+def _save_winner(X, names, w, winner, grid, output) -> None:
     """Save the winner with the settings that reproduce it under 'gmmcli fit'."""
-    from dataclasses import asdict
+    from ..fitting import FitSettings, model_of
+    from ..model import save_model
 
-    from ..fitting import FitSettings
-    from ..model import Model, save_model, training_metadata
-
-    settings = FitSettings(winner.k, winner.covariance_type, tol, reg_covar, max_iter, n_init, winner.init, winner.seed,
-                           weights_column)
-    meta = training_metadata(X, winner.params, converged=winner.converged, n_iter=winner.n_iter,
-                             lower_bound=winner.lower_bound, fit_settings=asdict(settings), feature_names=names,
-                             sample_weight=w)
-    meta["selection"] = {
-        "criterion": criterion,
-        "value": float(winner.value(criterion)),
-        "n_components_tried": [int(k) for k in k_list],
-        "covariance_types_tried": list(types),
-        "cv_folds": int(cv) if cv else None,
+    settings = FitSettings(winner.k, winner.covariance_type, grid["tol"], grid["reg_covar"], grid["max_iter"],
+                           grid["n_init"], winner.init, winner.seed, grid["weights"])
+    selection = {
+        "criterion": grid["criterion"],
+        "value": float(winner.value(grid["criterion"])),
+        "n_components_tried": [int(k) for k in grid["ks"]],
+        "covariance_types_tried": list(grid["types"]),
+        "cv_folds": int(grid["cv"]) if grid["cv"] else None,
     }
-    save_model(Model(winner.params, list(names), meta), output)
+    save_model(model_of(X, names, winner, settings, sample_weight=w, selection=selection), output)
     if not winner.converged:
-        console.warn(f"the saved model did not converge in {max_iter} iterations")
+        console.warn(f"the saved model did not converge in {grid['max_iter']} iterations")

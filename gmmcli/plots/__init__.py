@@ -26,7 +26,7 @@ def pyplot():
 
 def save_png(fig, path, dpi: int = 100) -> None:
     """Save a figure atomically and free it."""
-    from ..atomic import atomic_path
+    from ..io.atomic import atomic_path
 
     plt = pyplot()
     try:

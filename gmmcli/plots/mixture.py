@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..gaussian import MixtureParams
+from ..engine.params import MixtureParams
 
 N_SIGMAS = (1, 2, 3)
 MAX_ALPHA = 0.2  # the notebook's w_factor: the heaviest component gets this opacity
@@ -20,22 +20,10 @@ FIGSIZE = (8, 6)
 def marginal_covariances(params: MixtureParams, i: int, j: int) -> np.ndarray:
     """The 2x2 covariance of features ``(i, j)`` in every component, shape (k, 2, 2).
 
-    Works for every covariance type: full takes each component's sub-block, tied the shared
-    sub-block, diag and spherical build diagonal matrices.
+    Works for every covariance model: its structure gives each component's d x d matrix.
     """
-    k, cov, pair = params.n_components, params.covariances, [i, j]
-    kind = params.covariance_type
-    if kind == "full":
-        return cov[:, pair][:, :, pair].copy()
-    if kind == "tied":
-        return np.repeat(cov[np.ix_(pair, pair)][None], k, axis=0)
-    if kind == "diag":
-        out = np.zeros((k, 2, 2))
-        out[:, 0, 0], out[:, 1, 1] = cov[:, i], cov[:, j]
-        return out
-    if kind == "spherical":
-        return cov[:, None, None] * np.eye(2)[None]
-    raise ValueError(f"unknown covariance type {kind!r}")
+    full = params.structure.matrices(params.covariances, params.n_components, params.n_features)
+    return full[:, [i, j]][:, :, [i, j]].copy()
 
 
 def ellipse_axes(cov2: np.ndarray) -> tuple[float, float, float]:

@@ -17,7 +17,6 @@ is still read, but must end exactly where its pickle ends.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import pickle
 import re

@@ -1,14 +1,13 @@
 """--engine: which engine runs a command, checked before anything heavy is imported.
 
-Kept apart from dask_engine.py so that the local engine's commands (most calls) validate the
-option without importing the EM engine or Dask.
+Kept apart from ``engine.dask_em`` so that the local engine's commands (most calls) validate
+the option without importing the EM engine or Dask.
 """
 
 from __future__ import annotations
 
-from .errors import UsageError
+from ..errors import UsageError
 
-DASK_MISSING = "--engine dask needs Dask, which is not installed: pip install 'gmmcli[dask]'"
 ENGINES = ("local", "dask")
 
 
@@ -25,13 +24,6 @@ def check_engine(engine: str, data: list[str], scheduler: str | None, **local_on
     for option, value in local_only.items():
         if value:
             raise UsageError(f"--{option.replace('_', '-')} is not supported with --engine dask")
+    from ..engine.dask_em import require_dask
+
     require_dask()
-
-
-def require_dask() -> None:
-    """Fail with the install hint (exit 2) when the optional extra is missing."""
-    try:
-        import dask.dataframe  # noqa: F401
-        import distributed  # noqa: F401
-    except ImportError:
-        raise UsageError(DASK_MISSING) from None

@@ -16,6 +16,8 @@ import re
 
 import numpy as np
 
+from .limits import HUGE
+
 #: Inputs up to this size (after decompression) may take the plain path.
 PLAIN_BYTES = 4 << 20
 
@@ -32,7 +34,6 @@ NA_TEXTS = frozenset({
 })
 
 #: Magnitudes above this are refused by tables.feature_matrix: such input goes to pandas.
-_HUGE = 1e100
 
 
 class PlainTable:
@@ -141,7 +142,7 @@ def numbers(column) -> np.ndarray | None:
     except ValueError:  # "1e", "1.2.3", "+-1", "" ...
         return None
     with np.errstate(invalid="ignore"):
-        if not (np.abs(values) <= _HUGE).all():
+        if not (np.abs(values) <= HUGE).all():
             return None
     if not any(c in joined for c in ".eE"):
         values += 0.0  # pandas reads an all-integer column as int64, where "-0" is 0, not -0.0

@@ -1,8 +1,8 @@
 """Tables in and out: CSV/TSV/JSON-lines, a path or "-", column selection, NaN policy, blocks.
 
-The only module that knows file formats (with plain_tables.py, its pandas-free path for small
-plain inputs). Everything it returns to the rest of gmmcli is a pandas DataFrame, a
-plain_tables.PlainTable or a float numpy matrix; everything it raises is a GmmcliError.
+The only module that knows file formats (with ``plain``, its pandas-free path for small plain
+inputs; ``training`` picks and checks what fit and select train on). Everything it returns to the rest of gmmcli is a pandas DataFrame, a
+plain.PlainTable or a float numpy matrix; everything it raises is a GmmcliError.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import Iterator
 
 import numpy as np
 
-from . import plain_tables
-from .errors import DataError, InputMissing, IOFailure, OutputClosed, UsageError
+from ..errors import DataError, InputMissing, IOFailure, OutputClosed, UsageError, first_line
+from . import plain
+from .limits import HUGE
 
 FORMATS = ("csv", "tsv", "json")
 BLOCK_ROWS = 65_536
-HUGE = 1e100  # larger magnitudes overflow EM's sums of squares: refused like NaN
 
 
 _BZ2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")  # first block, or end of stream (an empty file)
@@ -128,13 +128,13 @@ def _read_error(source: str, exc: BaseException) -> Exception:
     if isinstance(exc, EOFError):
         return DataError(f"cannot read {_name(source)}: compressed input ends early (truncated file?)")
     if isinstance(exc, OSError) and not _is_format_error(exc):
-        return IOFailure(f"reading {_name(source)} failed: {exc.strerror or _first_line(exc)}")
+        return IOFailure(f"reading {_name(source)} failed: {exc.strerror or first_line(exc)}")
     return DataError(f"cannot parse {_name(source)}: {_parser_message(exc)}")
 
 
 def _parser_message(exc: BaseException) -> str:
     """pandas' "Error tokenizing data. C error: Expected 2 fields..." -> "expected 2 fields..."."""
-    text = _first_line(exc)
+    text = first_line(exc)
     for noise in ("Error tokenizing data. C error: ", "C error: "):
         text = text.replace(noise, "")
     return text[:1].lower() + text[1:]
@@ -176,14 +176,14 @@ class Reader:
         _check_readable(self.source)
         self.stream, self.raw = _open_binary(self.source)
         try:
-            self.ahead = self.stream.read(plain_tables.PLAIN_BYTES + 1)
+            self.ahead = self.stream.read(plain.PLAIN_BYTES + 1)
         except (OSError, EOFError, ValueError, UnicodeDecodeError) + _decompression_errors() as exc:
             self.close()
             raise _read_error(self.source, exc) from None
         except BaseException:
             self.close()
             raise
-        if len(self.ahead) > plain_tables.PLAIN_BYTES:
+        if len(self.ahead) > plain.PLAIN_BYTES:
             return None
         self.close()
         self.stream = self.raw = io.BytesIO(self.ahead)
@@ -266,34 +266,12 @@ def _name(source: str) -> str:
     return "stdin" if source == "-" else source
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 def read_frame(source: str, delimiter: str | None = None, header: bool = True, *, reader: Reader | None = None):
     """Read a whole table; raise DataError for an empty input or one without data rows."""
     frame = (reader or Reader(source, delimiter, header)).open(None)
     if len(frame) == 0:
         raise DataError(f"input {_name(source)} has a header but no data rows")
     return frame
-
-
-def read_training_data(source: str, delimiter: str | None = None, header: bool = True, *, columns: list[str],
-                       exclude: list[str], weights: str | None = None, dropna: bool = False, dtype=np.float64):
-    """``training_data(read_frame(source, ...), ...)``, without pandas for a small plain input
-    (the same X, names and weights: parsed as pandas parses them)."""
-    reader = Reader(source, delimiter, header)
-    if dtype == np.float64:  # float32: pandas' casts, left to pandas
-        text = reader.read_small()
-        table = None if text is None else plain_tables.split(text, reader.sep, header)
-        if table is not None:
-            names = training_columns(table, columns, exclude, weights)
-            values = [plain_tables.numbers(table.data[n]) for n in names + ([weights] if weights else [])]
-            if all(v is not None for v in values):
-                X = np.column_stack(values[: len(names)])
-                return X, names, checked_weights(values[-1], weights) if weights else None
-    return training_data(read_frame(source, reader=reader), columns=columns, exclude=exclude, weights=weights,
-                         dropna=dropna, dtype=dtype)
 
 
 def read_blocks(source: str, delimiter: str | None = None, block_rows: int = BLOCK_ROWS, *,
@@ -304,12 +282,12 @@ def read_blocks(source: str, delimiter: str | None = None, block_rows: int = BLO
     ``feature_matrix`` uses to name the failing row. ``text_columns`` are read as text, so that
     they are copied to the output exactly as written, whatever other blocks hold.
     With ``plain_features`` (the numeric columns the caller needs), a small plain input is
-    yielded as one ``plain_tables.PlainTable`` instead, and pandas is not even imported.
+    yielded as one ``plain.PlainTable`` instead, and pandas is not even imported.
     """
     reader = Reader(source, delimiter, header, text_columns)
     if plain_features is not None:
         text = reader.read_small()
-        block = None if text is None else plain_tables.parse(text, reader.sep, header, plain_features, reader.text_columns)
+        block = None if text is None else plain.parse(text, reader.sep, header, plain_features, reader.text_columns)
         if block is not None:
             yield block
             return
@@ -332,23 +310,6 @@ def read_blocks(source: str, delimiter: str | None = None, block_rows: int = BLO
                 yield reader.rename(block)
     if not seen:
         raise DataError(f"input {_name(source)} has a header but no data rows")
-
-
-def parse_names(text: str | None) -> list[str]:
-    """'a,b , c' -> ['a', 'b', 'c']; None or '' -> []."""
-    return [n.strip() for n in text.split(",") if n.strip()] if text else []
-
-
-def choose_features(frame, columns: list[str], exclude: list[str]) -> list[str]:
-    """The columns to fit on: --columns if given, else every column not --exclude'd."""
-    missing = [c for c in columns + exclude if c not in frame.columns]
-    if missing:
-        raise UsageError(f"unknown column {missing[0]!r} (input has: {', '.join(map(str, frame.columns))})")
-    names = columns or [c for c in frame.columns if c not in exclude]
-    names = [c for c in names if c not in exclude]
-    if not names:
-        raise UsageError("no columns left to fit on after --exclude")
-    return [str(c) for c in names]
 
 
 def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
@@ -380,42 +341,6 @@ def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
             raise DataError(f"row {row} has a missing or infinite value (use --dropna to skip such rows)")
         X = X[finite]
     return X, finite
-
-
-def training_data(frame, *, columns: list[str], exclude: list[str], weights: str | None = None,
-                  dropna: bool = False, dtype=np.float64):
-    """What fit and select train on: (X, feature names, row weights or None).
-
-    The --weights column is never a feature. Its values must be finite, non-negative and not all
-    zero (even with --dropna: a bad weight is a mistake to fix, not a row to skip silently).
-    """
-    names = training_columns(frame, columns, exclude, weights)
-    X, kept = feature_matrix(frame, names, dropna, dtype=dtype)
-    if weights is None:
-        return X, names, None
-    if frame[weights].dtype.kind not in "biuf":
-        raise DataError(f"--weights column {weights!r} is not numeric")
-    return X, names, checked_weights(frame[weights].to_numpy(dtype=np.float64)[kept], weights)
-
-
-def training_columns(frame, columns: list[str], exclude: list[str], weights: str | None) -> list[str]:
-    """The feature columns (``choose_features``), the --weights column never among them."""
-    if weights is not None:
-        if weights not in frame.columns:
-            raise UsageError(f"unknown --weights column {weights!r} (input has: {', '.join(map(str, frame.columns))})")
-        if weights in columns:
-            raise UsageError(f"column {weights!r} cannot be both a feature and the --weights column")
-        exclude = exclude + [weights]
-    return choose_features(frame, columns, exclude)
-
-
-def checked_weights(w: np.ndarray, name: str) -> np.ndarray:
-    """The --weights values, refused when negative, missing, infinite or all zero."""
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise DataError(f"--weights column {name!r} has a negative, missing or infinite value")
-    if not w.sum() > 0:
-        raise DataError(f"--weights column {name!r} sums to zero")
-    return w
 
 
 def numeric_view(frame, text_names: list[str]):
@@ -470,11 +395,11 @@ def write_block(frame, fh, fmt: str, header: bool) -> None:
         import json
 
         columns = [str(c) for c in frame.columns]
-        rows = frame.rows() if isinstance(frame, plain_tables.PlainTable) else frame.itertuples(index=False, name=None)
+        rows = frame.rows() if isinstance(frame, plain.PlainTable) else frame.itertuples(index=False, name=None)
         for row in rows:
             fh.write(json.dumps(dict(zip(columns, map(_plain, row)))) + "\n")
-    elif isinstance(frame, plain_tables.PlainTable):
-        plain_tables.write(frame, fh, fmt, header)
+    elif isinstance(frame, plain.PlainTable):
+        plain.write(frame, fh, fmt, header)
     else:
         frame.to_csv(fh, index=False, header=header, sep="\t" if fmt == "tsv" else ",", lineterminator="\n")
 
@@ -495,7 +420,7 @@ def output_stream(output: str | None):
     """stdout for None or "-", else an atomically replaced file."""
     if output in (None, "-"):
         if sys.stdout is None:  # started with stdout closed (>&-)
-            from .errors import CannotCreateOutput
+            from ..errors import CannotCreateOutput
 
             raise CannotCreateOutput("stdout is closed: write to a file with -o FILE")
         try:

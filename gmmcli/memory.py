@@ -8,6 +8,7 @@ side; ``--max-memory`` overrides the limit when the user knows better.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
@@ -15,7 +16,7 @@ from .errors import DataError, UsageError
 
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
-# Measured with the blocked EM engine (em.py / em_blocks.py, November 2026) by the peak RSS of a
+# Measured with the blocked EM engine (engine/, November 2026) by the peak RSS of a
 # fit beyond the loaded data, for n x d x k from 300k x 2 x 2 to 2M x 2 x 32 and 50k x 100 x 10:
 # typically 2-3 copies' worth of the n x d data (initialisation, centring), a few float vectors
 # of length n, well under one n x k array (responsibilities are made block by block), and the
@@ -59,7 +60,9 @@ def fit_bytes(n_rows: int, n_features: int, n_components: int, covariance_type: 
               parallel: int = 1) -> int:
     """Estimated peak bytes a fit allocates beyond the loaded data; ``parallel`` fits at once."""
     n, d, k = int(n_rows), int(n_features), int(n_components)
-    cov = {"full": k * d * d, "tied": d * d, "diag": k * d, "spherical": k}.get(covariance_type, k * d * d)
+    from .engine import covariance
+
+    cov = math.prod(covariance.get(covariance_type).structure.cov_shape(k, d))
     one = (_BYTES_PER_ROW_FEATURE * n * d + _BYTES_PER_ROW_COMPONENT * n * k + _BYTES_PER_ROW * n
            + 8 * _COVARIANCE_COPIES * cov + _OVERHEAD)
     return one * max(1, int(parallel))

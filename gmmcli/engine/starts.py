@@ -26,8 +26,9 @@ import numbers
 
 import numpy as np
 
-from .em_blocks import block_bounds, default_block_rows, m_step, resp_stats, sum_stats
-from .gaussian import MixtureParams
+from .mstep import m_step
+from .params import MixtureParams
+from .stats import block_bounds, default_block_rows, resp_stats, sum_stats
 from .kmeans import kmeans_labels, kmeans_plusplus
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")

@@ -1,16 +1,15 @@
 """The EM engine: fit a Gaussian mixture to an array.
 
-Pure numpy on arrays; knows nothing of files or the command line. scikit-learn (k-means
-initialisation), joblib (parallel restarts) and threadpoolctl are imported lazily, inside the
-functions that need them.
+Pure numpy on arrays; knows nothing of files or the command line. joblib (parallel restarts) and
+threadpoolctl are imported lazily, inside the functions that need them.
 
 The engine reproduces ``sklearn.mixture.GaussianMixture``: the same initialisation from the same
-seed (``em_init``), the same M-step formulas, and the same meaning of ``tol``, ``max_iter``,
+seed (``starts``), the same M-step formulas, and the same meaning of ``tol``, ``max_iter``,
 ``reg_covar``, ``n_init``, ``lower_bound`` (mean log-likelihood per row at the last E-step, i.e.
 under the parameters before the last M-step), ``n_iter`` and ``converged``. Its E-step and
-M-step are blocked sufficient statistics (``em_blocks``: ``prepare_estep``, ``block_stats``,
-``sum_stats``, ``m_step``), which is what makes sample weights, float32 and a later distributed
-engine fall out of the same code.
+M-step are blocked sufficient statistics (``estep.prepare_estep``, ``estep.block_stats``,
+``stats.sum_stats``, ``mstep.m_step``), which is what makes sample weights, float32 and the
+Dask engine fall out of the same code.
 
 Public functions::
 
@@ -24,50 +23,38 @@ Public functions::
                    sample_weight=None) -> MixtureParams
     log_likelihood(X, params, sample_weight=None) -> float        (total, weighted)
     effective_rows(X, sample_weight=None) -> float                (sum of weights)
+    best_restart(results) -> FitResult         (scikit-learn's rule; used by every engine)
     aic(X, params, sample_weight=None) / bic(X, params, sample_weight=None) -> float
 """
 
 from __future__ import annotations
 
 import math
-import operator
-import os
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 import numpy as np
 
-from .em_blocks import (
-    SuffStats,
-    block_bounds,
-    block_features,
-    block_stats,
-    default_block_rows,
-    m_step,
-    n_moment_features,
-    prepare_estep,
-    sum_stats,
-)
-from .em_init import INIT_METHODS, check_random_state
-from .em_init import initial_params as _initial_params
-from .gaussian import (
-    COVARIANCE_TYPES,
-    ILL_DEFINED_COVARIANCE,
-    IllDefinedCovariance,
-    MixtureParams,
-    n_parameters,
-)
+from ..errors import SettingError
+from . import covariance, criteria
+from .cpus import available_cores, blas_single_thread, default_threads
+from .estep import block_stats, prepare_estep
+from .mstep import m_step
+from .params import ILL_DEFINED_COVARIANCE, IllDefinedCovariance, MixtureParams
+from .starts import INIT_METHODS, check_random_state
+from .starts import initial_params as _initial_params
+from .stats import SuffStats, block_bounds, block_features, default_block_rows, n_moment_features, sum_stats
 
 __all__ = [
-    "COVARIANCE_TYPES",
     "INIT_METHODS",
     "FitResult",
     "IllDefinedCovariance",
     "ILL_DEFINED_COVARIANCE",
     "aic",
+    "best_restart",
     "bic",
+    "check_settings",
     "effective_rows",
     "em_loop",
     "fit",
@@ -134,8 +121,6 @@ def _check_weights(sample_weight, n: int) -> np.ndarray | None:
 
 
 def _check_params_for(params: MixtureParams, d: int) -> None:
-    if params.covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(f"unknown covariance type {params.covariance_type!r}")
     if params.n_features != d:
         raise ValueError(f"parameters have {params.n_features} features, X has {d}")
 
@@ -188,40 +173,6 @@ class _Data:
         if (a, b) not in self.features:
             self.features[(a, b)] = block_features(self.X[a:b], self.shift, self.covariance_type)
         return self.features[(a, b)]
-
-
-def _blas_single_thread():
-    """Limit BLAS to one thread (we thread over blocks ourselves); no-op without threadpoolctl."""
-    controller = _blas_controller()
-    return nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
-
-
-@lru_cache(maxsize=1)
-def _blas_controller():
-    """One threadpoolctl controller per process: finding the loaded libraries costs ~3 ms, paid
-    by every EM run otherwise (the numpy BLAS the E-step uses is loaded before the first)."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return None
-    return ThreadpoolController()
-
-
-def _cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _default_threads() -> int:
-    """CPUs available, capped by OMP_NUM_THREADS when set (joblib sets it in its workers)."""
-    n = _cpus()
-    try:
-        n = min(n, int(os.environ.get("OMP_NUM_THREADS", "")))
-    except ValueError:
-        pass
-    return max(1, n)
 
 
 #: Largest total size of the per-block feature vectors phi kept across EM iterations.
@@ -323,9 +274,9 @@ def run_em(
 @contextmanager
 def _running(data, threads):
     """A block runner on ``threads`` threads (default: the CPUs), BLAS at one thread."""
-    runner = _BlockRunner(data, _default_threads() if threads is None else threads)
+    runner = _BlockRunner(data, default_threads() if threads is None else threads)
     try:
-        with _blas_single_thread():
+        with blas_single_thread():
             yield runner
     finally:
         runner.close()
@@ -412,18 +363,9 @@ def fit(
     Raises IllDefinedCovariance when a component's covariance degenerates, ValueError on bad
     input or settings.
     """
-    if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}")
-    if init not in INIT_METHODS:
-        raise ValueError(f"init must be one of {INIT_METHODS}")
-    try:
-        n_components, n_init, max_iter = (operator.index(v) for v in (n_components, n_init, max_iter))
-    except TypeError:
-        raise ValueError("n_components, n_init and max_iter must be integers") from None
-    if n_components < 1 or n_init < 1 or max_iter < 0:
-        raise ValueError("n_components and n_init must be >= 1, max_iter >= 0")
-    if not (tol >= 0 and reg_covar >= 0):
-        raise ValueError("tol and reg_covar must be >= 0")
+    check_settings(n_components=n_components, covariance_type=covariance_type, tol=tol, reg_covar=reg_covar,
+                   max_iter=max_iter, n_init=n_init, init=init)
+    covariance_type = covariance.get(covariance_type).name
     X = _check_X(X, n_components)
     w = _check_weights(sample_weight, X.shape[0])
     data = _Data(X, w, covariance_type, n_components)
@@ -453,16 +395,49 @@ def fit(
             for p in starts
         )
 
-    # scikit-learn's selection: the first strictly best lower bound wins
+    best = best_restart(results)
+    if score:
+        best = replace(best, log_likelihood=_total_loglik(data, best.params, threads))
+    return best
+
+
+def best_restart(results: list[FitResult]) -> FitResult:
+    """scikit-learn's choice among restarts: the first strictly best lower bound wins.
+
+    A restart whose lower bound is -inf (no iteration ran: ``max_iter=0``) is replaced by any
+    later one, so with ``max_iter=0`` the last start is kept, as scikit-learn keeps it.
+    """
     best = None
     for res in results:
         if best is None or res.lower_bound > best.lower_bound or best.lower_bound == -math.inf:
             best = res
-    if max_iter == 0:  # scikit-learn keeps the last init's parameters and lower bound -inf
-        best = results[-1]
-    if score:
-        best = replace(best, log_likelihood=_total_loglik(data, best.params, threads))
     return best
+
+
+def check_settings(**settings) -> None:
+    """Validate EM settings by their library names (``SettingError``, a ValueError).
+
+    The one check of the values every engine and the grid use; the command line calls it once,
+    through ``settings.FitSettings``, and names the options instead.
+    """
+    for name in ("n_components", "n_init", "max_iter"):
+        if name in settings:
+            value, least = settings[name], 0 if name == "max_iter" else 1
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise SettingError(name, f"{{}} must be an integer, got {value!r}")
+            if value < least:
+                raise SettingError(name, f"{{}} must be at least {least}, got {value}")
+    for name in ("tol", "reg_covar"):
+        if name in settings:
+            value = settings[name]
+            if not (isinstance(value, (int, float, np.floating)) and math.isfinite(value)):
+                raise SettingError(name, f"{{}} must be finite, got {value!r}")
+            if value < 0:
+                raise SettingError(name, f"{{}} must not be negative, got {value!r}")
+    if "covariance_type" in settings:
+        covariance.get(settings["covariance_type"])
+    if "init" in settings and settings["init"] not in INIT_METHODS:
+        raise SettingError("init", f"unknown {{}} {settings['init']!r} (choose from {', '.join(INIT_METHODS)})")
 
 
 def _n_workers(jobs: int, n_tasks: int) -> int:
@@ -470,7 +445,7 @@ def _n_workers(jobs: int, n_tasks: int) -> int:
     if jobs == 0:
         raise ValueError("jobs must be a positive number of workers, or -1 for all CPUs")
     if jobs < 0:
-        jobs = max(1, _cpus() + 1 + jobs)
+        jobs = max(1, available_cores() + 1 + jobs)
     return max(1, min(jobs, n_tasks))
 
 
@@ -494,13 +469,12 @@ def effective_rows(X: np.ndarray, sample_weight=None) -> float:
 
 
 def aic(X: np.ndarray, params: MixtureParams, sample_weight=None) -> float:
-    """Akaike information criterion, -2 log L + 2 p (scikit-learn's ``aic`` when unweighted)."""
-    p = n_parameters(params.n_components, params.n_features, params.covariance_type)
-    return -2.0 * log_likelihood(X, params, sample_weight) + 2.0 * p
+    """Akaike information criterion of ``params`` on X (``criteria.aic``)."""
+    p = params.model.n_parameters(params.n_components, params.n_features)
+    return criteria.aic(log_likelihood(X, params, sample_weight), p)
 
 
 def bic(X: np.ndarray, params: MixtureParams, sample_weight=None) -> float:
-    """Bayesian information criterion, -2 log L + p log(sum of weights)."""
-    p = n_parameters(params.n_components, params.n_features, params.covariance_type)
-    n_eff = effective_rows(X, sample_weight)
-    return -2.0 * log_likelihood(X, params, sample_weight) + p * math.log(n_eff)
+    """Bayesian information criterion of ``params`` on X (``criteria.bic``, n = sum of weights)."""
+    p = params.model.n_parameters(params.n_components, params.n_features)
+    return criteria.bic(log_likelihood(X, params, sample_weight), p, effective_rows(X, sample_weight))

@@ -18,12 +18,14 @@ import stat
 import tempfile
 from pathlib import Path
 
-from .errors import CannotCreateOutput, IOFailure
+from ..errors import CannotCreateOutput, IOFailure
 
 _IO_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG}
 
 
-def _reject_unwritable(target: Path) -> None:
+def reject_unwritable(target) -> None:
+    """Refuse (exit 73) a target that is a folder or lies in a folder that does not exist."""
+    target = Path(target)
     if target.is_dir():
         raise CannotCreateOutput(f"cannot write {target}: it is a directory")
     folder = target.parent
@@ -79,7 +81,7 @@ def atomic_path(target: str | os.PathLike, suffix: str = ""):
         except OSError as exc:
             raise io_error(exc, target) from None
         return
-    _reject_unwritable(target)
+    reject_unwritable(target)
     mode = _new_file_mode(target)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)

@@ -1,0 +1,366 @@
+"""How a covariance is stored, and everything that depends only on that: the four structures.
+
+Every covariance model (``models.py``) stores its covariances in one of scikit-learn's four
+layouts, and the E-step, the density, sampling, the statistics' layout and the plots need only
+that layout, never the model's constraint:
+
+=========  ==============  ==========================  =====================================
+structure  covariances     precision factors U         second moments kept per component
+=========  ==============  ==========================  =====================================
+full       (k, d, d)       (k, d, d), P_k = U U^T      packed upper triangle, d(d+1)/2
+tied       (d, d)          (d, d)                      the data scatter, one extra row
+diag       (k, d)          (k, d), P_k = diag(U^2)     the diagonal, d
+spherical  (k,)            (k,), P_k = U^2 I           the trace, 1
+=========  ==============  ==========================  =====================================
+
+A structure is a stateless object; ``STRUCTURES[name]`` finds it. The formulas follow
+scikit-learn's ``_gaussian_mixture.py`` operation for operation, so the four models that
+scikit-learn has keep its numbers to rounding.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+#: A variance below this fraction of its second moment is cancellation noise, i.e. zero.
+ROUNDING_NOISE = 8.0 * float(np.finfo(np.float64).eps)
+
+
+class NotPositiveDefinite(ValueError):
+    """A covariance is not positive definite, so its precision cannot be factorised."""
+
+
+@lru_cache(maxsize=64)
+def triu(d: int):
+    """Indices of the packed upper triangle of a d x d matrix (row by row)."""
+    return np.triu_indices(d)
+
+
+def unpack_symmetric(packed: np.ndarray, d: int) -> np.ndarray:
+    """(k, d(d+1)/2) packed upper triangles -> (k, d, d) symmetric matrices."""
+    iu = triu(d)
+    out = np.empty((packed.shape[0], d, d))
+    out[:, iu[0], iu[1]] = packed
+    out[:, iu[1], iu[0]] = packed
+    return out
+
+
+def _inverse_lower(lower: np.ndarray) -> np.ndarray:
+    """Inverse of lower-triangular Cholesky factors (..., d, d); numpy has no triangular solver."""
+    eye = np.broadcast_to(np.eye(lower.shape[-1], dtype=lower.dtype), lower.shape)
+    return np.tril(np.linalg.solve(lower, eye))
+
+
+def _zero_rounding_noise(variances, second_moments, cov, diag) -> None:
+    """Set to exactly zero the variances that are only rounding noise of S2/N - m m^T.
+
+    scikit-learn computes sum r (x - mu)^2 directly, so collapsed points give an exact zero and
+    a failed Cholesky ("ill-defined covariance"); the moment form leaves noise of order
+    eps * S2/N there instead. Zeroing it restores the same verdict (and reg_covar still rescues
+    it, as in scikit-learn); real variances are far above eps * S2/N.
+    """
+    noise = variances <= ROUNDING_NOISE * second_moments
+    if np.any(noise):
+        if cov.ndim == 3:
+            k_idx, j_idx = np.nonzero(noise)
+            cov[k_idx, diag[j_idx], diag[j_idx]] = 0.0
+        else:
+            j_idx = np.flatnonzero(noise)
+            cov[diag[j_idx], diag[j_idx]] = 0.0
+
+
+class _Matrix:
+    """Shared by full and tied: covariances are d x d matrices with Cholesky factors."""
+
+    matrix = True
+
+    def precision_cholesky(self, cov: np.ndarray) -> np.ndarray:
+        try:  # all components in one batched LAPACK call
+            return np.swapaxes(_inverse_lower(np.linalg.cholesky(cov)), -1, -2)
+        except np.linalg.LinAlgError:
+            raise NotPositiveDefinite("a covariance is not positive definite") from None
+
+    def check_positive_definite(self, cov: np.ndarray) -> None:
+        self.precision_cholesky(cov)
+
+    def n_quadratic(self, d: int) -> int:
+        return d * (d + 1) // 2
+
+    def square_features(self, xt: np.ndarray, out: np.ndarray) -> None:
+        """The quadratic rows of phi: x_i x_j for i <= j, row by row (the packed triangle)."""
+        d, o = xt.shape[0], 0
+        for i in range(d):
+            np.multiply(xt[i], xt[i:], out=out[o : o + d - i])
+            o += d - i
+
+    def add_to_diagonal(self, cov: np.ndarray, value: float) -> np.ndarray:
+        d = cov.shape[-1]
+        diag = np.arange(d)
+        cov[..., diag, diag] += value
+        return cov
+
+    def quadratic_coef(self, pc: np.ndarray, mu: np.ndarray):
+        """(quad (k, q), lin (k, d), mu^T P mu (k,)) of the quadratic expansion of log N."""
+        k, d = mu.shape
+        prec = self._precisions(pc, k)
+        iu = triu(d)
+        quad = -prec[:, iu[0], iu[1]]
+        quad[:, iu[0] == iu[1]] *= 0.5
+        lin = np.einsum("kij,kj->ki", prec, mu)
+        y = self._project(mu, pc)
+        return quad, lin, np.sum(y * y, axis=1)
+
+    def direct_terms(self, pc: np.ndarray, mu: np.ndarray, dtype) -> dict:
+        """The direct kernel's stacked factors [U_k^T | -(mu_k U_k)], (k*d, d+1) in dtype."""
+        k, d = mu.shape
+        factors = np.empty((k, d, d + 1))
+        factors[:, :, :d] = np.swapaxes(np.broadcast_to(pc, (k, d, d)), 1, 2)
+        factors[:, :, d] = -self._project(mu, pc)
+        return dict(factors=factors.reshape(k * d, d + 1).astype(dtype))
+
+    def maha(self, X: np.ndarray, means: np.ndarray, pc: np.ndarray) -> np.ndarray:
+        n, k = X.shape[0], means.shape[0]
+        out = np.empty((n, k), dtype=np.result_type(X, means))
+        factors = np.broadcast_to(pc, (k,) + pc.shape[-2:])
+        for i in range(k):
+            y = (X @ factors[i]) - (means[i] @ factors[i])
+            out[:, i] = np.sum(np.square(y), axis=1)
+        return out
+
+    def sklearn_precisions(self, pc: np.ndarray) -> np.ndarray:
+        return pc @ np.swapaxes(pc, -1, -2)
+
+    def matrices(self, cov: np.ndarray, k: int, d: int) -> np.ndarray:
+        return np.broadcast_to(cov, (k, d, d)).copy()
+
+    def draw(self, z: np.ndarray, cov: np.ndarray, i: int) -> np.ndarray:
+        """Standard normal rows z turned into draws of component i's covariance (mean 0)."""
+        one = cov[i] if cov.ndim == 3 else cov
+        return z @ np.linalg.cholesky(one).T
+
+
+class Full(_Matrix):
+    name = "full"
+    extra_row = False
+
+    def cov_shape(self, k: int, d: int) -> tuple:
+        return (k, d, d)
+
+    def log_det(self, pc: np.ndarray, d: int) -> np.ndarray:
+        k = pc.shape[0]
+        return np.sum(np.log(pc.reshape(k, -1)[:, :: d + 1]), axis=1)
+
+    def precision_trace(self, pc: np.ndarray, d: int) -> np.ndarray:
+        return np.einsum("kij,kij->k", pc, pc)
+
+    def _precisions(self, pc, k):
+        return np.matmul(pc, np.swapaxes(pc, 1, 2))
+
+    def _project(self, mu, pc):
+        return np.einsum("ki,kij->kj", mu, pc)
+
+    def scatter_gemm(self, d: int, k: int) -> bool:
+        """Second moments by per-component GEMMs (x r_k)^T x rather than from phi.
+
+        phi's d(d+1)/2 products per row are memory traffic; the GEMM form does twice the flops
+        but touches k*d values per row. With few components in many dimensions (4k <= d) it
+        wins (measured: d=64, k=10 2x faster by GEMM; d=41, k=110 4x faster by phi; d=10, k=8
+        1.5x faster by phi).
+        """
+        return 4 * k <= d
+
+    def second_moments(self, moments: np.ndarray, k: int, d: int) -> np.ndarray:
+        return unpack_symmetric(moments[:k, : self.n_quadratic(d)], d)
+
+    def scatter_covariance(self, stats, nk, m, corr) -> np.ndarray:
+        """sum r (x - m)(x - m)^T / nk = S2 / nk - (2 - n_sum / nk) m m^T (exactly)."""
+        d = m.shape[1]
+        diag = np.arange(d)
+        second = stats.s2 / nk[:, None, None]
+        cov = second - corr[:, None, None] * (m[:, :, None] * m[:, None, :])
+        _zero_rounding_noise(cov[:, diag, diag], second[:, diag, diag], cov, diag)
+        return cov
+
+    def scatter_sums(self, cov: np.ndarray, nk: np.ndarray) -> np.ndarray:
+        return cov * nk[:, None, None]
+
+
+class Tied(_Matrix):
+    name = "tied"
+    extra_row = True  # the moments of the data itself (responsibility one), for the data scatter
+
+    def cov_shape(self, k: int, d: int) -> tuple:
+        return (d, d)
+
+    def log_det(self, pc: np.ndarray, d: int) -> np.ndarray:
+        return np.sum(np.log(np.diag(pc)))
+
+    def precision_trace(self, pc: np.ndarray, d: int) -> np.ndarray:
+        return np.array([np.sum(pc * pc)])
+
+    def _precisions(self, pc, k):
+        return np.broadcast_to(pc @ pc.T, (k,) + pc.shape)
+
+    def _project(self, mu, pc):
+        return mu @ pc
+
+    def scatter_gemm(self, d: int, k: int) -> bool:
+        return True  # only the data scatter is needed: always cheaper as one GEMM
+
+    def second_moments(self, moments: np.ndarray, k: int, d: int) -> np.ndarray:
+        return unpack_symmetric(moments[-1:, : self.n_quadratic(d)], d)[0]
+
+    def scatter_covariance(self, stats, nk, m, corr) -> np.ndarray:
+        """scikit-learn: (X^T X - sum_k nk mu_k mu_k^T) / sum(nk), in raw coordinates.
+
+        With x = c + x', mu_k = c + m_k this is exactly the expression below; the terms in c
+        vanish (to rounding) when each row's responsibilities sum to one, but not for
+        scikit-learn's one-hot initialisations, which it must reproduce.
+        """
+        d = m.shape[1]
+        diag = np.arange(d)
+        c = stats.shift
+        delta = stats.data_s1 - stats.s1.sum(axis=0)
+        lost = stats.weight - nk.sum()
+        cov = stats.s2 - (nk[:, None] * m).T @ m
+        cov += np.outer(c, delta) + np.outer(delta, c) + lost * np.outer(c, c)
+        cov /= nk.sum()
+        _zero_rounding_noise(cov[diag, diag], stats.s2[diag, diag] / nk.sum(), cov, diag)
+        return cov
+
+    def scatter_sums(self, cov: np.ndarray, nk: np.ndarray) -> np.ndarray:
+        return cov * nk.sum()
+
+
+class _Vector:
+    """Shared by diag and spherical: covariances are variances, factors 1/sqrt of them."""
+
+    extra_row = False
+    matrix = False
+
+    def precision_cholesky(self, cov: np.ndarray) -> np.ndarray:
+        if np.any(cov <= 0.0):
+            raise NotPositiveDefinite("a variance is not positive")
+        return 1.0 / np.sqrt(cov)
+
+    def check_positive_definite(self, cov: np.ndarray) -> None:
+        if np.any(cov <= 0):
+            raise NotPositiveDefinite("a variance is not positive")
+
+    def scatter_gemm(self, d: int, k: int) -> bool:
+        return False
+
+    def add_to_diagonal(self, cov: np.ndarray, value: float) -> np.ndarray:
+        cov += value
+        return cov
+
+    def sklearn_precisions(self, pc: np.ndarray) -> np.ndarray:
+        return pc**2
+
+    def direct_terms(self, pc: np.ndarray, mu: np.ndarray, dtype) -> dict:
+        scale = self._per_feature(pc, mu.shape[1])
+        return dict(scale=scale[:, :, None].astype(dtype), offset=(scale * mu)[:, :, None].astype(dtype))
+
+    def scatter_sums(self, cov: np.ndarray, nk: np.ndarray) -> np.ndarray:
+        return cov * nk.reshape((-1,) + (1,) * (cov.ndim - 1))
+
+    def draw(self, z: np.ndarray, cov: np.ndarray, i: int) -> np.ndarray:
+        return z * np.sqrt(cov[i])
+
+
+class Diag(_Vector):
+    name = "diag"
+
+    def cov_shape(self, k: int, d: int) -> tuple:
+        return (k, d)
+
+    def n_quadratic(self, d: int) -> int:
+        return d
+
+    def square_features(self, xt: np.ndarray, out: np.ndarray) -> None:
+        np.square(xt, out=out)
+
+    def log_det(self, pc: np.ndarray, d: int) -> np.ndarray:
+        return np.sum(np.log(pc), axis=1)
+
+    def precision_trace(self, pc: np.ndarray, d: int) -> np.ndarray:
+        return np.sum(pc * pc, axis=1)
+
+    def _per_feature(self, pc, d):
+        return pc
+
+    def quadratic_coef(self, pc: np.ndarray, mu: np.ndarray):
+        prec = pc * pc
+        return -0.5 * prec, prec * mu, np.sum(prec * mu * mu, axis=1)
+
+    def maha(self, X: np.ndarray, means: np.ndarray, pc: np.ndarray) -> np.ndarray:
+        precisions = pc**2
+        return (
+            np.sum(means**2 * precisions, axis=1)
+            - 2.0 * (X @ (means * precisions).T)
+            + ((X**2) @ precisions.T)
+        )
+
+    def second_moments(self, moments: np.ndarray, k: int, d: int) -> np.ndarray:
+        return moments[:k, :d].copy()
+
+    def scatter_covariance(self, stats, nk, m, corr) -> np.ndarray:
+        second = stats.s2 / nk[:, None]
+        cov = second - corr[:, None] * m * m
+        cov[cov <= ROUNDING_NOISE * second] = 0.0
+        return cov
+
+    def matrices(self, cov: np.ndarray, k: int, d: int) -> np.ndarray:
+        return np.einsum("kd,de->kde", cov, np.eye(cov.shape[1]))
+
+
+class Spherical(_Vector):
+    name = "spherical"
+
+    def cov_shape(self, k: int, d: int) -> tuple:
+        return (k,)
+
+    def n_quadratic(self, d: int) -> int:
+        return 1
+
+    def square_features(self, xt: np.ndarray, out: np.ndarray) -> None:
+        np.einsum("ij,ij->j", xt, xt, out=out[0])
+
+    def log_det(self, pc: np.ndarray, d: int) -> np.ndarray:
+        return d * np.log(pc)
+
+    def precision_trace(self, pc: np.ndarray, d: int) -> np.ndarray:
+        return d * pc * pc
+
+    def _per_feature(self, pc, d):
+        return np.repeat(pc[:, None], d, axis=1)
+
+    def quadratic_coef(self, pc: np.ndarray, mu: np.ndarray):
+        prec = pc * pc
+        return (-0.5 * prec)[:, None], prec[:, None] * mu, prec * np.sum(mu * mu, axis=1)
+
+    def maha(self, X: np.ndarray, means: np.ndarray, pc: np.ndarray) -> np.ndarray:
+        precisions = pc**2
+        return (
+            np.sum(means**2, axis=1) * precisions
+            - 2 * (X @ means.T * precisions)
+            + np.outer(np.einsum("ij,ij->i", X, X), precisions)
+        )
+
+    def second_moments(self, moments: np.ndarray, k: int, d: int) -> np.ndarray:
+        return moments[:k, 0].copy()
+
+    def scatter_covariance(self, stats, nk, m, corr) -> np.ndarray:
+        d = m.shape[1]
+        second = stats.s2 / nk
+        cov = (second - corr * np.sum(m * m, axis=1)) / d
+        cov[cov <= ROUNDING_NOISE * second / d] = 0.0
+        return cov
+
+    def matrices(self, cov: np.ndarray, k: int, d: int) -> np.ndarray:
+        return cov[:, None, None] * np.eye(d)
+
+
+STRUCTURES = {s.name: s for s in (Full(), Tied(), Diag(), Spherical())}

@@ -1,0 +1,212 @@
+"""EM's sufficient statistics: the block layout, phi(x), the additive moments, their sum.
+
+One E-step over a block of rows returns additive statistics about a fixed ``shift`` (a centre
+of the data chosen once per fit, e.g. its weighted mean, which keeps ``S2/N - m m^T`` free of
+cancellation for data far from the origin). For each component k, over the rows n of a block
+with weight w_n and responsibility r_nk, and x_n measured from the shift::
+
+    N_k  = sum_n w_n r_nk
+    S1_k = sum_n w_n r_nk x_n
+    S2_k = sum_n w_n r_nk x_n x_n^T      in the structure's layout (``covariance.structures``):
+                                         full: packed upper triangle; diag: its diagonal;
+                                         spherical: its trace; tied: the data scatter
+                                         sum_n w_n x_n x_n^T (one more row, responsibility 1)
+    loglik = sum_n w_n log p(x_n),  weight = sum_n w_n
+
+All of them come out of one matrix product: with the row's feature vector
+``phi(x) = [quadratic terms, x, 1]`` (length m), ``moments = (w r)^T phi`` is (k, m). The blocks
+are summed in an order that depends only on the data's shape, so a fit's bits never depend on
+threads, ``--jobs`` or the machine. Everything is laid out transposed, (features, rows), so that
+every numpy pass has the row count as its contiguous inner loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import covariance
+from .covariance.structures import triu
+
+#: Bytes aimed at for one block's largest temporary (fits in L2 next to its neighbours).
+BLOCK_BYTES = 1 << 21
+
+
+def n_quadratic_features(covariance_type: str, n_features: int) -> int:
+    """Number of second-moment values per component kept for this covariance model."""
+    return covariance.get(covariance_type).structure.n_quadratic(n_features)
+
+
+def n_moment_features(covariance_type: str, n_features: int) -> int:
+    """Length m of the feature vector phi(x) = [quadratic terms, x, 1]."""
+    return n_quadratic_features(covariance_type, n_features) + n_features + 1
+
+
+def default_block_rows(covariance_type: str, n_features: int, n_components: int) -> int:
+    """Rows per block: keeps the widest per-block temporary near ``BLOCK_BYTES``.
+
+    Depends only on the model's shape (never on threads, jobs or dtype), so that the order in
+    which statistics are summed, and hence the result, is the same however the blocks are run.
+    """
+    width = max(n_moment_features(covariance_type, n_features), n_components * n_features, n_components)
+    rows = BLOCK_BYTES // (8 * width)
+    rows = 1 << max(0, int(rows).bit_length() - 1)  # a power of two, rounded down
+    return int(min(max(rows, 256), 16384))
+
+
+def block_bounds(n_rows: int, block_rows: int) -> list[tuple[int, int]]:
+    """[(start, stop), ...] covering range(n_rows) in blocks of block_rows."""
+    return [(a, min(a + block_rows, n_rows)) for a in range(0, n_rows, block_rows)]
+
+
+@dataclass
+class SuffStats:
+    """Additive EM statistics of some rows (see the module docstring for the layout).
+
+    ``moments`` is (k, m) float64: columns [0, q) are the packed second moments, [q, q+d) the
+    first moments S1 and the last column N; all about ``shift``. A structure with an extra row
+    (tied) keeps there the same moments of the data itself (responsibility one), whose second
+    moment is the scatter scikit-learn's tied M-step uses. ``moments`` is None for statistics
+    computed for the log-likelihood only.
+    """
+
+    covariance_type: str
+    shift: np.ndarray
+    moments: np.ndarray | None
+    loglik: float
+    weight: float
+
+    @property
+    def structure(self):
+        return covariance.get(self.covariance_type).structure
+
+    @property
+    def n_features(self) -> int:
+        return int(self.shift.shape[0])
+
+    @property
+    def n_quadratic(self) -> int:
+        return self.structure.n_quadratic(self.n_features)
+
+    @property
+    def n_components(self) -> int:
+        return int(self.moments.shape[0]) - int(self.structure.extra_row)
+
+    @property
+    def nk(self) -> np.ndarray:
+        """N_k, sum of (weighted) responsibilities, shape (k,)."""
+        return self.moments[: self.n_components, -1]
+
+    @property
+    def s1(self) -> np.ndarray:
+        """S1_k = sum w r (x - shift), shape (k, d)."""
+        q = self.n_quadratic
+        return self.moments[: self.n_components, q : q + self.n_features]
+
+    @property
+    def s2(self) -> np.ndarray:
+        """Second moments about the shift, in the structure's layout (the module docstring)."""
+        return self.structure.second_moments(self.moments, self.n_components, self.n_features)
+
+    @property
+    def data_s1(self) -> np.ndarray:
+        """With the extra row only: sum_n w_n (x_n - shift), shape (d,)."""
+        q = self.n_quadratic
+        return self.moments[-1, q : q + self.n_features]
+
+
+def sum_stats(parts) -> SuffStats:
+    """Sum statistics in the order given (so a fixed block order gives a fixed result)."""
+    it = iter(parts)
+    try:
+        total = next(it)
+    except StopIteration:
+        raise ValueError("no statistics to sum") from None
+    moments = None if total.moments is None else total.moments.copy()
+    loglik, weight = total.loglik, total.weight
+    for part in it:
+        if part.covariance_type != total.covariance_type:
+            raise ValueError("statistics of different covariance models cannot be added")
+        if moments is not None:
+            if part.moments is None:
+                moments = None
+            else:
+                moments += part.moments
+        loglik += part.loglik
+        weight += part.weight
+    return SuffStats(total.covariance_type, total.shift, moments, loglik, weight)
+
+
+def features(X: np.ndarray, shift: np.ndarray, structure, quadratic: bool):
+    """phi(x)^T for a block, (rows of phi, n) float64, and the number of quadratic rows q.
+
+    Layout: [quadratic terms (q rows, or none when ``quadratic`` is false), x - shift (d), 1].
+    """
+    n, d = X.shape
+    q = structure.n_quadratic(d) if quadratic else 0
+    phi = np.empty((q + d + 1, n))
+    xt = phi[q : q + d]
+    np.subtract(X.T, shift[:, None], out=xt)
+    phi[q + d] = 1.0
+    if quadratic:
+        structure.square_features(xt, phi[:q])
+    return phi, q
+
+
+def block_features(X: np.ndarray, shift: np.ndarray, covariance_type: str):
+    """(phi, q) for a block, quadratic terms included: what the E-step computes first, and the
+    same in every iteration (it depends on the rows and the shift only)."""
+    structure = covariance.get(covariance_type).structure
+    return features(X, np.asarray(shift, dtype=np.float64), structure, True)
+
+
+def moments(resp, phi, q, sample_weight, structure, scatter: bool) -> np.ndarray:
+    """The packed moments (k, m) of a block (k+1 rows with the extra row) from responsibilities.
+
+    resp (k, n) is scaled by the weights in place. phi is (q + d + 1, n) as made by
+    ``features``; ``scatter``: the structure's ``scatter_gemm`` choice. The extra row (tied) holds the moments of the data itself (responsibility
+    one): its second moment is the data scatter X^T W X that scikit-learn's tied M-step uses,
+    which differs from sum_k S2_k when responsibilities do not sum to one per row (as in its
+    one-hot initialisations).
+    """
+    k, n = resp.shape
+    d = phi.shape[0] - q - 1
+    qt = structure.n_quadratic(d)
+    m = qt + d + 1
+    if sample_weight is not None:
+        resp *= sample_weight
+    lin = phi[q:]  # (d+1, n): x - shift, 1
+    if not scatter:  # phi carries the quadratic terms: one GEMM
+        if phi.shape[0] > 100:
+            return resp @ phi.T
+        return (phi @ resp.T).T  # this orientation runs faster in OpenBLAS for small m
+    iu = triu(d)
+    xt = lin[:d]
+    if structure.extra_row:
+        out = np.zeros((k + 1, m))
+        out[:k, qt:] = resp @ lin.T
+        xw = xt if sample_weight is None else xt * sample_weight
+        out[k, :qt] = (xw @ xt.T)[iu]
+        out[k, qt : qt + d] = np.sum(xw, axis=1)
+        out[k, -1] = n if sample_weight is None else np.sum(sample_weight)
+        return out
+    # few components in many dimensions: S2_k = (x r_k)^T x for all k in one GEMM
+    out = np.empty((k, m))
+    z = resp[:, None, :] * xt[None]  # (k, d, n)
+    s2 = (z.reshape(k * d, n) @ xt.T).reshape(k, d, d)
+    out[:, :qt] = s2[:, iu[0], iu[1]]
+    out[:, qt:] = resp @ lin.T
+    return out
+
+
+def resp_stats(X, resp, shift, covariance_type: str, sample_weight=None) -> SuffStats:
+    """Statistics of a block for given responsibilities (rows, k): for initialisation."""
+    k = resp.shape[1]
+    structure = covariance.get(covariance_type).structure
+    scatter = structure.scatter_gemm(X.shape[1], k)
+    shift = np.asarray(shift, dtype=np.float64)
+    phi, q = features(X, shift, structure, not scatter)
+    r = np.array(resp, dtype=np.float64).T  # a copy: moments() scales it in place
+    weight = float(X.shape[0]) if sample_weight is None else float(np.sum(sample_weight))
+    return SuffStats(covariance_type, shift, moments(r, phi, q, sample_weight, structure, scatter), 0.0, weight)

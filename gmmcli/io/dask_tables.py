@@ -1,0 +1,109 @@
+"""Tables for the Dask engine: files and globs as a lazy dataframe, partitions as matrices,
+and scoring into one output file per partition."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy as np
+
+from ..errors import DataError, InputMissing, UsageError
+
+
+def expand_paths(paths: list[str]) -> list[str]:
+    """Files named or matched by globs, in sorted order; a pattern that matches nothing is an error."""
+    files: list[str] = []
+    for pattern in paths:
+        if pattern == "-":
+            raise UsageError("--engine dask reads files, not stdin")
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise InputMissing(f"no file matches {pattern}")
+        for path in matches:
+            if not os.path.isfile(path):
+                raise InputMissing(f"input file {path} does not exist")
+        files.extend(matches)
+    return files
+
+
+def open_table(paths: list[str], delimiter: str | None = None, blocksize: str = "16MB", text_columns=()):
+    """A lazy dask dataframe over CSV/TSV (optionally .gz) or Parquet files.
+
+    ``text_columns`` (the --keep columns) are read as text, so they are copied verbatim.
+    """
+    from ..engine.dask_em import require_dask
+
+    require_dask()
+    import dask.dataframe as dd
+
+    files = expand_paths(paths)
+    if all(f.endswith((".parquet", ".pq")) for f in files):
+        return dd.read_parquet(files)
+    if any(f.endswith((".parquet", ".pq")) for f in files):
+        raise UsageError("mix of Parquet and CSV inputs: give one kind")
+    sep = delimiter or ("\t" if files[0].removesuffix(".gz").endswith((".tsv", ".tab")) else ",")
+    compressed = files[0].endswith(".gz")
+    return dd.read_csv(files, sep=sep, blocksize=None if compressed else blocksize,
+                       compression="gzip" if compressed else None, encoding="utf-8-sig",
+                       assume_missing=True, dtype={c: "object" for c in text_columns} or None)
+
+
+def partition_matrix(frame, names, weight_column, dropna, dtype):
+    """A partition's feature matrix and weights, with the same checks as the in-memory path."""
+    from .training import feature_matrix
+
+    X, kept = feature_matrix(frame, names, dropna, dtype=dtype)
+    if weight_column is None:
+        return X, None
+    w = frame[weight_column].to_numpy(dtype=np.float64)[kept]
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise DataError(f"weights column {weight_column!r} has negative, missing or infinite values")
+    return X, w
+
+
+# --- scoring, one output file per partition ------------------------------------------------
+
+
+def _score_partition(frame, index, model, kind, keep, dropna, folder, fmt):
+    from ..scoring import score_block
+    from . import tables
+
+    out = score_block(model, frame, kind, keep, dropna)
+    path = os.path.join(folder, f"part-{index:05d}.{fmt}")
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        tables.write_block(out, fh, fmt, header=True)
+    return len(out)
+
+
+def score_to_folder(client, frame, model, kind: str, out_dir: str, *, keep, dropna, fmt) -> tuple[int, int]:
+    """Score every partition into ``out_dir/part-NNNNN.<fmt>``; return (files, rows).
+
+    The files are written into a temporary sibling folder that replaces ``out_dir`` only when
+    every partition succeeded, so a failed run leaves no partial output.
+    """
+    import shutil
+    import tempfile
+
+    from dask import delayed
+
+    target = os.path.abspath(out_dir.rstrip("/") or "/")
+    parent = os.path.dirname(target)
+    if os.path.exists(target) and (not os.path.isdir(target) or os.listdir(target)):
+        raise UsageError(f"output folder {out_dir} exists and is not empty")
+    if not os.path.isdir(parent):
+        from ..errors import CannotCreateOutput
+
+        raise CannotCreateOutput(f"cannot write {out_dir}: folder {parent} does not exist")
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.", dir=parent)
+    try:
+        parts = frame.to_delayed()
+        rows = client.compute(
+            [delayed(_score_partition)(p, i, model, kind, keep, dropna, staging, fmt) for i, p in enumerate(parts)],
+            sync=True,
+        )
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return len(parts), int(sum(rows))

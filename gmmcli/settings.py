@@ -1,0 +1,144 @@
+"""Fit and select settings, validated once, at the edge, by their library names.
+
+A bad value raises ``SettingError`` (a ValueError naming the setting); the command line turns
+the name into its option (``n_init`` -> ``--n-init``) and exits 2. The grid's texts
+(``-k 1-10``, ``-t VEV,VVV``, ``--init kmeans,random``) are parsed here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+
+from .engine import covariance, em
+from .errors import SettingError
+
+DTYPES = ("float64", "float32")
+SEED_LIMIT = 2**32
+CRITERIA = ("bic", "aic", "cv")
+ALL_MODELS = covariance.SKLEARN_TYPES  # what "-t all" tries
+
+
+@dataclass
+class FitSettings:
+    """The EM settings, named as scikit-learn names them; recorded in every model file."""
+
+    n_components: int = 1
+    covariance_type: str = "full"
+    tol: float = 1e-3
+    reg_covar: float = 1e-6
+    max_iter: int = 100
+    n_init: int = 1
+    init: str = "kmeans"
+    seed: int | None = None
+    weights: str | None = None  # the --weights column, recorded for provenance
+    dtype: str = "float64"
+
+    def validate(self) -> "FitSettings":
+        """Check every value (SettingError) and put the model's name in its canonical form."""
+        em.check_settings(n_components=self.n_components, covariance_type=self.covariance_type, init=self.init)
+        check_em(self.n_init, self.tol, self.reg_covar, self.max_iter)
+        check_seed(self.seed)
+        if self.dtype not in DTYPES:
+            raise SettingError("dtype", f"unknown {{}} {self.dtype!r} (choose from {', '.join(DTYPES)})")
+        self.covariance_type = covariance.get(self.covariance_type).name
+        return self
+
+
+def check_em(n_init, tol, reg_covar, max_iter) -> None:
+    """The EM loop's settings as the command line allows them (at least one iteration)."""
+    em.check_settings(n_init=n_init, tol=tol, reg_covar=reg_covar, max_iter=max_iter)
+    if max_iter < 1:
+        raise SettingError("max_iter", f"{{}} must be at least 1, got {max_iter}")
+
+
+def check_seed(seed) -> None:
+    if seed is not None and not 0 <= seed < SEED_LIMIT:
+        raise SettingError("seed", f"{{}} must be between 0 and {SEED_LIMIT - 1}, got {seed}")
+
+
+def check_jobs(jobs) -> None:
+    if jobs is not None and jobs < 1:
+        raise SettingError("jobs", f"{{}} must be at least 1, got {jobs}")
+
+
+def parse_ks(text: str) -> list[int]:
+    """Component counts from ``"1-10"``, ``"1-200:10"`` (step), ``"2,4,8"`` or a mix of them.
+
+    Ranges include both ends when the step lands on the end: ``1-200:10`` is 1, 11, ..., 191,
+    as ``np.arange(1, 200, 10)`` in the notebook. The result is sorted and without repeats.
+    """
+    ks: set[int] = set()
+    items = [item.strip() for item in str(text).split(",")]
+    if not any(items):
+        raise SettingError("n_components", "{} needs component counts, e.g. 1-10, 1-200:10 or 2,4,8")
+    for item in items:
+        if not item:
+            continue
+        try:
+            if "-" in item:
+                span, _, step_text = item.partition(":")
+                lo_text, _, hi_text = span.partition("-")
+                lo, hi = int(lo_text), int(hi_text)
+                step = int(step_text) if step_text else 1
+                if step < 1:
+                    raise SettingError("n_components", f"{{}} {item!r}: the step must be at least 1")
+                if hi < lo:
+                    raise SettingError("n_components", f"{{}} {item!r}: the range ends before it starts")
+                ks.update(range(lo, hi + 1, step))
+            else:
+                if ":" in item:
+                    raise ValueError(item)
+                ks.add(int(item))
+        except SettingError:
+            raise
+        except ValueError:
+            raise SettingError("n_components", f"{{}} {item!r} is not a count or range (e.g. 1-10, 1-200:10, 2,4,8)"
+                               ) from None
+    if min(ks) < 1:
+        raise SettingError("n_components", f"{{}} counts must be at least 1, got {min(ks)}")
+    return sorted(ks)
+
+
+def parse_covariance_types(text: str | Sequence[str]) -> list[str]:
+    """``"all"`` (the fourteen models), ``"VEV,full"`` or a list -> canonical names, no repeats."""
+    names = [t.strip() for t in (text.split(",") if isinstance(text, str) else text)]
+    names = [t for t in names if t]
+    if not names or [t.lower() for t in names] == ["all"]:
+        return list(ALL_MODELS)
+    return list(dict.fromkeys(covariance.get(t).name for t in names))
+
+
+def parse_inits(init: str | Sequence[str]) -> list[str]:
+    """``"kmeans,random_from_data"`` or a list -> initialisation methods, no repeats."""
+    names = [m.strip() for m in (init.split(",") if isinstance(init, str) else init)]
+    names = [m for m in names if m]
+    if not names:
+        raise SettingError("init", f"{{}} needs a method (choose from {', '.join(em.INIT_METHODS)})")
+    for m in names:
+        em.check_settings(init=m)
+    return list(dict.fromkeys(names))
+
+
+def check_criterion(criterion: str) -> str:
+    criterion = str(criterion).lower()
+    if criterion not in CRITERIA:
+        raise SettingError("criterion", f"unknown {{}} {criterion!r} (choose from {', '.join(CRITERIA)})")
+    return criterion
+
+
+def check_cv(cv: int | None, n_rows: int | None = None, criterion: str | None = None) -> None:
+    """Folds of cross-validation: at least 2, at most the rows; the cv criterion needs them."""
+    if cv is None:
+        if criterion == "cv":
+            raise SettingError("criterion", "{} cv needs --cv K (e.g. --cv 5)")
+        return
+    if cv < 2:
+        raise SettingError("cv", f"{{}} needs at least 2 folds, got {cv}")
+    if n_rows is not None and cv > n_rows:
+        raise SettingError("cv", f"{{}} {cv} needs at least {cv} rows, the data has {n_rows}")
+
+
+__all__ = ["CRITERIA", "DTYPES", "FitSettings", "check_criterion", "check_cv", "check_em", "check_jobs", "check_seed",
+           "parse_covariance_types", "parse_inits", "parse_ks"]
