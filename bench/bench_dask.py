@@ -11,7 +11,6 @@ died, and the same data's in-memory fit (pandas read + engine) for comparison.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import time
 from pathlib import Path
@@ -52,7 +51,8 @@ def main() -> None:
     parser.add_argument("--folder", default="/tmp/gmmcli-dask-bench")
     args = parser.parse_args()
 
-    from gmmcli.engine import dask_em as dask_engine, em
+    from gmmcli.engine import dask_em as dask_engine
+    from gmmcli.engine import em
     from gmmcli.fitting import FitSettings, fit_model_dask
     from gmmcli.io import dask_tables
 
@@ -64,17 +64,25 @@ def main() -> None:
     if not data.exists() or data.stat().st_size < target:
         t = time.perf_counter()
         rows = write_csv(data, target)
-        print(f"wrote {data} ({data.stat().st_size / 1e9:.2f} GB, {rows:,} rows) in {time.perf_counter() - t:.0f} s")
+        print(
+            f"wrote {data} ({data.stat().st_size / 1e9:.2f} GB, {rows:,} rows) in {time.perf_counter() - t:.0f} s"
+        )
     size = data.stat().st_size
-    print(f"data: {size / 1e9:.2f} GB CSV = {size / (limit * args.workers):.1f}x the workers' total memory limit "
-          f"({args.workers} x {args.worker_memory})")
+    print(
+        f"data: {size / 1e9:.2f} GB CSV = {size / (limit * args.workers):.1f}x the workers' total memory limit "
+        f"({args.workers} x {args.worker_memory})"
+    )
 
     settings = FitSettings(K, "full", tol=1e-3, max_iter=100, seed=0)
     with dask_engine.connect(n_workers=args.workers, memory_limit=args.worker_memory) as client:
         workers_before = set(client.scheduler_info()["workers"])
         t = time.perf_counter()
-        runner = dask_engine.DaskRunner(client, dask_tables.open_table([str(data)]), [f"f{i}" for i in range(D)],
-                                        dask_tables.partition_matrix)
+        runner = dask_engine.DaskRunner(
+            client,
+            dask_tables.open_table([str(data)]),
+            [f"f{i}" for i in range(D)],
+            dask_tables.partition_matrix,
+        )
         t_scan = time.perf_counter() - t
         t = time.perf_counter()
         model, result = fit_model_dask(runner, settings)
@@ -84,10 +92,15 @@ def main() -> None:
     # passes over the data during the fit: sample + n_iter E-steps + final log-likelihood
     passes = result.n_iter + 2
     print(f"dask: {runner.n_rows:,} rows in {runner.parts.__len__()} partitions; first scan {t_scan:.1f} s")
-    print(f"dask: converged={result.converged} after {result.n_iter} iterations in {t_fit:.1f} s "
-          f"-> {t_fit / passes:.2f} s per pass, {runner.n_rows * passes / t_fit / 1e6:.2f} M rows/s")
-    print("dask: peak worker RSS " + ", ".join(f"{v / 1e6:.0f} MB" for v in peaks.values())
-          + f" (limit {args.worker_memory} each)")
+    print(
+        f"dask: converged={result.converged} after {result.n_iter} iterations in {t_fit:.1f} s "
+        f"-> {t_fit / passes:.2f} s per pass, {runner.n_rows * passes / t_fit / 1e6:.2f} M rows/s"
+    )
+    print(
+        "dask: peak worker RSS "
+        + ", ".join(f"{v / 1e6:.0f} MB" for v in peaks.values())
+        + f" (limit {args.worker_memory} each)"
+    )
     print(f"dask: workers killed or restarted: {len(workers_before - workers_after)}")
 
     import pandas as pd
@@ -101,11 +114,15 @@ def main() -> None:
     t = time.perf_counter()
     em.run_em(X, local.params, tol=0.0, max_iter=3)
     t_iter = (time.perf_counter() - t) / 3
-    print(f"in-memory: read {t_read:.1f} s; fit {t_local:.1f} s (k-means initialisation on all rows + "
-          f"{local.n_iter} EM iterations); one EM iteration {t_iter:.2f} s = {len(X) / t_iter / 1e6:.2f} M rows/s; "
-          f"peak RSS of this process {peak_rss() / 1e9:.2f} GB")
-    print(f"mean log-likelihood per row: dask {model.meta['log_likelihood'] / runner.n_rows:.6f}, "
-          f"in-memory {local.lower_bound:.6f}")
+    print(
+        f"in-memory: read {t_read:.1f} s; fit {t_local:.1f} s (k-means initialisation on all rows + "
+        f"{local.n_iter} EM iterations); one EM iteration {t_iter:.2f} s = {len(X) / t_iter / 1e6:.2f} M rows/s; "
+        f"peak RSS of this process {peak_rss() / 1e9:.2f} GB"
+    )
+    print(
+        f"mean log-likelihood per row: dask {model.meta['log_likelihood'] / runner.n_rows:.6f}, "
+        f"in-memory {local.lower_bound:.6f}"
+    )
 
 
 if __name__ == "__main__":

@@ -125,10 +125,7 @@ def per_iteration(runs: dict, repeats: int, once=()) -> dict:
                 best[name][n_iter] = min(best[name][n_iter], t)
                 if n_iter == LONG:
                     lower[name] = lb
-    return {
-        name: (max(b[LONG] - b[SHORT], 1e-9) / (LONG - SHORT), lower[name])
-        for name, b in best.items()
-    }
+    return {name: (max(b[LONG] - b[SHORT], 1e-9) / (LONG - SHORT), lower[name]) for name, b in best.items()}
 
 
 def mlpack_per_iteration(X, diagonal: bool, repeats: int):
@@ -283,12 +280,10 @@ def main(argv=None) -> int:
         f"load average {load_before[0]:.1f} at start, {load_after[0]:.1f} at end "
         "(other engineers share the machine: timings are noisy)",
         f"- python {platform.python_version()}, numpy {np.__version__}, "
-        f"scikit-learn {sklearn.__version__}"
-        + (f", mlpack {_mlpack_version()}" if ml else ""),
+        f"scikit-learn {sklearn.__version__}" + (f", mlpack {_mlpack_version()}" if ml else ""),
         "- BLAS (threadpoolctl):",
         *[f"  - {line}" for line in blas_info()],
-        f"- command: `.venv/bin/python bench/bench_engine.py --repeats {repeats}` "
-        f"({elapsed:.0f} s)",
+        f"- command: `.venv/bin/python bench/bench_engine.py --repeats {repeats}` ({elapsed:.0f} s)",
         "",
         f"Data: make_blobs({N}, {D} features, {CENTERS} centers, random_state=0), {K} "
         "components, same initial parameters for gmmcli and scikit-learn, tol=0. ms per EM "

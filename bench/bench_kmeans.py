@@ -89,17 +89,22 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
 
-    print(f"python {platform.python_version()}, numpy {np.__version__}, scikit-learn {sklearn.__version__}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, scikit-learn {sklearn.__version__}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
+    )
     for lib in threadpool_info():
-        print(f"  {lib['internal_api']} {lib.get('version')} ({lib.get('architecture')}, "
-              f"{lib['num_threads']} threads) {os.path.basename(lib['filepath'])}")
+        print(
+            f"  {lib['internal_api']} {lib.get('version')} ({lib.get('architecture')}, "
+            f"{lib['num_threads']} threads) {os.path.basename(lib['filepath'])}"
+        )
 
     digits = PCA(0.99, whiten=True).fit_transform(load_digits().data)
     blobs, _ = make_blobs(n_samples=200_000, n_features=10, centers=8, random_state=0)
     benches = {
-        f"(a) digits {digits.shape[0]}x{digits.shape[1]}, k=1..191 step 10 (sweep total)":
-            [(digits, k, 0) for k in DIGITS_KS],
+        f"(a) digits {digits.shape[0]}x{digits.shape[1]}, k=1..191 step 10 (sweep total)": [
+            (digits, k, 0) for k in DIGITS_KS
+        ],
         "(b) make_blobs 200000x10, k=8": [(blobs, 8, 0)],
     }
 
@@ -109,15 +114,19 @@ def main() -> None:
         for threads, label in ((1, "1"), (None, "default")):
             ours, theirs, identical, n = compare(cases, threads, args.repeats)
             label = f"{label}({n})" if threads is None else label
-            print(f"{name:<58} {label:>8} {ours:8.3f} {theirs:8.3f} {theirs / ours:14.2f}x "
-                  f"{'identical' if identical else 'DIFFER'}")
+            print(
+                f"{name:<58} {label:>8} {ours:8.3f} {theirs:8.3f} {theirs / ours:14.2f}x "
+                f"{'identical' if identical else 'DIFFER'}"
+            )
 
     print(f"\nimport cost, median of {args.runs} fresh processes each (seconds)")
     times = import_times(args.runs)
     for name, t in times.items():
         print(f'  python -c "import {name}": {t:.3f}')
-    print(f"  ratio: {times['sklearn.cluster'] / times['gmmcli.engine.kmeans']:.1f}x, "
-          f"saved per gmmcli fit/select run: {times['sklearn.cluster'] - times['gmmcli.engine.kmeans']:.2f} s")
+    print(
+        f"  ratio: {times['sklearn.cluster'] / times['gmmcli.engine.kmeans']:.1f}x, "
+        f"saved per gmmcli fit/select run: {times['sklearn.cluster'] - times['gmmcli.engine.kmeans']:.2f} s"
+    )
     print(f"load average {os.getloadavg()[0]:.1f} at end")
 
 

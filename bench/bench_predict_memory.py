@@ -32,8 +32,25 @@ BLOCK = 100_000
 
 def make_model(folder: Path) -> Path:
     model = folder / "bench.joblib"
-    subprocess.run([sys.executable, "-m", "gmmcli", "-q", "fit", str(ROOT / "sample_data" / "blobs.csv"),
-                    "-x", "id", "-k", "4", "--seed", "0", "-o", str(model)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gmmcli",
+            "-q",
+            "fit",
+            str(ROOT / "sample_data" / "blobs.csv"),
+            "-x",
+            "id",
+            "-k",
+            "4",
+            "--seed",
+            "0",
+            "-o",
+            str(model),
+        ],
+        check=True,
+    )
     return model
 
 
@@ -69,8 +86,10 @@ def measure(model: Path, rows: int) -> dict:
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     counter: dict = {}
-    threads = [threading.Thread(target=feed, args=(proc.stdin, rows)),
-               threading.Thread(target=drain, args=(proc.stdout, counter))]
+    threads = [
+        threading.Thread(target=feed, args=(proc.stdin, rows)),
+        threading.Thread(target=drain, args=(proc.stdout, counter)),
+    ]
     for t in threads:
         t.start()
     err = proc.stderr.read()
@@ -83,8 +102,12 @@ def measure(model: Path, rows: int) -> dict:
         raise SystemExit(f"gmmcli failed ({proc.returncode}): {err.decode()}")
     if counter.get("lines") != rows + 1:
         raise SystemExit(f"expected {rows + 1} output lines, got {counter.get('lines')}")
-    return {"rows": rows, "peak_rss_mib": usage.ru_maxrss / 1024, "seconds": elapsed,
-            "rows_per_second": rows / elapsed}
+    return {
+        "rows": rows,
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "seconds": elapsed,
+        "rows_per_second": rows / elapsed,
+    }
 
 
 def main() -> int:
@@ -99,11 +122,15 @@ def main() -> int:
         if args.json:
             print(json.dumps(r))
         else:
-            print(f"{r['rows']:>10,} rows  peak RSS {r['peak_rss_mib']:7.1f} MiB  "
-                  f"{r['seconds']:6.1f} s  {r['rows_per_second']:>9,.0f} rows/s")
+            print(
+                f"{r['rows']:>10,} rows  peak RSS {r['peak_rss_mib']:7.1f} MiB  "
+                f"{r['seconds']:6.1f} s  {r['rows_per_second']:>9,.0f} rows/s"
+            )
     ratio = results[-1]["peak_rss_mib"] / results[0]["peak_rss_mib"]
     verdict = "ok" if ratio <= 1.3 else "NOT FLAT"
-    print(f"peak ratio {results[-1]['rows']:,} / {results[0]['rows']:,} rows: {ratio:.2f}x (limit 1.30x): {verdict}")
+    print(
+        f"peak ratio {results[-1]['rows']:,} / {results[0]['rows']:,} rows: {ratio:.2f}x (limit 1.30x): {verdict}"
+    )
     return 0 if ratio <= 1.3 else 1
 
 

@@ -69,8 +69,27 @@ def gmmcli_run(csv_path: str, jobs: int) -> tuple[float, float, list[float]]:
 
     import pandas as pd
 
-    cmd = [sys.executable, "-m", "gmmcli", "select", csv_path, "-k", "1-200:10", "-t", "full",
-           "--n-init", "1", "--init", "kmeans", "--seed", "0", "--jobs", str(jobs), "--format", "csv"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gmmcli",
+        "select",
+        csv_path,
+        "-k",
+        "1-200:10",
+        "-t",
+        "full",
+        "--n-init",
+        "1",
+        "--init",
+        "kmeans",
+        "--seed",
+        "0",
+        "--jobs",
+        str(jobs),
+        "--format",
+        "csv",
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
@@ -88,9 +107,11 @@ def bench_digits(repeat: int, skip_default_threads: bool) -> None:
     import sklearn.mixture  # noqa: F401  (imported before timing, as in a notebook session)
 
     data = digits_data()
-    print(f"digits after PCA(0.99, whiten=True): {data.shape[0]} rows x {data.shape[1]} columns; "
-          f"full covariance, k = {KS[0]}..{KS[-1]} step 10 ({len(KS)} fits); {os.cpu_count()} cores; "
-          f"load average {os.getloadavg()[0]:.2f} at start")
+    print(
+        f"digits after PCA(0.99, whiten=True): {data.shape[0]} rows x {data.shape[1]} columns; "
+        f"full covariance, k = {KS[0]}..{KS[-1]} step 10 ({len(KS)} fits); {os.cpu_count()} cores; "
+        f"load average {os.getloadavg()[0]:.2f} at start"
+    )
     loop, loop1 = "notebook loop (sklearn, default BLAS threads)", "notebook loop (sklearn, 1 BLAS thread)"
     j1, j2 = "gmmcli select --jobs 1", "gmmcli select --jobs 2"
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,15 +129,20 @@ def bench_digits(repeat: int, skip_default_threads: bool) -> None:
         for rep in range(repeat):  # interleaved, so that a change in the machine's load hits all
             for name, run in runs.items():
                 seconds, cpu, values = run()
-                print(f"  {name:48s} {seconds:8.2f} s wall {cpu:8.2f} s CPU   (load {os.getloadavg()[0]:.2f})", flush=True)
+                print(
+                    f"  {name:48s} {seconds:8.2f} s wall {cpu:8.2f} s CPU   (load {os.getloadavg()[0]:.2f})",
+                    flush=True,
+                )
                 if name not in times or seconds < times[name]:
                     times[name] = seconds
                 aics[name] = values
     reference = np.asarray(aics[loop1])
     for name, values in aics.items():
         rel = np.max(np.abs(np.asarray(values) - reference) / np.abs(reference))
-        print(f"  max relative AIC difference vs the 1-thread notebook loop, {name}: {rel:.2e}; "
-              f"AIC-best k = {KS[int(np.argmin(values))]}")
+        print(
+            f"  max relative AIC difference vs the 1-thread notebook loop, {name}: {rel:.2e}; "
+            f"AIC-best k = {KS[int(np.argmin(values))]}"
+        )
     print(f"ratios of the best wall times over {repeat} run(s) (> 1: gmmcli faster):")
     if loop in times:
         print(f"  notebook loop (default threads) / gmmcli --jobs 1 = {times[loop] / times[j1]:5.2f}")
@@ -124,7 +150,9 @@ def bench_digits(repeat: int, skip_default_threads: bool) -> None:
     print(f"  notebook loop (1 BLAS thread)   / gmmcli --jobs 1 = {times[loop1] / times[j1]:5.2f}")
     print(f"  notebook loop (1 BLAS thread)   / gmmcli --jobs 2 = {times[loop1] / times[j2]:5.2f}")
     print(f"  gmmcli --jobs 1 / gmmcli --jobs 2                 = {times[j1] / times[j2]:5.2f}")
-    print(f"load average at end: {os.getloadavg()[0]:.2f} (on a shared machine, wall-time ratios follow the load)")
+    print(
+        f"load average at end: {os.getloadavg()[0]:.2f} (on a shared machine, wall-time ratios follow the load)"
+    )
 
 
 def bench_library(repeat: int) -> None:
@@ -138,11 +166,16 @@ def bench_library(repeat: int) -> None:
     for _ in range(repeat):
         for jobs in (1, 2):
             start, cpu = time.perf_counter(), time.process_time()
-            cells = select.sweep(data, KS, ["full"], n_init=1, init="kmeans", seed=0, jobs=jobs, keep_params=False)
+            cells = select.sweep(
+                data, KS, ["full"], n_init=1, init="kmeans", seed=0, jobs=jobs, keep_params=False
+            )
             wall = time.perf_counter() - start
             fit_seconds = sum(c.seconds for c in cells)
-            print(f"  sweep(jobs={jobs}) {wall:7.2f} s wall; fits took {fit_seconds:7.2f} s in all; "
-                  f"this process {time.process_time() - cpu:6.2f} s CPU (load {os.getloadavg()[0]:.2f})", flush=True)
+            print(
+                f"  sweep(jobs={jobs}) {wall:7.2f} s wall; fits took {fit_seconds:7.2f} s in all; "
+                f"this process {time.process_time() - cpu:6.2f} s CPU (load {os.getloadavg()[0]:.2f})",
+                flush=True,
+            )
             best[jobs] = min(best.get(jobs, wall), wall)
     print(f"  jobs 1 / jobs 2 (best of {repeat}) = {best[1] / best[2]:.2f}")
 
@@ -184,37 +217,63 @@ def bench_stability(seeds: int, jobs: int, datasets: list[str]) -> None:
             seed_list = range(seeds) if (n_init, inits) != REFERENCE else (100, 101)
             start, grids = time.perf_counter(), []
             for seed in seed_list:
-                grids.append(select.sweep(X, range(1, 11), "all", n_init=n_init, init=inits, seed=seed,
-                                          jobs=jobs, keep_params=False))
+                grids.append(
+                    select.sweep(
+                        X,
+                        range(1, 11),
+                        "all",
+                        n_init=n_init,
+                        init=inits,
+                        seed=seed,
+                        jobs=jobs,
+                        keep_params=False,
+                    )
+                )
             bic = np.array([[c.bic for c in cells] for cells in grids])  # seeds x cells
             results[(n_init, inits)] = (grids, bic, (time.perf_counter() - start) / len(seed_list))
         best_known = np.min([bic.min(axis=0) for _, bic, _ in results.values()], axis=0)
         contenders = best_known <= best_known.min() + 10
         cells = results[REFERENCE][0][0]
         ref_winner = cells[int(np.argmin(best_known))]
-        print(f"\n{name}: best known cell {ref_winner.covariance_type} k={ref_winner.k}; "
-              f"contenders: {', '.join(f'{c.covariance_type} {c.k}' for c, m in zip(cells, contenders) if m)}")
-        print(f"  {'settings':42s} {'EM runs':>7s} {'winners over seeds':>22s} {'spread>2':>8s} "
-              f"{'regret>2':>8s} {'contender regret':>16s} {'s/sweep':>7s}")
+        print(
+            f"\n{name}: best known cell {ref_winner.covariance_type} k={ref_winner.k}; "
+            f"contenders: {', '.join(f'{c.covariance_type} {c.k}' for c, m in zip(cells, contenders) if m)}"
+        )
+        print(
+            f"  {'settings':42s} {'EM runs':>7s} {'winners over seeds':>22s} {'spread>2':>8s} "
+            f"{'regret>2':>8s} {'contender regret':>16s} {'s/sweep':>7s}"
+        )
         for (n_init, inits), (grids, bic, seconds) in results.items():
             if (n_init, inits) == REFERENCE:
                 continue
             spread = bic.max(axis=0) - bic.min(axis=0)
             regret = bic - best_known
-            winners = sorted({(g[int(np.argmin(b))].covariance_type, g[int(np.argmin(b))].k) for g, b in zip(grids, bic)})
+            winners = sorted(
+                {(g[int(np.argmin(b))].covariance_type, g[int(np.argmin(b))].k) for g, b in zip(grids, bic)}
+            )
             label = f"--n-init {n_init} --init {','.join(inits)}"
-            print(f"  {label:42s} {n_init * len(inits):7d} {'; '.join(f'{t} {k}' for t, k in winners):>22s} "
-                  f"{int((spread > 2).sum()):5d}/40 {float((regret > 2).sum(axis=1).mean()):8.1f} "
-                  f"{float(regret[:, contenders].max()):16.2f} {seconds:7.2f}", flush=True)
+            print(
+                f"  {label:42s} {n_init * len(inits):7d} {'; '.join(f'{t} {k}' for t, k in winners):>22s} "
+                f"{int((spread > 2).sum()):5d}/40 {float((regret > 2).sum(axis=1).mean()):8.1f} "
+                f"{float(regret[:, contenders].max()):16.2f} {seconds:7.2f}",
+                flush=True,
+            )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=1, help="timings: best of N interleaved runs")
-    parser.add_argument("--skip-default-threads", action="store_true",
-                        help="skip the notebook loop with default BLAS threads (minutes on a busy machine)")
+    parser.add_argument(
+        "--skip-default-threads",
+        action="store_true",
+        help="skip the notebook loop with default BLAS threads (minutes on a busy machine)",
+    )
     parser.add_argument("--stability", action="store_true", help="measure seed-to-seed stability instead")
-    parser.add_argument("--library", action="store_true", help="time sweep() in-process, jobs 1 vs 2, workers warm")
+    parser.add_argument(
+        "--library", action="store_true", help="time sweep() in-process, jobs 1 vs 2, workers warm"
+    )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--data", default="moons,blobs,stretched")

@@ -16,8 +16,8 @@ import typer
 import typer.core
 
 from . import __version__, console
-from .errors import first_line
 from .commands import digits, fit, info, plot, sample, scoring, select
+from .errors import first_line
 
 
 class _Group(typer.core.TyperGroup):
@@ -62,8 +62,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _global_options(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors on stderr.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks, for bug reports.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show tracebacks, for bug reports.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     console.configure(quiet=quiet, verbose=verbose)
 
@@ -145,8 +149,10 @@ def _run(argv: list[str] | None) -> int:
         _report(f"I/O error{where}: {exc.strerror or first_line(exc)}")
         return IOFailure.exit_code
     except MemoryError:
-        _report("out of memory: this job needs more memory than is available (use less data, "
-                "fewer components or fewer samples)")
+        _report(
+            "out of memory: this job needs more memory than is available (use less data, "
+            "fewer components or fewer samples)"
+        )
         return DataError.exit_code
     except Exception as exc:  # a bug: say so in one line, traceback only with --verbose
         _report(f"internal error: {type(exc).__name__}: {first_line(exc)} (rerun with --verbose for details)")
@@ -173,8 +179,11 @@ def _hoist_global_flags(group, argv: list[str]) -> list[str]:
     for param in command.params:
         names = list(getattr(param, "opts", [])) + list(getattr(param, "secondary_opts", []))
         own.update(names)
-        if getattr(param, "param_type_name", "") == "option" and not getattr(param, "is_flag", False) \
-                and not getattr(param, "count", False):
+        if (
+            getattr(param, "param_type_name", "") == "option"
+            and not getattr(param, "is_flag", False)
+            and not getattr(param, "count", False)
+        ):
             takes_value.update(names)
     hoisted, rest = [], []
     i = position + 1
@@ -184,7 +193,7 @@ def _hoist_global_flags(group, argv: list[str]) -> list[str]:
             rest.extend(argv[i:])
             break
         if token in takes_value:
-            rest.extend(argv[i:i + 2])
+            rest.extend(argv[i : i + 2])
             i += 2
             continue
         (hoisted if token in _GLOBAL_FLAGS and token not in own else rest).append(token)
@@ -219,7 +228,8 @@ def _warnings_to_console():
         if console.verbose():
             previous(message, category, filename, lineno, file, line)
             return
-        text = f"{first_line(message) if isinstance(message, Warning) else str(message).strip()} ({category.__name__})"
+        said = first_line(message) if isinstance(message, Warning) else str(message).strip()
+        text = f"{said} ({category.__name__})"
         if text not in seen:  # the same numpy warning from ten places is one line
             seen.add(text)
             console.warn(text)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class DigitsSettings:
     sweep_ks: tuple[int, ...] = SWEEP_KS
     jobs: int | None = None
 
-    def validate(self) -> "DigitsSettings":
+    def validate(self) -> DigitsSettings:
         if not 0.0 < self.variance < 1.0:
             raise UsageError(f"--variance must be between 0 and 1 (exclusive), got {self.variance}")
         if self.n_samples < 1:
@@ -58,8 +58,9 @@ class DigitsResult:
     generated: np.ndarray | None = None  # (n_samples, 64) pixel rows of the generated digits
 
 
-def run_digits_demo(out_dir, settings: DigitsSettings | None = None,
-                    progress: Callable[[str], None] = lambda message: None) -> DigitsResult:
+def run_digits_demo(
+    out_dir, settings: DigitsSettings | None = None, progress: Callable[[str], None] = lambda message: None
+) -> DigitsResult:
     """Run the demo and write its files into ``out_dir`` (created if missing).
 
     ``progress`` receives one line per step, for the CLI to show on stderr.
@@ -73,8 +74,9 @@ def run_digits_demo(out_dir, settings: DigitsSettings | None = None,
     from .plots.images import image_grid
 
     settings = (settings or DigitsSettings()).validate()
-    fit_settings = FitSettings(settings.n_components, settings.covariance_type,
-                               max_iter=settings.max_iter, seed=settings.seed).validate()
+    fit_settings = FitSettings(
+        settings.n_components, settings.covariance_type, max_iter=settings.max_iter, seed=settings.seed
+    ).validate()
     out = _prepare_dir(out_dir)
 
     digits = load_digits()
@@ -90,8 +92,10 @@ def run_digits_demo(out_dir, settings: DigitsSettings | None = None,
 
     sweep = _aic_sweep(data, settings, progress) if settings.sweep else None
 
-    progress(f"fitting {settings.n_components} {settings.covariance_type}-covariance components "
-             f"(seed {settings.seed}) ...")
+    progress(
+        f"fitting {settings.n_components} {settings.covariance_type}-covariance components "
+        f"(seed {settings.seed}) ..."
+    )
     started = time.perf_counter()
     model, result = fit_model(data, names, fit_settings)
     seconds = time.perf_counter() - started
@@ -99,8 +103,10 @@ def run_digits_demo(out_dir, settings: DigitsSettings | None = None,
 
     new_data, _ = model.sample(settings.n_samples, settings.seed)
     new_pixels = pca.inverse_transform(new_data)
-    progress(f"drew {settings.n_samples} samples in {dims} dimensions and mapped them back to "
-             f"{pixels.shape[1]} pixels")
+    progress(
+        f"drew {settings.n_samples} samples in {dims} dimensions and mapped them back to "
+        f"{pixels.shape[1]} pixels"
+    )
 
     files = {
         "original": out / ORIGINAL_PNG,
@@ -164,11 +170,23 @@ def _aic_sweep(data: np.ndarray, settings: DigitsSettings, progress) -> list[dic
         state = f"AIC {cell.aic:.0f}" if getattr(cell, "error", None) is None else f"failed: {cell.error}"
         progress(f"  [{done[0]}/{len(ks)}] k={cell.k}: {state}")
 
-    cells = selection.sweep(data, ks, [settings.covariance_type], n_init=1, init="kmeans", seed=settings.seed,
-                            tol=1e-3, reg_covar=1e-6, max_iter=settings.max_iter, jobs=settings.jobs,
-                            on_done=on_done)
-    rows = sorted(({"k": int(c.k), "aic": None if c.error is not None else float(c.aic)} for c in cells),
-                  key=lambda row: row["k"])
+    cells = selection.sweep(
+        data,
+        ks,
+        [settings.covariance_type],
+        n_init=1,
+        init="kmeans",
+        seed=settings.seed,
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=settings.max_iter,
+        jobs=settings.jobs,
+        on_done=on_done,
+    )
+    rows = sorted(
+        ({"k": int(c.k), "aic": None if c.error is not None else float(c.aic)} for c in cells),
+        key=lambda row: row["k"],
+    )
     fitted = [row for row in rows if row["aic"] is not None]
     if fitted:
         best = min(fitted, key=lambda row: row["aic"])

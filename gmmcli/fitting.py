@@ -25,24 +25,45 @@ def require_rows(n_rows: int, n_components: int) -> None:
 def _run_engine(engine_fit, data, settings: FitSettings, **extra) -> em.FitResult:
     """Call an engine's fit with the settings, named as the engines name them."""
     try:
-        return engine_fit(data, settings.n_components, covariance_type=settings.covariance_type, tol=settings.tol,
-                          reg_covar=settings.reg_covar, max_iter=settings.max_iter, n_init=settings.n_init,
-                          init=settings.init, seed=settings.seed, **extra)
+        return engine_fit(
+            data,
+            settings.n_components,
+            covariance_type=settings.covariance_type,
+            tol=settings.tol,
+            reg_covar=settings.reg_covar,
+            max_iter=settings.max_iter,
+            n_init=settings.n_init,
+            init=settings.init,
+            seed=settings.seed,
+            **extra,
+        )
     except IllDefinedCovariance as exc:
         raise FitFailed(f"fit failed: {exc}") from None
 
 
-def check_resources(X: np.ndarray, settings: FitSettings, jobs: int = 1, max_memory: str | None = None) -> None:
+def check_resources(
+    X: np.ndarray, settings: FitSettings, jobs: int = 1, max_memory: str | None = None
+) -> None:
     """Refuse up front a fit of X with fewer rows than components, or one that would need more
     memory than ``max_memory`` (default: what is available now)."""
     k = settings.n_components
     require_rows(len(X), k)  # before the memory estimate: the clearer reason
-    need = memory.fit_bytes(len(X), X.shape[1], k, settings.covariance_type, parallel=min(jobs, settings.n_init))
-    memory.check_memory(need, max_memory, what=f"fitting {k} components to {len(X)} rows x {X.shape[1]} columns")
+    need = memory.fit_bytes(
+        len(X), X.shape[1], k, settings.covariance_type, parallel=min(jobs, settings.n_init)
+    )
+    memory.check_memory(
+        need, max_memory, what=f"fitting {k} components to {len(X)} rows x {X.shape[1]} columns"
+    )
 
 
-def fit_model(X: np.ndarray, feature_names: list[str], settings: FitSettings, *,
-              sample_weight: np.ndarray | None = None, jobs: int = 1) -> tuple[Model, em.FitResult]:
+def fit_model(
+    X: np.ndarray,
+    feature_names: list[str],
+    settings: FitSettings,
+    *,
+    sample_weight: np.ndarray | None = None,
+    jobs: int = 1,
+) -> tuple[Model, em.FitResult]:
     """Fit EM to ``X`` (restarts over ``jobs`` processes) and wrap the result for the model file."""
     require_rows(len(X), settings.n_components)
     try:
@@ -60,9 +81,16 @@ def model_of(X, feature_names, result, settings: FitSettings, *, sample_weight=N
     ``settings`` are those that reproduce the fit under ``gmmcli fit``; ``extra_meta`` (the
     grid's ``selection`` record, say) is added to the metadata.
     """
-    meta = training_metadata(X, result.params, converged=result.converged, n_iter=result.n_iter,
-                             lower_bound=result.lower_bound, fit_settings=asdict(settings),
-                             feature_names=feature_names, sample_weight=sample_weight)
+    meta = training_metadata(
+        X,
+        result.params,
+        converged=result.converged,
+        n_iter=result.n_iter,
+        lower_bound=result.lower_bound,
+        fit_settings=asdict(settings),
+        feature_names=feature_names,
+        sample_weight=sample_weight,
+    )
     meta.update(extra_meta)
     return Model(result.params, list(feature_names), meta)
 
@@ -81,8 +109,16 @@ def fit_model_dask(runner, settings: FitSettings, *, init_params=None) -> tuple[
     sample = runner.last_sample
     if sample is None:
         sample = runner.sample(dask_em.INIT_SAMPLE_ROWS, settings.seed)[0]
-    meta = fit_metadata(result.params, log_likelihood=final.loglik, n_eff=runner.weight, n_rows=runner.n_rows,
-                        log_densities=density.score_samples(sample, result.params),
-                        data_fingerprint=runner.fingerprint, converged=result.converged, n_iter=result.n_iter,
-                        lower_bound=result.lower_bound, fit_settings={**asdict(settings), "engine": "dask"})
+    meta = fit_metadata(
+        result.params,
+        log_likelihood=final.loglik,
+        n_eff=runner.weight,
+        n_rows=runner.n_rows,
+        log_densities=density.score_samples(sample, result.params),
+        data_fingerprint=runner.fingerprint,
+        converged=result.converged,
+        n_iter=result.n_iter,
+        lower_bound=result.lower_bound,
+        fit_settings={**asdict(settings), "engine": "dask"},
+    )
     return Model(result.params, list(runner.names), meta), result

@@ -56,15 +56,21 @@ def human(size: float) -> str:
     return f"{size:.1f} TiB"
 
 
-def fit_bytes(n_rows: int, n_features: int, n_components: int, covariance_type: str = "full",
-              parallel: int = 1) -> int:
+def fit_bytes(
+    n_rows: int, n_features: int, n_components: int, covariance_type: str = "full", parallel: int = 1
+) -> int:
     """Estimated peak bytes a fit allocates beyond the loaded data; ``parallel`` fits at once."""
     n, d, k = int(n_rows), int(n_features), int(n_components)
     from .engine import covariance
 
     cov = math.prod(covariance.get(covariance_type).structure.cov_shape(k, d))
-    one = (_BYTES_PER_ROW_FEATURE * n * d + _BYTES_PER_ROW_COMPONENT * n * k + _BYTES_PER_ROW * n
-           + 8 * _COVARIANCE_COPIES * cov + _OVERHEAD)
+    one = (
+        _BYTES_PER_ROW_FEATURE * n * d
+        + _BYTES_PER_ROW_COMPONENT * n * k
+        + _BYTES_PER_ROW * n
+        + 8 * _COVARIANCE_COPIES * cov
+        + _OVERHEAD
+    )
     return one * max(1, int(parallel))
 
 
@@ -78,8 +84,13 @@ def available_memory() -> int | None:
     return max(0, min(limits)) if limits else None
 
 
-def check_memory(need: int, max_memory: str | None = None, *, what: str = "this fit",
-                 advice: str = "use fewer components (-k), fewer rows or --covariance-type diag") -> None:
+def check_memory(
+    need: int,
+    max_memory: str | None = None,
+    *,
+    what: str = "this fit",
+    advice: str = "use fewer components (-k), fewer rows or --covariance-type diag",
+) -> None:
     """Raise ResourceError if ``need`` bytes exceed --max-memory (or, without it, what is free)."""
     if max_memory:
         limit, source = parse_size(max_memory), f"--max-memory is {max_memory}"

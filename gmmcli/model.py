@@ -16,8 +16,8 @@ import numpy as np
 
 from . import __version__
 from .engine import covariance, criteria, density
-from .errors import DataError, InputMissing
 from .engine.params import MixtureParams
+from .errors import DataError, InputMissing
 
 FORMAT_NAME = "gmmcli-model"
 FORMAT_VERSION = 1
@@ -129,8 +129,17 @@ def versions() -> dict:
     return out
 
 
-def training_metadata(X, params: MixtureParams, *, converged, n_iter, lower_bound, fit_settings,
-                      feature_names, sample_weight=None) -> dict:
+def training_metadata(
+    X,
+    params: MixtureParams,
+    *,
+    converged,
+    n_iter,
+    lower_bound,
+    fit_settings,
+    feature_names,
+    sample_weight=None,
+) -> dict:
     """Everything a model file records about its fit, computed from the training data."""
     log_dens = density.score_samples(X, params)
     w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
@@ -148,8 +157,19 @@ def training_metadata(X, params: MixtureParams, *, converged, n_iter, lower_boun
     )
 
 
-def fit_metadata(params: MixtureParams, *, log_likelihood, n_eff, n_rows, log_densities, data_fingerprint,
-                 converged, n_iter, lower_bound, fit_settings) -> dict:
+def fit_metadata(
+    params: MixtureParams,
+    *,
+    log_likelihood,
+    n_eff,
+    n_rows,
+    log_densities,
+    data_fingerprint,
+    converged,
+    n_iter,
+    lower_bound,
+    fit_settings,
+) -> dict:
     """The model-file record from summaries of the data (in memory or computed by partitions)."""
     p = params.model.n_parameters(params.n_components, params.n_features)
     ll = float(log_likelihood)
@@ -175,8 +195,11 @@ def fit_metadata(params: MixtureParams, *, log_likelihood, n_eff, n_rows, log_de
 def _created_at() -> str:
     """UTC time of the fit; SOURCE_DATE_EPOCH pins it, for byte-identical model files."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch and epoch.isdigit()
-            else _dt.datetime.now(_dt.timezone.utc))
+    when = (
+        _dt.datetime.fromtimestamp(int(epoch), _dt.UTC)
+        if epoch and epoch.isdigit()
+        else _dt.datetime.now(_dt.UTC)
+    )
     return when.isoformat(timespec="seconds")
 
 
@@ -229,10 +252,18 @@ def model_from_dict(data, path="model") -> Model:
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{path} is not a valid gmmcli model: {exc}") from None
     names = data.get("feature_names")
-    if not isinstance(names, list) or len(names) != params.n_features or not all(isinstance(n, str) for n in names):
+    if (
+        not isinstance(names, list)
+        or len(names) != params.n_features
+        or not all(isinstance(n, str) for n in names)
+    ):
         raise DataError(f"{path} is not a valid gmmcli model: bad feature names")
-    meta = {k: v for k, v in data.items() if k not in _PARAM_KEYS and k not in
-            ("format", "format_version", "feature_names", "covariance_type", "model", "n_components")}
+    meta = {
+        k: v
+        for k, v in data.items()
+        if k not in _PARAM_KEYS
+        and k not in ("format", "format_version", "feature_names", "covariance_type", "model", "n_components")
+    }
     problem = _meta_problem(meta)
     if problem:
         raise DataError(f"{path} is not a valid gmmcli model: {problem}")
@@ -241,9 +272,19 @@ def model_from_dict(data, path="model") -> Model:
 
 _NUMBER = (int, float)
 _META_TYPES = {
-    "fit_settings": dict, "converged": bool, "n_iter": int, "lower_bound": _NUMBER, "log_likelihood": _NUMBER,
-    "n_parameters": int, "aic": _NUMBER, "bic": _NUMBER, "n_train_rows": int, "train_log_density_quantiles": dict,
-    "versions": dict, "created": str, "data_fingerprint": str,
+    "fit_settings": dict,
+    "converged": bool,
+    "n_iter": int,
+    "lower_bound": _NUMBER,
+    "log_likelihood": _NUMBER,
+    "n_parameters": int,
+    "aic": _NUMBER,
+    "bic": _NUMBER,
+    "n_train_rows": int,
+    "train_log_density_quantiles": dict,
+    "versions": dict,
+    "created": str,
+    "data_fingerprint": str,
 }
 
 
@@ -302,4 +343,6 @@ def _params_from(data: dict) -> MixtureParams:
         structure.check_positive_definite(arrays["covariances"])
     except covariance.NotPositiveDefinite:
         raise ValueError("covariances are not positive definite") from None
-    return MixtureParams(cov_type, arrays["weights"], means, arrays["covariances"], arrays["precisions_cholesky"])
+    return MixtureParams(
+        cov_type, arrays["weights"], means, arrays["covariances"], arrays["precisions_cholesky"]
+    )

@@ -43,9 +43,20 @@ def score_block(model: Model, frame, kind: str, keep: list[str], dropna: bool):
     return out
 
 
-def score_table(model: Model, source: str, kind: str, *, keep: list[str], dropna: bool,
-                output: str | None, fmt: str, delimiter: str | None = None,
-                block_rows: int = tables.BLOCK_ROWS, header: bool = True, plain: bool = True) -> int:
+def score_table(
+    model: Model,
+    source: str,
+    kind: str,
+    *,
+    keep: list[str],
+    dropna: bool,
+    output: str | None,
+    fmt: str,
+    delimiter: str | None = None,
+    block_rows: int = tables.BLOCK_ROWS,
+    header: bool = True,
+    plain: bool = True,
+) -> int:
     """Stream ``source`` through the model into ``output``; return the number of rows written.
 
     ``plain`` lets a small plain input skip pandas (the same output, sooner); tests turn it off
@@ -60,17 +71,27 @@ def score_table(model: Model, source: str, kind: str, *, keep: list[str], dropna
     keep = list(dict.fromkeys(keep))
     clash = [c for c in keep if c in _result_columns(model, kind)]
     if clash:
-        raise UsageError(f"--keep column {clash[0]!r} has the name of an output column; rename it in the input")
+        raise UsageError(
+            f"--keep column {clash[0]!r} has the name of an output column; rename it in the input"
+        )
     rows, first = 0, True
     with tables.output_stream(output) as fh:
-        blocks = tables.read_blocks(source, delimiter, block_rows, header=header, text_columns=keep,
-                                    plain_features=model.feature_names if plain else None)
+        blocks = tables.read_blocks(
+            source,
+            delimiter,
+            block_rows,
+            header=header,
+            text_columns=keep,
+            plain_features=model.feature_names if plain else None,
+        )
         for block in blocks:
             if first:
                 unknown = [c for c in keep if c not in block.columns]
                 if unknown:
-                    raise UsageError(f"--keep names unknown column {unknown[0]!r} "
-                                     f"(input has: {', '.join(map(str, block.columns))})")
+                    raise UsageError(
+                        f"--keep names unknown column {unknown[0]!r} "
+                        f"(input has: {', '.join(map(str, block.columns))})"
+                    )
             out = score_block(model, block, kind, keep, dropna)
             tables.write_block(out, fh, fmt, header=first)
             first = False

@@ -13,7 +13,8 @@ therefore depends only on its own settings, never on which worker ran it or in w
 the grid is the same for any ``jobs``.
 
 Parallelism. With ``jobs > 1`` the fits run ``jobs`` at a time: on threads of this process when
-the data is large enough for numpy's matrix products to dominate (``selection_workers.THREADS_MIN_WORK``), else
+the data is large enough for numpy's matrix products to dominate
+(``selection_workers.THREADS_MIN_WORK``), else
 in joblib (loky) worker processes; with ``jobs=1`` one after another, each on the EM engine's
 block threads. Every fit runs with one BLAS/OpenMP thread, so ``jobs`` workers use ``jobs``
 cores and never oversubscribe the machine. (Measured on a shared 2-core machine: one
@@ -27,8 +28,8 @@ dealt out largest first so that the expensive cells do not all end up last.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -39,8 +40,20 @@ from .errors import DataError, FitFailed
 from .selection_workers import Outcome, RunSettings, Task, execute, method_seed
 from .settings import CRITERIA, check_criterion, check_cv, parse_covariance_types, parse_inits, parse_ks
 
-FIELDS = ("k", "model", "covariance_type", "log_likelihood", "n_parameters", "aic", "bic",
-          "cv_log_likelihood", "converged", "n_iter", "seconds", "error")
+FIELDS = (
+    "k",
+    "model",
+    "covariance_type",
+    "log_likelihood",
+    "n_parameters",
+    "aic",
+    "bic",
+    "cv_log_likelihood",
+    "converged",
+    "n_iter",
+    "seconds",
+    "error",
+)
 
 # Defaults chosen so that the winner and the cells near it do not hinge on the seed. Measured
 # with bench/bench_select.py --stability (k 1-10 x 4 types on moons, blobs, stretched; seeds
@@ -51,7 +64,6 @@ FIELDS = ("k", "model", "covariance_type", "log_likelihood", "n_parameters", "ai
 # are the ones that find the best basins.
 DEFAULT_N_INIT = 10
 DEFAULT_INIT = ("kmeans",)
-
 
 
 @dataclass
@@ -154,7 +166,9 @@ def sweep(
     ks = parse_ks(",".join(str(int(k)) for k in ks))
     types = parse_covariance_types(covariance_types)
     em.check_settings(n_init=n_init, tol=tol, reg_covar=reg_covar, max_iter=max_iter)
-    settings = RunSettings(int(n_init), tuple(parse_inits(init)), seed, float(tol), float(reg_covar), int(max_iter))
+    settings = RunSettings(
+        int(n_init), tuple(parse_inits(init)), seed, float(tol), float(reg_covar), int(max_iter)
+    )
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
         if sample_weight.shape != (n,) or not np.all(np.isfinite(sample_weight)) or np.any(sample_weight < 0):
@@ -166,7 +180,9 @@ def sweep(
         fold_of = _fold_labels(n, cv, seed)
     jobs = available_cores() if jobs is None or jobs < 1 else int(jobs)
 
-    cells = [Cell(k, t, n_parameters=covariance.get(t).n_parameters(k, X.shape[1])) for t in types for k in ks]
+    cells = [
+        Cell(k, t, n_parameters=covariance.get(t).n_parameters(k, X.shape[1])) for t in types for k in ks
+    ]
     tasks = [Task(i, c.k, c.covariance_type, None) for i, c in enumerate(cells)]
     if cv:
         tasks += [Task(i, c.k, c.covariance_type, f) for i, c in enumerate(cells) for f in range(cv)]
@@ -190,11 +206,16 @@ def best(cells: Sequence[Cell], criterion: str = "bic") -> Cell:
     """
     criterion = check_criterion(criterion)
     sign = 1.0 if LOWER_IS_BETTER[criterion] else -1.0
-    scored = [(sign * c.value(criterion), i) for i, c in enumerate(cells) if math.isfinite(c.value(criterion))]
+    scored = [
+        (sign * c.value(criterion), i) for i, c in enumerate(cells) if math.isfinite(c.value(criterion))
+    ]
     if not scored:
         reasons = sorted({c.error for c in cells if c.error})
         why = f": {reasons[0]}" if len(reasons) == 1 else " (see the error column)"
-        raise FitFailed(f"no cell of the grid has a {criterion.upper() if criterion != 'cv' else 'cross-validated'} score{why}")
+        raise FitFailed(
+            f"no cell of the grid has a {'cross-validated' if criterion == 'cv' else criterion.upper()} score"
+            f"{why}"
+        )
     return cells[min(scored)[1]]
 
 
@@ -204,6 +225,7 @@ def records(cells: Iterable[Cell]) -> list[dict]:
 
 
 # --- internals ----------------------------------------------------------------------------------
+
 
 def _fold_labels(n: int, folds: int, seed: int | None) -> np.ndarray:
     """Fold number of each row: a seeded shuffle cut into ``folds`` near-equal parts."""
@@ -224,7 +246,12 @@ def _finish(cell: Cell, parts: list[Outcome], n_eff: float, cv: int | None) -> N
         cell.aic = criteria.aic(ll, p)
         cell.bic = criteria.bic(ll, p, n_eff)
         cell.converged, cell.n_iter = bool(full.converged), int(full.n_iter)
-        cell.lower_bound, cell.init, cell.seed, cell.params = full.lower_bound, full.init, full.seed, full.params
+        cell.lower_bound, cell.init, cell.seed, cell.params = (
+            full.lower_bound,
+            full.init,
+            full.seed,
+            full.params,
+        )
     else:
         cell.error = full.error
         return
@@ -237,5 +264,18 @@ def _finish(cell: Cell, parts: list[Outcome], n_eff: float, cv: int | None) -> N
             cell.cv_log_likelihood = sum(p.heldout for p in folds) / n_eff
 
 
-__all__ = ["CRITERIA", "DEFAULT_INIT", "DEFAULT_N_INIT", "FIELDS", "LOWER_IS_BETTER", "Cell", "best", "method_seed",
-           "parse_covariance_types", "parse_inits", "parse_ks", "records", "sweep"]
+__all__ = [
+    "CRITERIA",
+    "DEFAULT_INIT",
+    "DEFAULT_N_INIT",
+    "FIELDS",
+    "LOWER_IS_BETTER",
+    "Cell",
+    "best",
+    "method_seed",
+    "parse_covariance_types",
+    "parse_inits",
+    "parse_ks",
+    "records",
+    "sweep",
+]

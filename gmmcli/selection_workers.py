@@ -68,7 +68,6 @@ class Outcome:
     heldout: float = math.nan  # summed (weighted) held-out log-likelihood of the fold
 
 
-
 def method_seed(seed: int | None, index: int) -> int | None:
     """The seed of the ``index``-th initialisation method: ``seed`` itself for the first."""
     if seed is None or index == 0:
@@ -91,7 +90,11 @@ def execute(X, w, fold_of, tasks, settings, jobs, keep_params, backend="local"):
     if backend == "dask" or (jobs > 1 and X.shape[0] * X.shape[1] ** 2 < THREADS_MIN_WORK):
         from joblib import Parallel, delayed, parallel_config
 
-        config = {"backend": "dask"} if backend == "dask" else {"backend": "loky", "inner_max_num_threads": FIT_THREADS}
+        config = (
+            {"backend": "dask"}
+            if backend == "dask"
+            else {"backend": "loky", "inner_max_num_threads": FIT_THREADS}
+        )
         with parallel_config(**config):
             run = Parallel(n_jobs=-1 if backend == "dask" else jobs, return_as=_unordered())
             yield from run(delayed(_run_task)(X, w, fold_of, t, settings, keep_params) for t in ordered)
@@ -135,6 +138,7 @@ def _on_threads(X, w, fold_of, tasks, settings, keep_params, n_threads: int):
 
     for i in range(n_threads):
         threading.Thread(target=work, name=f"gmmcli-fit-{i}", daemon=True).start()
+
     def finished():
         while True:
             try:
@@ -186,7 +190,9 @@ def _warm_up(settings: RunSettings) -> None:
                 pass
 
 
-def _fit_task(X, w, fold_of, task: Task, settings: RunSettings, keep_params: bool, threads: int | None = None) -> Outcome:
+def _fit_task(
+    X, w, fold_of, task: Task, settings: RunSettings, keep_params: bool, threads: int | None = None
+) -> Outcome:
     start = time.perf_counter()
     out = Outcome(task.cell, task.fold, 0.0)
     if task.fold is None:
@@ -223,8 +229,15 @@ def _best_fit(X, w, k, covariance_type, settings: RunSettings, threads: int | No
     best = None
     for index, method in enumerate(settings.inits):
         seed = method_seed(settings.seed, index)
-        kwargs = dict(covariance_type=covariance_type, tol=settings.tol, reg_covar=settings.reg_covar,
-                      max_iter=settings.max_iter, n_init=settings.n_init, init=method, seed=seed)
+        kwargs = dict(
+            covariance_type=covariance_type,
+            tol=settings.tol,
+            reg_covar=settings.reg_covar,
+            max_iter=settings.max_iter,
+            n_init=settings.n_init,
+            init=method,
+            seed=seed,
+        )
         if w is not None:
             kwargs["sample_weight"] = w
         result = em.fit(X, k, threads=threads, score=True, **kwargs)

@@ -7,9 +7,8 @@ the name into its option (``n_init`` -> ``--n-init``) and exits 2. The grid's te
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
-
 
 from .engine import covariance, em
 from .errors import SettingError
@@ -35,9 +34,11 @@ class FitSettings:
     weights: str | None = None  # the --weights column, recorded for provenance
     dtype: str = "float64"
 
-    def validate(self) -> "FitSettings":
+    def validate(self) -> FitSettings:
         """Check every value (SettingError) and put the model's name in its canonical form."""
-        em.check_settings(n_components=self.n_components, covariance_type=self.covariance_type, init=self.init)
+        em.check_settings(
+            n_components=self.n_components, covariance_type=self.covariance_type, init=self.init
+        )
         check_em(self.n_init, self.tol, self.reg_covar, self.max_iter)
         check_seed(self.seed)
         if self.dtype not in DTYPES:
@@ -94,8 +95,9 @@ def parse_ks(text: str) -> list[int]:
         except SettingError:
             raise
         except ValueError:
-            raise SettingError("n_components", f"{{}} {item!r} is not a count or range (e.g. 1-10, 1-200:10, 2,4,8)"
-                               ) from None
+            raise SettingError(
+                "n_components", f"{{}} {item!r} is not a count or range (e.g. 1-10, 1-200:10, 2,4,8)"
+            ) from None
     if min(ks) < 1:
         raise SettingError("n_components", f"{{}} counts must be at least 1, got {min(ks)}")
     return sorted(ks)
@@ -140,5 +142,16 @@ def check_cv(cv: int | None, n_rows: int | None = None, criterion: str | None = 
         raise SettingError("cv", f"{{}} {cv} needs at least {cv} rows, the data has {n_rows}")
 
 
-__all__ = ["CRITERIA", "DTYPES", "FitSettings", "check_criterion", "check_cv", "check_em", "check_jobs", "check_seed",
-           "parse_covariance_types", "parse_inits", "parse_ks"]
+__all__ = [
+    "CRITERIA",
+    "DTYPES",
+    "FitSettings",
+    "check_criterion",
+    "check_cv",
+    "check_em",
+    "check_jobs",
+    "check_seed",
+    "parse_covariance_types",
+    "parse_inits",
+    "parse_ks",
+]

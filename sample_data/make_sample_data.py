@@ -19,7 +19,9 @@ def main() -> None:
 
     rng = np.random.RandomState(2018)
     Xs = np.dot(X, rng.randn(2, 2))
-    pd.DataFrame({"x": Xs[:, 0], "y": Xs[:, 1]}).to_csv(HERE / "stretched.csv", index=False, lineterminator="\n")
+    pd.DataFrame({"x": Xs[:, 0], "y": Xs[:, 1]}).to_csv(
+        HERE / "stretched.csv", index=False, lineterminator="\n"
+    )
 
     Xm, _ = make_moons(200, noise=0.05, random_state=0)
     pd.DataFrame({"x": Xm[:, 0], "y": Xm[:, 1]}).to_csv(HERE / "moons.csv", index=False, lineterminator="\n")

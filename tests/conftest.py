@@ -47,7 +47,10 @@ def blobs_model_path(tmp_path_factory):
     from gmmcli.cli import run
 
     path = tmp_path_factory.mktemp("blobs-model") / "m.joblib"
-    assert run(["-q", "fit", str(SAMPLE / "blobs.csv"), "-k", "3", "-x", "id", "--seed", "0", "-o", str(path)]) == 0
+    assert (
+        run(["-q", "fit", str(SAMPLE / "blobs.csv"), "-k", "3", "-x", "id", "--seed", "0", "-o", str(path)])
+        == 0
+    )
     return path
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SAMPLE
-from gmmcli.engine import em
-from gmmcli.engine.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
 
 from gmmcli.engine import dask_em as dask_engine  # noqa: E402  (dask is in the test extras)
+from gmmcli.engine import em
+from gmmcli.engine.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
 from gmmcli.io import dask_tables  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 
@@ -30,7 +30,9 @@ def stretched():
 def _runner(client, path, weight_column=None, names=("x", "y")):
     frame = dask_tables.open_table([str(path)], blocksize="4kB")  # several partitions from a small file
     assert frame.npartitions > 1
-    return dask_engine.DaskRunner(client, frame, list(names), dask_tables.partition_matrix, weight_column=weight_column)
+    return dask_engine.DaskRunner(
+        client, frame, list(names), dask_tables.partition_matrix, weight_column=weight_column
+    )
 
 
 @pytest.mark.parametrize("cov", COVARIANCE_TYPES)
@@ -42,7 +44,9 @@ def test_dask_fit_equals_in_memory_fit(client, stretched, cov):
     assert (got.n_iter, got.converged) == (want.n_iter, want.converged)
     np.testing.assert_allclose(got.lower_bound, want.lower_bound, rtol=1e-9)
     for name in ("weights", "means", "covariances", "precisions_cholesky"):
-        np.testing.assert_allclose(getattr(got.params, name), getattr(want.params, name), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            getattr(got.params, name), getattr(want.params, name), rtol=1e-9, atol=1e-12
+        )
 
 
 def test_weights_column_equals_in_memory_weights(client, stretched, tmp_path):
@@ -70,7 +74,9 @@ def test_bad_partition_is_a_clean_error(client, tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("x,y\n" + "1,2\n" * 50 + "3,\n")
     with pytest.raises(DataError, match="missing or infinite"):
-        dask_engine.DaskRunner(client, dask_tables.open_table([str(path)]), ["x", "y"], dask_tables.partition_matrix)
+        dask_engine.DaskRunner(
+            client, dask_tables.open_table([str(path)]), ["x", "y"], dask_tables.partition_matrix
+        )
 
 
 def test_missing_glob_is_input_missing(tmp_path):
@@ -92,8 +98,22 @@ def test_cli_fit_and_score_on_dask(gmm, tmp_path):
     for i, start in enumerate(range(0, 400, 134)):
         frame.iloc[start : start + 134].to_csv(parts / f"blobs-{i}.csv", index=False)
     model = tmp_path / "m.joblib"
-    res = gmm("fit", "--engine", "dask", "--worker-memory", "600MB", str(parts / "blobs-*.csv"), "-k", 4, "-x", "id",
-              "--seed", 0, "-o", model)
+    res = gmm(
+        "fit",
+        "--engine",
+        "dask",
+        "--worker-memory",
+        "600MB",
+        str(parts / "blobs-*.csv"),
+        "-k",
+        4,
+        "-x",
+        "id",
+        "--seed",
+        0,
+        "-o",
+        model,
+    )
     assert res.code == 0, res.err
     assert "on 400 rows" in res.err
     m = load_model(model)
@@ -101,11 +121,24 @@ def test_cli_fit_and_score_on_dask(gmm, tmp_path):
     # the same clusters as the in-memory fit (labels up to order: compare sorted means)
     local = tmp_path / "local.joblib"
     assert gmm("fit", SAMPLE / "blobs.csv", "-k", 4, "-x", "id", "--seed", 0, "-o", local).code == 0
-    np.testing.assert_allclose(np.sort(m.params.means, axis=0), np.sort(load_model(local).params.means, axis=0), atol=1e-2)
+    np.testing.assert_allclose(
+        np.sort(m.params.means, axis=0), np.sort(load_model(local).params.means, axis=0), atol=1e-2
+    )
 
     out = tmp_path / "labels"
-    res = gmm("predict", "--engine", "dask", "--worker-memory", "600MB", model, str(parts / "blobs-*.csv"),
-              "--keep", "id", "-o", out)
+    res = gmm(
+        "predict",
+        "--engine",
+        "dask",
+        "--worker-memory",
+        "600MB",
+        model,
+        str(parts / "blobs-*.csv"),
+        "--keep",
+        "id",
+        "-o",
+        out,
+    )
     assert res.code == 0, res.err
     files = sorted(out.iterdir())
     assert [f.name for f in files] == ["part-00000.csv", "part-00001.csv", "part-00002.csv"]

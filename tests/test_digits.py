@@ -37,7 +37,9 @@ def small_demo(tmp_path_factory):
     """One quick run of the whole pipeline (k=8), shared by the checks below."""
     out = tmp_path_factory.mktemp("digits") / "demo"
     messages = []
-    result = run_digits_demo(out, DigitsSettings(n_components=8, seed=0, n_samples=400), progress=messages.append)
+    result = run_digits_demo(
+        out, DigitsSettings(n_components=8, seed=0, n_samples=400), progress=messages.append
+    )
     return result, "\n".join(messages), out
 
 
@@ -61,10 +63,18 @@ def test_demo_writes_the_model_and_summary(small_demo):
     assert summary["n_images"] == 1797 and summary["n_pixels"] == 64
     assert summary["n_components"] == 8 and summary["covariance_type"] == "full"
     assert isinstance(summary["converged"], bool) and summary["n_samples"] == 400
-    assert summary["files"] == {"original": "digits_original.png", "generated": "digits_generated.png",
-                                "model": "digits_gmm.joblib", "summary": "digits_summary.json"}
+    assert summary["files"] == {
+        "original": "digits_original.png",
+        "generated": "digits_generated.png",
+        "model": "digits_gmm.joblib",
+        "summary": "digits_summary.json",
+    }
     model = load_model(out / "digits_gmm.joblib")
-    assert model.n_components == 8 and model.feature_names[:2] == ["pc1", "pc2"] and len(model.feature_names) == 41
+    assert (
+        model.n_components == 8
+        and model.feature_names[:2] == ["pc1", "pc2"]
+        and len(model.feature_names) == 41
+    )
     assert sorted(p.name for p in out.iterdir()) == sorted(summary["files"].values())  # no temp files left
 
 
@@ -139,8 +149,22 @@ def test_sweep_follows_the_select_api(monkeypatch, tmp_path):
     """Against a stand-in for select.sweep with the agreed signature: arguments, progress, figure."""
     calls = {}
 
-    def sweep(X, ks, covariance_types, *, n_init, init, seed, tol, reg_covar, max_iter, cv=None, jobs=None,
-              sample_weight=None, on_done=None):
+    def sweep(
+        X,
+        ks,
+        covariance_types,
+        *,
+        n_init,
+        init,
+        seed,
+        tol,
+        reg_covar,
+        max_iter,
+        cv=None,
+        jobs=None,
+        sample_weight=None,
+        on_done=None,
+    ):
         calls.update(shape=X.shape, ks=list(ks), types=list(covariance_types), seed=seed, jobs=jobs)
         cells = [FakeCell(k, "full", 1e5 - 900 * k + 6 * k * k, 0.0) for k in ks]
         cells[-1].error, cells[-1].aic = "ill-defined covariance", float("nan")
@@ -154,9 +178,18 @@ def test_sweep_follows_the_select_api(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "gmmcli.selection", stub)
     monkeypatch.setattr(gmmcli, "selection", stub, raising=False)  # in case the real one was imported already
     messages = []
-    result = run_digits_demo(tmp_path, DigitsSettings(n_components=2, seed=0, n_samples=10, max_iter=3, sweep=True, jobs=2),
-                             progress=messages.append)
-    assert calls == {"shape": (1797, 41), "ks": list(range(1, 200, 10)), "types": ["full"], "seed": 0, "jobs": 2}
+    result = run_digits_demo(
+        tmp_path,
+        DigitsSettings(n_components=2, seed=0, n_samples=10, max_iter=3, sweep=True, jobs=2),
+        progress=messages.append,
+    )
+    assert calls == {
+        "shape": (1797, 41),
+        "ks": list(range(1, 200, 10)),
+        "types": ["full"],
+        "seed": 0,
+        "jobs": 2,
+    }
     sweep_rows = result.summary["aic_sweep"]
     assert [row["k"] for row in sweep_rows] == list(range(1, 200, 10))
     assert sweep_rows[-1]["aic"] is None and sweep_rows[0]["aic"] == pytest.approx(1e5 - 894)
@@ -169,8 +202,10 @@ def test_sweep_follows_the_select_api(monkeypatch, tmp_path):
 
 def test_sweep_with_the_real_select_module(tmp_path):
     # needs select branch: gmmcli/select.py is written in parallel; this test fails until it is merged.
-    result = run_digits_demo(tmp_path, DigitsSettings(n_components=3, seed=0, n_samples=10, sweep=True,
-                                                      sweep_ks=(1, 6, 11), jobs=2))
+    result = run_digits_demo(
+        tmp_path,
+        DigitsSettings(n_components=3, seed=0, n_samples=10, sweep=True, sweep_ks=(1, 6, 11), jobs=2),
+    )
     rows = result.summary["aic_sweep"]
     assert [row["k"] for row in rows] == [1, 6, 11]
     assert all(row["aic"] is not None and np.isfinite(row["aic"]) for row in rows)

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from gmmcli.engine import em, estep, stats, density
+from gmmcli.engine import density, em, estep, stats
 from gmmcli.engine.params import IllDefinedCovariance, MixtureParams
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
@@ -82,9 +82,7 @@ def _same_partition(a, b):
 def test_matches_sklearn(data, dataset, covariance_type, init):
     X = data[dataset]
     for seed in (0, 7, 42):
-        gm = _sklearn_fit(
-            X, 4, covariance_type=covariance_type, init_params=init, random_state=seed
-        )
+        gm = _sklearn_fit(X, 4, covariance_type=covariance_type, init_params=init, random_state=seed)
         res = em.fit(X, 4, covariance_type=covariance_type, init=init, seed=seed)
         labels = density.predict(X, res.params)
         np.testing.assert_array_equal(labels, gm.predict(X))
@@ -98,9 +96,7 @@ def test_matches_sklearn(data, dataset, covariance_type, init):
         np.testing.assert_allclose(p.means, gm.means_, rtol=1e-8, atol=1e-10 * scale)
         cov_scale = np.abs(gm.covariances_).max()
         np.testing.assert_allclose(p.covariances, gm.covariances_, rtol=1e-7, atol=1e-10 * cov_scale)
-        np.testing.assert_allclose(
-            p.precisions_cholesky, gm.precisions_cholesky_, rtol=1e-6, atol=1e-9
-        )
+        np.testing.assert_allclose(p.precisions_cholesky, gm.precisions_cholesky_, rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
@@ -112,9 +108,7 @@ def test_matches_sklearn_n_init(data, covariance_type):
     """
     X = data["blobs"]
     for init in ("kmeans", "random"):
-        gm = _sklearn_fit(
-            X, 4, covariance_type=covariance_type, init_params=init, random_state=3, n_init=3
-        )
+        gm = _sklearn_fit(X, 4, covariance_type=covariance_type, init_params=init, random_state=3, n_init=3)
         res = em.fit(X, 4, covariance_type=covariance_type, init=init, seed=3, n_init=3)
         assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8, abs=0)
         assert _same_partition(density.predict(X, res.params), gm.predict(X))
@@ -126,19 +120,20 @@ def test_initial_params_match_sklearn_init(data):
     for covariance_type in COV_TYPES:
         for init in INITS:
             gm = _sklearn_fit(
-                X, 3, covariance_type=covariance_type, init_params=init, random_state=1,
-                max_iter=0, n_init=2,
+                X,
+                3,
+                covariance_type=covariance_type,
+                init_params=init,
+                random_state=1,
+                max_iter=0,
+                n_init=2,
             )
-            res = em.fit(
-                X, 3, covariance_type=covariance_type, init=init, seed=1, max_iter=0, n_init=2
-            )
+            res = em.fit(X, 3, covariance_type=covariance_type, init=init, seed=1, max_iter=0, n_init=2)
             assert res.n_iter == 0 and res.converged is False
             assert res.lower_bound == -math.inf == gm.lower_bound_
             np.testing.assert_allclose(res.params.means, gm.means_, rtol=1e-10, atol=1e-12)
             np.testing.assert_allclose(res.params.weights, gm.weights_, rtol=1e-10)
-            np.testing.assert_allclose(
-                res.params.covariances, gm.covariances_, rtol=1e-9, atol=1e-12
-            )
+            np.testing.assert_allclose(res.params.covariances, gm.covariances_, rtol=1e-9, atol=1e-12)
 
 
 def test_tol_and_max_iter_semantics(data):
@@ -187,18 +182,14 @@ def test_integer_weights_equal_repeated_rows(data, covariance_type):
     assert a.n_iter == b.n_iter and a.converged == b.converged
     assert a.lower_bound == pytest.approx(b.lower_bound, rel=1e-8, abs=0)
     for name in ("weights", "means", "covariances", "precisions_cholesky"):
-        np.testing.assert_allclose(
-            getattr(a.params, name), getattr(b.params, name), rtol=1e-8, atol=1e-12
-        )
+        np.testing.assert_allclose(getattr(a.params, name), getattr(b.params, name), rtol=1e-8, atol=1e-12)
     # and with run_em directly, tol=0 so both run the same number of iterations
     a = em.run_em(X, start, tol=0, max_iter=25, sample_weight=w)
     b = em.run_em(X_rep, start, tol=0, max_iter=25)
     assert a.lower_bound == pytest.approx(b.lower_bound, rel=1e-8, abs=0)
     np.testing.assert_allclose(a.params.covariances, b.params.covariances, rtol=1e-8)
     # the weighted log-likelihood and criteria count repeated rows
-    assert em.log_likelihood(X, a.params, w) == pytest.approx(
-        em.log_likelihood(X_rep, a.params), rel=1e-10
-    )
+    assert em.log_likelihood(X, a.params, w) == pytest.approx(em.log_likelihood(X_rep, a.params), rel=1e-10)
     assert em.bic(X, a.params, w) == pytest.approx(em.bic(X_rep, a.params), rel=1e-10)
     assert em.effective_rows(X, w) == X_rep.shape[0]
 
@@ -228,15 +219,17 @@ def test_weighted_initialisation_uses_weights(data):
             lo, hi = X[:100].min(axis=0), X[:100].max(axis=0)
             assert np.all(p.means >= lo - 1e-9) and np.all(p.means <= hi + 1e-9)
     res = em.fit(X, 3, sample_weight=w, seed=0, init="random_from_data")
-    ref = em.fit(X[:100], 3, init_params=em.initial_params(
-        X, 3, init="random_from_data", random_state=0, sample_weight=w))
+    ref = em.fit(
+        X[:100],
+        3,
+        init_params=em.initial_params(X, 3, init="random_from_data", random_state=0, sample_weight=w),
+    )
     assert res.lower_bound == pytest.approx(ref.lower_bound, rel=1e-10)
 
 
 def test_bad_weights_rejected(data):
     X = data["blobs"]
-    for w in (np.ones(3), -np.ones(X.shape[0]), np.zeros(X.shape[0]),
-              np.full(X.shape[0], np.nan)):
+    for w in (np.ones(3), -np.ones(X.shape[0]), np.zeros(X.shape[0]), np.full(X.shape[0], np.nan)):
         with pytest.raises(ValueError):
             em.fit(X, 2, sample_weight=w)
 
@@ -420,15 +413,15 @@ def test_kernel_choice_guards_precision():
     rng = np.random.RandomState(0)
     X = np.vstack([rng.randn(200, 3) * 1e-3 + 1e3, rng.randn(200, 3) * 1e-3 - 1e3])
     params = MixtureParams.from_covariances(
-        "full", np.array([0.5, 0.5]), np.array([[1e3] * 3, [-1e3] * 3]),
+        "full",
+        np.array([0.5, 0.5]),
+        np.array([[1e3] * 3, [-1e3] * 3]),
         np.stack([np.eye(3) * 1e-6] * 2),
     )
     shift = X.mean(axis=0)
     r2 = float(np.max(np.sum((X - shift) ** 2, axis=1)))
     assert estep.prepare_estep(params, shift, radius2=r2).kernel == "direct"
-    assert em.log_likelihood(X, params) == pytest.approx(
-        np.sum(density.score_samples(X, params)), rel=1e-12
-    )
+    assert em.log_likelihood(X, params) == pytest.approx(np.sum(density.score_samples(X, params)), rel=1e-12)
 
 
 def test_scoring_helpers_match_sklearn(data):
@@ -468,7 +461,9 @@ def test_screened_kernel_equals_direct(digits_pca, k):
         b = estep.block_stats(X, screened, weights)
         np.testing.assert_allclose(b.moments, a.moments, rtol=1e-12, atol=1e-12 * np.abs(a.moments).max())
         assert b.loglik == pytest.approx(a.loglik, rel=1e-13)
-        assert estep.block_stats(X, screened, weights, moments=False).loglik == pytest.approx(a.loglik, rel=1e-13)
+        assert estep.block_stats(X, screened, weights, moments=False).loglik == pytest.approx(
+            a.loglik, rel=1e-13
+        )
 
 
 def test_screened_kernel_falls_back_when_many_pairs_are_close(monkeypatch):
@@ -479,8 +474,9 @@ def test_screened_kernel_falls_back_when_many_pairs_are_close(monkeypatch):
     )
     calls = []
     monkeypatch.setattr(estep, "_direct_log_prob", lambda *a: calls.append(1) or direct_log_prob(*a))
-    state = estep.prepare_estep(params, X.mean(axis=0), radius2=float(np.max(np.sum(X**2, axis=1))) * 4,
-                                    kernel="screened")
+    state = estep.prepare_estep(
+        params, X.mean(axis=0), radius2=float(np.max(np.sum(X**2, axis=1))) * 4, kernel="screened"
+    )
     got = estep.block_stats(X, state)
     assert calls  # the fallback ran
     assert got.loglik == pytest.approx(np.sum(density.score_samples(X, params)), rel=1e-12)

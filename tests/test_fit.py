@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import SAMPLE, load_xy
 from sklearn.mixture import GaussianMixture
 
-from conftest import SAMPLE, load_xy
 from gmmcli import load_model
 from gmmcli.engine.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
 
@@ -16,7 +16,22 @@ from gmmcli.engine.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
 @pytest.mark.parametrize("cov", COVARIANCE_TYPES)
 def test_fit_equals_sklearn_with_same_seed(gmm, tmp_path, cov):
     out = tmp_path / "m.joblib"
-    res = gmm("fit", SAMPLE / "blobs.csv", "-k", 4, "-t", cov, "--exclude", "id", "--seed", 7, "--n-init", 2, "-o", out)
+    res = gmm(
+        "fit",
+        SAMPLE / "blobs.csv",
+        "-k",
+        4,
+        "-t",
+        cov,
+        "--exclude",
+        "id",
+        "--seed",
+        7,
+        "--n-init",
+        2,
+        "-o",
+        out,
+    )
     assert res.code == 0, res.err
     X = load_xy("blobs.csv")
     ref = GaussianMixture(4, covariance_type=cov, random_state=7, n_init=2).fit(X)
@@ -72,12 +87,25 @@ def test_columns_option_selects_features(gmm, tmp_path):
 
 def test_model_records_its_provenance(gmm, tmp_path):
     out = tmp_path / "m.joblib"
-    assert gmm("fit", SAMPLE / "blobs.csv", "-k", 3, "-x", "id", "--seed", 5, "--reg-covar", "1e-5", "-o", out).code == 0
+    assert (
+        gmm(
+            "fit", SAMPLE / "blobs.csv", "-k", 3, "-x", "id", "--seed", 5, "--reg-covar", "1e-5", "-o", out
+        ).code
+        == 0
+    )
     res = gmm("info", out, "--json")
     info = json.loads(res.out)
     assert info["fit_settings"] == {
-        "n_components": 3, "covariance_type": "full", "tol": 1e-3, "reg_covar": 1e-5,
-        "max_iter": 100, "n_init": 1, "init": "kmeans", "seed": 5, "weights": None, "dtype": "float64",
+        "n_components": 3,
+        "covariance_type": "full",
+        "tol": 1e-3,
+        "reg_covar": 1e-5,
+        "max_iter": 100,
+        "n_init": 1,
+        "init": "kmeans",
+        "seed": 5,
+        "weights": None,
+        "dtype": "float64",
     }
     assert info["n_train_rows"] == 400
     assert info["feature_names"] == ["x", "y"]
@@ -101,7 +129,9 @@ def test_non_convergence_warns_and_strict_fails(gmm, tmp_path):
     res = gmm("fit", SAMPLE / "moons.csv", "-k", 8, "--max-iter", 1, "--tol", "1e-12", "-o", out)
     assert res.code == 0 and "did not converge" in res.err and out.exists()
     strict_out = tmp_path / "strict.joblib"
-    res = gmm("fit", SAMPLE / "moons.csv", "-k", 8, "--max-iter", 1, "--tol", "1e-12", "--strict", "-o", strict_out)
+    res = gmm(
+        "fit", SAMPLE / "moons.csv", "-k", 8, "--max-iter", 1, "--tol", "1e-12", "--strict", "-o", strict_out
+    )
     assert res.code == 3
     assert res.err.startswith("error: EM did not converge") and res.err.count("\n") == 1
     assert not strict_out.exists()

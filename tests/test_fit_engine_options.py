@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SAMPLE
+
 from gmmcli import load_model
 
 
@@ -82,7 +82,10 @@ def test_jobs_do_not_change_the_result(gmm, tmp_path):
     np.testing.assert_array_equal(load_model(a).params.means, load_model(b).params.means)
 
 
-@pytest.mark.parametrize("args, message", [(["--dtype", "float16"], "unknown --dtype"), (["--jobs", "0"], "--jobs must be at least 1")])
+@pytest.mark.parametrize(
+    "args, message",
+    [(["--dtype", "float16"], "unknown --dtype"), (["--jobs", "0"], "--jobs must be at least 1")],
+)
 def test_bad_engine_options(gmm, tmp_path, args, message):
     out = tmp_path / "m.joblib"
     res = gmm("fit", SAMPLE / "moons.csv", *args, "-o", out)

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLE, default_signals, gmm_process
 
 PY = sys.executable
@@ -55,36 +54,59 @@ def _no_temp_files(folder: Path) -> bool:
 @pytest.mark.parametrize("args", [("predict",), ("score", "-f", "json"), ("proba", "--keep", "x")])
 def test_closed_pipe_ends_quietly(work, args):
     """``gmmcli predict ... | head -1`` in a real shell: nothing on stderr, no traceback."""
-    command = " ".join(shlex.quote(c) for c in _cmd(args[0], work / "blobs.joblib", work / "big.csv", *args[1:]))
-    proc = subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -1"], capture_output=True, timeout=120)
+    command = " ".join(
+        shlex.quote(c) for c in _cmd(args[0], work / "blobs.joblib", work / "big.csv", *args[1:])
+    )
+    proc = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {command} | head -1"], capture_output=True, timeout=120
+    )
     assert proc.stderr == b""
     assert len(proc.stdout.splitlines()) == 1
     assert proc.returncode == 0  # a reader that leaves is not a failure: `set -o pipefail` holds
 
 
 def test_closed_pipe_on_an_output_file_that_is_stdout(work):
-    command = " ".join(shlex.quote(c) for c in _cmd("predict", work / "blobs.joblib", work / "big.csv", "-o", "/dev/stdout"))
-    proc = subprocess.run(["bash", "-c", f"set -o pipefail; {command} | head -1"], capture_output=True, timeout=120)
+    command = " ".join(
+        shlex.quote(c) for c in _cmd("predict", work / "blobs.joblib", work / "big.csv", "-o", "/dev/stdout")
+    )
+    proc = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {command} | head -1"], capture_output=True, timeout=120
+    )
     assert (proc.returncode, proc.stderr, proc.stdout) == (0, b"", b"label\n")
 
 
 def test_help_in_a_pipe_has_no_escape_codes_even_when_colour_is_forced():
     for var in ("FORCE_COLOR", "TTY_COMPATIBLE", "PY_COLORS"):
-        proc = subprocess.run(_cmd("fit", "--help"), capture_output=True, env={**os.environ, var: "1"}, timeout=60)
+        proc = subprocess.run(
+            _cmd("fit", "--help"), capture_output=True, env={**os.environ, var: "1"}, timeout=60
+        )
         assert proc.returncode == 0 and b"--n-components" in proc.stdout
         assert ANSI.encode() not in proc.stdout + proc.stderr, var
 
 
 def test_closed_standard_streams(work, tmp_path):
     """A cron wrapper may start gmmcli with stdin, stdout or stderr closed."""
-    closed_in = subprocess.run(_cmd("fit", "-", "-o", tmp_path / "m.joblib"), capture_output=True, stdin=None,
-                               preexec_fn=lambda: os.close(0), timeout=60)
+    closed_in = subprocess.run(
+        _cmd("fit", "-", "-o", tmp_path / "m.joblib"),
+        capture_output=True,
+        stdin=None,
+        preexec_fn=lambda: os.close(0),
+        timeout=60,
+    )
     assert closed_in.returncode == 66 and b"stdin is closed" in closed_in.stderr
-    closed_out = subprocess.run(_cmd("predict", work / "blobs.joblib", SAMPLE / "blobs.csv"), stderr=subprocess.PIPE,
-                                preexec_fn=lambda: os.close(1), timeout=60)
+    closed_out = subprocess.run(
+        _cmd("predict", work / "blobs.joblib", SAMPLE / "blobs.csv"),
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: os.close(1),
+        timeout=60,
+    )
     assert closed_out.returncode == 73 and b"stdout is closed" in closed_out.stderr
-    closed_err = subprocess.run(_cmd("predict", work / "blobs.joblib", tmp_path / "absent.csv"), stdout=subprocess.PIPE,
-                                preexec_fn=lambda: os.close(2), timeout=60)
+    closed_err = subprocess.run(
+        _cmd("predict", work / "blobs.joblib", tmp_path / "absent.csv"),
+        stdout=subprocess.PIPE,
+        preexec_fn=lambda: os.close(2),
+        timeout=60,
+    )
     assert closed_err.returncode == 66 and closed_err.stdout == b""  # the message is not moved into the data
 
 
@@ -93,8 +115,12 @@ def test_stderr_reader_gone_does_not_fail_the_job_or_lose_the_data(work, tmp_pat
     read_end, write_end = os.pipe()
     os.close(read_end)
     model = tmp_path / "m.joblib"
-    proc = subprocess.Popen(_cmd("fit", SAMPLE / "blobs.csv", "-x", "id", "-k", "4", "--max-iter", "1", "--tol", "0",
-                                 "-o", model), stderr=write_end)
+    proc = subprocess.Popen(
+        _cmd(
+            "fit", SAMPLE / "blobs.csv", "-x", "id", "-k", "4", "--max-iter", "1", "--tol", "0", "-o", model
+        ),
+        stderr=write_end,
+    )
     os.close(write_end)
     assert proc.wait(timeout=120) == 0
     assert model.exists()
@@ -108,14 +134,20 @@ def test_stderr_reader_gone_does_not_fail_the_job_or_lose_the_data(work, tmp_pat
 
 def test_closed_pipe_on_info(work):
     command = " ".join(shlex.quote(c) for c in _cmd("info", work / "blobs.joblib"))
-    proc = subprocess.run(["bash", "-c", f"{command} | head -c 10 >/dev/null"], capture_output=True, timeout=60)
+    proc = subprocess.run(
+        ["bash", "-c", f"{command} | head -c 10 >/dev/null"], capture_output=True, timeout=60
+    )
     assert proc.stderr == b""
 
 
 def test_stdout_on_a_full_disk_is_exit_74(work):
     with open("/dev/full", "w") as full:
-        proc = subprocess.run(_cmd("predict", work / "blobs.joblib", work / "big.csv"), stdout=full,
-                              stderr=subprocess.PIPE, timeout=120)
+        proc = subprocess.run(
+            _cmd("predict", work / "blobs.joblib", work / "big.csv"),
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
     assert proc.returncode == 74
     assert proc.stderr.decode().startswith("error: ") and len(proc.stderr.splitlines()) == 1
     assert "No space left on device" in proc.stderr.decode()
@@ -154,9 +186,25 @@ def test_signal_during_fit_stops_promptly_and_keeps_the_old_model(work, tmp_path
     target = tmp_path / "model.joblib"
     shutil.copy(work / "blobs.joblib", target)
     original = target.read_bytes()
-    proc = subprocess.Popen(_cmd("fit", work / "big.csv", "-k", "20", "--max-iter", "1000", "--tol", "0",
-                                 "--seed", "0", "-o", target),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals)
+    proc = subprocess.Popen(
+        _cmd(
+            "fit",
+            work / "big.csv",
+            "-k",
+            "20",
+            "--max-iter",
+            "1000",
+            "--tol",
+            "0",
+            "--seed",
+            "0",
+            "-o",
+            target,
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=default_signals,
+    )
     try:
         _wait_until_busy(proc)
         sent = time.monotonic()
@@ -168,7 +216,9 @@ def test_signal_during_fit_stops_promptly_and_keeps_the_old_model(work, tmp_path
             proc.kill()
     assert proc.returncode == code, err
     assert stopped_after < 5
-    assert err.decode().splitlines() == [f"error: {'terminated' if code == 143 else 'interrupted'} ({signal.Signals(signum).name})"]
+    assert err.decode().splitlines() == [
+        f"error: {'terminated' if code == 143 else 'interrupted'} ({signal.Signals(signum).name})"
+    ]
     assert target.read_bytes() == original
     assert _no_temp_files(tmp_path)
 
@@ -205,13 +255,21 @@ def test_two_processes_writing_the_same_model_leave_one_complete_file(tmp_path, 
     refs = {}
     for k in ("2", "3"):
         ref = tmp_path / f"ref{k}.joblib"
-        assert run(["-q", "fit", str(SAMPLE / "blobs.csv"), "-x", "id", "-k", k, "--seed", "1", "-o", str(ref)]) == 0
+        assert (
+            run(["-q", "fit", str(SAMPLE / "blobs.csv"), "-x", "id", "-k", k, "--seed", "1", "-o", str(ref)])
+            == 0
+        )
         refs[k] = ref.read_bytes()
     assert refs["2"] != refs["3"]
     target = tmp_path / "shared.joblib"
     for _ in range(2):
-        procs = [subprocess.Popen(_cmd("-q", "fit", SAMPLE / "blobs.csv", "-x", "id", "-k", k, "--seed", "1", "-o", target),
-                                  stderr=subprocess.PIPE) for k in ("2", "3")]
+        procs = [
+            subprocess.Popen(
+                _cmd("-q", "fit", SAMPLE / "blobs.csv", "-x", "id", "-k", k, "--seed", "1", "-o", target),
+                stderr=subprocess.PIPE,
+            )
+            for k in ("2", "3")
+        ]
         for p in procs:
             _, err = p.communicate(timeout=120)
             assert p.returncode == 0, err
@@ -224,6 +282,7 @@ def _readonly_runner(tmp_path):
     """Run a command with some folders truly read-only: chmod for a normal user; for root (who
     ignores permissions) a read-only bind mount in a private mount namespace."""
     if os.geteuid() != 0:
+
         def run(cmd, ro, **kw):
             for d in ro:
                 d.chmod(0o555)
@@ -232,11 +291,14 @@ def _readonly_runner(tmp_path):
             finally:
                 for d in ro:
                     d.chmod(0o755)
+
         return run
     probe = tmp_path / "probe"
     probe.mkdir()
-    ok = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind -o ro {probe} {probe} && ! touch {probe}/x"],
-                        capture_output=True)
+    ok = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount --bind -o ro {probe} {probe} && ! touch {probe}/x"],
+        capture_output=True,
+    )
     if ok.returncode != 0:
         pytest.skip("running as root without mount namespaces: cannot make a folder read-only")
 
@@ -244,6 +306,7 @@ def _readonly_runner(tmp_path):
         mounts = " && ".join(f"mount --bind -o ro {shlex.quote(str(d))} {shlex.quote(str(d))}" for d in ro)
         script = f"{mounts} && exec {' '.join(shlex.quote(str(c)) for c in cmd)}"
         return subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, timeout=120, **kw)
+
     return run
 
 
@@ -255,23 +318,38 @@ def test_runs_with_c_locale_no_home_readonly_cwd_and_no_terminal(work, tmp_path)
     data = tmp_path / "données.csv"  # a non-ASCII name and column under LANG=C
     data.write_text((SAMPLE / "blobs.csv").read_text().replace("id,x,y", "numéro,x,y"))
     base = {k: v for k, v in os.environ.items() if k not in ("HOME", "LANG", "LC_ALL", "NO_COLOR")}
-    envs = ({**base, "LANG": "C", "LC_ALL": "C", "HOME": str(home), "FORCE_COLOR": "1", "TERM": "xterm-256color"},
-            {**base, "LANG": "C"},  # no HOME at all
-            {**base, "HOME": "/nonexistent-gmmcli-home"})
+    envs = (
+        {**base, "LANG": "C", "LC_ALL": "C", "HOME": str(home), "FORCE_COLOR": "1", "TERM": "xterm-256color"},
+        {**base, "LANG": "C"},  # no HOME at all
+        {**base, "HOME": "/nonexistent-gmmcli-home"},
+    )
     model = out / "m.joblib"
-    fit = run(_cmd("fit", data, "-x", "numéro", "-k", "3", "--seed", "0", "--max-iter", "2", "-o", model),
-              [cwd, home], cwd=cwd, env=envs[0], stdin=subprocess.DEVNULL)
+    fit = run(
+        _cmd("fit", data, "-x", "numéro", "-k", "3", "--seed", "0", "--max-iter", "2", "-o", model),
+        [cwd, home],
+        cwd=cwd,
+        env=envs[0],
+        stdin=subprocess.DEVNULL,
+    )
     assert fit.returncode == 0, fit.stderr
     assert ANSI not in fit.stderr.decode()
     assert b"warning: EM did not converge" in fit.stderr  # messages still arrive, as plain text
     for env in envs:
-        pred = run(_cmd("predict", model, data, "--keep", "numéro"), [cwd, home], cwd=cwd, env=env, stdin=subprocess.DEVNULL)
+        pred = run(
+            _cmd("predict", model, data, "--keep", "numéro"),
+            [cwd, home],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
         assert pred.returncode == 0, pred.stderr
         assert pred.stdout.decode("utf-8").startswith("numéro,label\n")
         info = run(_cmd("info", model), [cwd, home], cwd=cwd, env=env)
         assert info.returncode == 0 and ANSI not in info.stdout.decode() and "…" not in info.stdout.decode()
         bad = run(_cmd("predict", model, tmp_path / "absent.csv"), [cwd, home], cwd=cwd, env=env)
-        assert bad.returncode == 66 and bad.stderr.decode().count("\n") == 1 and ANSI not in bad.stderr.decode()
+        assert (
+            bad.returncode == 66 and bad.stderr.decode().count("\n") == 1 and ANSI not in bad.stderr.decode()
+        )
     assert not list(cwd.iterdir()) and not list(home.iterdir())
     assert not Path("/nonexistent-gmmcli-home").exists()
 
@@ -303,7 +381,9 @@ def test_writing_into_a_readonly_folder_is_exit_73(work, tmp_path):
 def _on_a_terminal(args, env) -> str:
     """Run with stderr on a pseudo-terminal; return what it printed there."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen(_cmd(*args), stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        _cmd(*args), stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL, env=env
+    )
     os.close(slave)
     chunks = []
     while True:
@@ -320,7 +400,20 @@ def _on_a_terminal(args, env) -> str:
 
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
-    args = ("fit", SAMPLE / "blobs.csv", "-x", "id", "-k", "4", "--max-iter", "1", "--tol", "0", "-o", tmp_path / "m.joblib")
+    args = (
+        "fit",
+        SAMPLE / "blobs.csv",
+        "-x",
+        "id",
+        "-k",
+        "4",
+        "--max-iter",
+        "1",
+        "--tol",
+        "0",
+        "-o",
+        tmp_path / "m.joblib",
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
     env["TERM"] = "xterm-256color"
     coloured = _on_a_terminal(args, env)
@@ -355,8 +448,12 @@ def test_memory_guard_refuses_under_a_small_address_space_limit(work):
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 
-    proc = subprocess.run(_cmd("fit", work / "big.csv", "-k", "5000", "-o", work / "never.joblib"),  # needs ~5 GB
-                          capture_output=True, preexec_fn=limit, timeout=120)
+    proc = subprocess.run(
+        _cmd("fit", work / "big.csv", "-k", "5000", "-o", work / "never.joblib"),  # needs ~5 GB
+        capture_output=True,
+        preexec_fn=limit,
+        timeout=120,
+    )
     err = proc.stderr.decode()
     assert proc.returncode == 65, err
     assert "needs about" in err and "available" in err and "--max-memory" in err

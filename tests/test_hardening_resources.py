@@ -6,16 +6,26 @@ import errno
 import os
 
 import pytest
-
 from conftest import SAMPLE
+
 from gmmcli import memory as resources
-from gmmcli.io.atomic import atomic_path, atomic_text, is_special
 from gmmcli.errors import CannotCreateOutput, IOFailure, UsageError
+from gmmcli.io.atomic import atomic_path, atomic_text, is_special
 from gmmcli.signals import Interrupted
 
 
-@pytest.mark.parametrize("text, size", [("2G", 2 << 30), ("500M", 500 << 20), ("1.5g", 3 << 29), ("64KiB", 64 << 10),
-                                        ("1024", 1024), ("3 GB", 3 << 30), ("1T", 1 << 40)])
+@pytest.mark.parametrize(
+    "text, size",
+    [
+        ("2G", 2 << 30),
+        ("500M", 500 << 20),
+        ("1.5g", 3 << 29),
+        ("64KiB", 64 << 10),
+        ("1024", 1024),
+        ("3 GB", 3 << 30),
+        ("1T", 1 << 40),
+    ],
+)
 def test_parse_size(text, size):
     assert resources.parse_size(text) == size
 
@@ -32,7 +42,9 @@ def test_fit_estimate_grows_with_rows_components_and_parallel_jobs():
     assert resources.fit_bytes(100_000, 10, 10, "full") > base
     assert resources.fit_bytes(100_000, 10, 5, "diag") < base
     assert resources.fit_bytes(100_000, 10, 5, "full", parallel=4) == 4 * base
-    assert resources.fit_bytes(1_000_000, 2, 16) == 48 * 2_000_000 + 5 * 16_000_000 + 32 * 1_000_000 + 32 * 64 + (32 << 20)
+    assert resources.fit_bytes(
+        1_000_000, 2, 16
+    ) == 48 * 2_000_000 + 5 * 16_000_000 + 32 * 1_000_000 + 32 * 64 + (32 << 20)
 
 
 _PROBE = """
@@ -75,9 +87,14 @@ def test_fit_estimate_is_an_upper_bound_for_the_engine(tmp_path, n, d, k):
 
     data = tmp_path / "X.npy"
     np.save(data, np.random.default_rng(0).normal(size=(n, d)))
-    out = subprocess.run([sys.executable, "-c", _PROBE, str(data), str(n), str(d), str(k), "full"],
-                         capture_output=True, text=True, timeout=300, check=True,
-                         env=_probe_environment()).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(data), str(n), str(d), str(k), "full"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        env=_probe_environment(),
+    ).stdout
     used, estimate = map(int, out.split())
     assert used <= estimate, f"fit used {used / 2**20:.0f} MiB, estimate {estimate / 2**20:.0f} MiB"
     assert estimate <= 4 * max(used, 20 << 20), "estimate far above the real need: the guard refuses too much"
@@ -91,10 +108,14 @@ def test_available_memory_is_known_on_linux():
 
 def test_check_memory(monkeypatch):
     resources.check_memory(10, "1K")
-    with pytest.raises(resources.ResourceError, match=r"needs about 2\.0 KiB of memory but --max-memory is 1K \(1\.0 KiB\)"):
+    with pytest.raises(
+        resources.ResourceError, match=r"needs about 2\.0 KiB of memory but --max-memory is 1K \(1\.0 KiB\)"
+    ):
         resources.check_memory(2048, "1K")
     monkeypatch.setattr(resources, "available_memory", lambda: 1 << 30)
-    with pytest.raises(resources.ResourceError, match=r"only 1\.0 GiB is available.*--max-memory SIZE overrides"):
+    with pytest.raises(
+        resources.ResourceError, match=r"only 1\.0 GiB is available.*--max-memory SIZE overrides"
+    ):
         resources.check_memory(2 << 30)
     resources.check_memory(2 << 30, "4G")  # the user's budget overrides what we see
     monkeypatch.setattr(resources, "available_memory", lambda: None)
@@ -111,7 +132,9 @@ def test_fit_refuses_before_fitting_when_memory_is_short(gmm, tmp_path, monkeypa
     result = gmm("fit", SAMPLE / "blobs.csv", "-x", "id", "-k", "3", "-o", tmp_path / "m.joblib")
     assert result.code == 65 and not started
     assert "only 1.0 MiB is available" in result.err and "fewer components (-k)" in result.err
-    ok = gmm("fit", SAMPLE / "blobs.csv", "-x", "id", "-k", "3", "--max-memory", "1G", "-o", tmp_path / "m.joblib")
+    ok = gmm(
+        "fit", SAMPLE / "blobs.csv", "-x", "id", "-k", "3", "--max-memory", "1G", "-o", tmp_path / "m.joblib"
+    )
     assert ok.code == 0 and started
 
 

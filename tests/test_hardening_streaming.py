@@ -1,5 +1,4 @@
-"""Streaming scoring and input formats: blocks give the same bytes as one pass; every format reads.
-"""
+"""Streaming scoring and input formats: blocks give the same bytes as one pass; every format reads."""
 
 from __future__ import annotations
 
@@ -11,8 +10,8 @@ import lzma
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SAMPLE, read_csv_text
+
 from gmmcli.io import tables
 from gmmcli.model import load_model
 from gmmcli.scoring import score_table
@@ -51,8 +50,16 @@ def test_blocks_give_the_same_bytes_as_one_pass(model_path, awkward_csv, tmp_pat
     outputs = []
     for block_rows in (1_000_000, 7, 64, 333):
         out = tmp_path / f"{kind}-{block_rows}.{fmt}"
-        rows = score_table(model, str(awkward_csv), kind, keep=["id", "x", "tag"], dropna=True,
-                           output=str(out), fmt=fmt, block_rows=block_rows)
+        rows = score_table(
+            model,
+            str(awkward_csv),
+            kind,
+            keep=["id", "x", "tag"],
+            dropna=True,
+            output=str(out),
+            fmt=fmt,
+            block_rows=block_rows,
+        )
         assert rows == 999  # the row with a blank y is dropped; a blank id is kept (as a blank)
         outputs.append(out.read_bytes())
     assert all(o == outputs[0] for o in outputs[1:])
@@ -75,7 +82,16 @@ def test_streamed_output_matches_the_in_memory_model(model_path):
     buffer = io.StringIO()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("sys.stdout", buffer)
-        score_table(model, str(SAMPLE / "blobs.csv"), "score", keep=[], dropna=False, output=None, fmt="csv", block_rows=50)
+        score_table(
+            model,
+            str(SAMPLE / "blobs.csv"),
+            "score",
+            keep=[],
+            dropna=False,
+            output=None,
+            fmt="csv",
+            block_rows=50,
+        )
     got = read_csv_text(buffer.getvalue())["log_density"].to_numpy()
     np.testing.assert_array_equal(got, model.score_samples(X))
 
@@ -86,11 +102,29 @@ def test_error_row_numbers_count_across_blocks(model_path, tmp_path):
     path = tmp_path / "late.csv"
     path.write_text("\n".join(rows) + "\n")
     with pytest.raises(Exception, match="row 151 has a missing"):
-        score_table(load_model(model_path), str(path), "predict", keep=[], dropna=False, output=None, fmt="csv", block_rows=16)
+        score_table(
+            load_model(model_path),
+            str(path),
+            "predict",
+            keep=[],
+            dropna=False,
+            output=None,
+            fmt="csv",
+            block_rows=16,
+        )
     rows[151] = "5,oops"
     path.write_text("\n".join(rows) + "\n")
     with pytest.raises(Exception, match="row 151 holds 'oops'"):
-        score_table(load_model(model_path), str(path), "predict", keep=[], dropna=False, output=None, fmt="csv", block_rows=16)
+        score_table(
+            load_model(model_path),
+            str(path),
+            "predict",
+            keep=[],
+            dropna=False,
+            output=None,
+            fmt="csv",
+            block_rows=16,
+        )
 
 
 def test_failure_in_a_late_block_leaves_no_output_file(model_path, tmp_path, gmm):
@@ -120,8 +154,18 @@ VARIANTS = {
     "xz": ("d.csv.xz", lambda t: lzma.compress(t.encode()), []),
     "bom": ("d.csv", lambda t: b"\xef\xbb\xbf" + t.encode(), []),
     "crlf": ("d.csv", lambda t: t.replace("\n", "\r\n").encode(), []),
-    "bom-crlf-gzip": ("d.csv.gz", lambda t: gzip.compress(b"\xef\xbb\xbf" + t.replace("\n", "\r\n").encode()), []),
-    "quoted": ("d.csv", lambda t: "\n".join(",".join(f'"{c}"' for c in line.split(",")) for line in t.splitlines()).encode() + b"\n", []),
+    "bom-crlf-gzip": (
+        "d.csv.gz",
+        lambda t: gzip.compress(b"\xef\xbb\xbf" + t.replace("\n", "\r\n").encode()),
+        [],
+    ),
+    "quoted": (
+        "d.csv",
+        lambda t: (
+            "\n".join(",".join(f'"{c}"' for c in line.split(",")) for line in t.splitlines()).encode() + b"\n"
+        ),
+        [],
+    ),
     "tsv-by-extension": ("d.tsv", lambda t: t.replace(",", "\t").encode(), []),
     "tsv-gz-by-extension": ("d.tsv.gz", lambda t: gzip.compress(t.replace(",", "\t").encode()), []),
     "semicolon": ("d.txt", lambda t: t.replace(",", ";").encode(), ["--delimiter", ";"]),
@@ -165,16 +209,32 @@ def test_headerless_input_is_named_x0_x1(gmm, tmp_path):
 def test_fit_reads_stdin_like_a_file(gmm, tmp_path):
     from_file, from_stdin = tmp_path / "a.joblib", tmp_path / "b.joblib"
     a = gmm("fit", SAMPLE / "blobs.csv", "-x", "id", "-k", "3", "--seed", "0", "-o", from_file)
-    b = gmm("fit", "-", "-x", "id", "-k", "3", "--seed", "0", "-o", from_stdin, stdin=gzip.compress(BLOBS_TEXT.encode()))
+    b = gmm(
+        "fit",
+        "-",
+        "-x",
+        "id",
+        "-k",
+        "3",
+        "--seed",
+        "0",
+        "-o",
+        from_stdin,
+        stdin=gzip.compress(BLOBS_TEXT.encode()),
+    )
     assert a.code == b.code == 0
     assert load_model(from_file).meta["data_fingerprint"] == load_model(from_stdin).meta["data_fingerprint"]
 
 
 def test_json_output_has_null_not_nan(gmm, model_path):
-    result = gmm("predict", model_path, "-", "--keep", "id", "-f", "json", "--dropna", stdin="id,x,y\n,1,2\n7,3,4\n")
+    result = gmm(
+        "predict", model_path, "-", "--keep", "id", "-f", "json", "--dropna", stdin="id,x,y\n,1,2\n7,3,4\n"
+    )
     assert result.code == 0, result.err
-    assert result.out.splitlines() == ['{"id": null, "label": ' + result.out.splitlines()[0].split(": ")[-1],
-                                       '{"id": "7", "label": ' + result.out.splitlines()[1].split(": ")[-1]]
+    assert result.out.splitlines() == [
+        '{"id": null, "label": ' + result.out.splitlines()[0].split(": ")[-1],
+        '{"id": "7", "label": ' + result.out.splitlines()[1].split(": ")[-1],
+    ]
     assert "NaN" not in result.out
 
 

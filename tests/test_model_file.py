@@ -9,8 +9,8 @@ import pickle
 import joblib
 import numpy as np
 import pytest
-
 from conftest import SAMPLE, load_xy
+
 from gmmcli import load_model
 from gmmcli.errors import DataError
 
@@ -20,7 +20,10 @@ def model_path(tmp_path_factory):
     from gmmcli.cli import run
 
     path = tmp_path_factory.mktemp("m") / "blobs.joblib"
-    assert run(["-q", "fit", str(SAMPLE / "blobs.csv"), "-k", "4", "-x", "id", "--seed", "0", "-o", str(path)]) == 0
+    assert (
+        run(["-q", "fit", str(SAMPLE / "blobs.csv"), "-k", "4", "-x", "id", "--seed", "0", "-o", str(path)])
+        == 0
+    )
     return path
 
 

@@ -12,12 +12,12 @@ import subprocess
 import sys
 
 import pytest
+from conftest import SAMPLE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SAMPLE
-from gmmcli.io import plain as plain_tables
 from gmmcli.errors import GmmcliError
+from gmmcli.io import plain as plain_tables
 from gmmcli.model import load_model
 from gmmcli.scoring import score_table
 
@@ -70,16 +70,41 @@ def test_sample_data_same_bytes_as_pandas(model, tmp_path, kind, fmt, keep):
 NUMBERS = st.one_of(
     st.floats(-1e6, 1e6).map(repr),
     st.floats(allow_nan=False, allow_infinity=False, width=64).map(repr),
-    st.integers(-10**20, 10**20).map(str),
+    st.integers(-(10**20), 10**20).map(str),
     st.sampled_from(["1.", ".5", "+3", "-.5e-3", "1E5", "0", "-0", "00012", "1e-320", " 7", "  -2.5"]),
 )
 CELLS = st.one_of(
     NUMBERS,
-    st.sampled_from(["1e200", "7 ", "\t4", "1_000", "0x10", "inf", "-inf", "nan", "NA", "null", "", "None",
-                     "abc", "t12", '"3"', '"a,b"', "True", "1,5", "é", " ", "١٢"]),
+    st.sampled_from(
+        [
+            "1e200",
+            "7 ",
+            "\t4",
+            "1_000",
+            "0x10",
+            "inf",
+            "-inf",
+            "nan",
+            "NA",
+            "null",
+            "",
+            "None",
+            "abc",
+            "t12",
+            '"3"',
+            '"a,b"',
+            "True",
+            "1,5",
+            "é",
+            " ",
+            "١٢",
+        ]
+    ),
 )
-TEXTS = st.one_of(st.text("abcXYZ019_-.+ é", min_size=1, max_size=6),
-                  st.text(st.characters(codec="utf-8", exclude_characters='",\r\n'), min_size=1, max_size=6))
+TEXTS = st.one_of(
+    st.text("abcXYZ019_-.+ é", min_size=1, max_size=6),
+    st.text(st.characters(codec="utf-8", exclude_characters='",\r\n'), min_size=1, max_size=6),
+)
 NAMES = st.sampled_from(["x", "y", "id", "tag", " x", "x ", "", "x", '"y"'])
 
 
@@ -104,9 +129,13 @@ def tables(draw):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=tables(), kind=st.sampled_from(["predict", "proba", "score"]),
-       fmt=st.sampled_from(["csv", "tsv", "json"]), keep=st.lists(st.sampled_from(["id", "x", "tag"]), max_size=2),
-       dropna=st.booleans())
+@given(
+    data=tables(),
+    kind=st.sampled_from(["predict", "proba", "score"]),
+    fmt=st.sampled_from(["csv", "tsv", "json"]),
+    keep=st.lists(st.sampled_from(["id", "x", "tag"]), max_size=2),
+    dropna=st.booleans(),
+)
 def test_any_input_same_outcome_as_pandas(model, tmp_path, data, kind, fmt, keep, dropna):
     _same_both_ways(model, tmp_path, data, kind=kind, keep=keep, dropna=dropna, fmt=fmt)
 
@@ -127,21 +156,24 @@ def test_numbers_accepted_are_pandas_floats(column):
         assert np.array_equal(np.signbit(values), np.signbit(expected))
 
 
-@pytest.mark.parametrize("text", [
-    'x,y\n"1",2\n',           # quotes
-    "x,y\n1,2\n3\n",          # ragged
-    "x,y\n1,2\n\n3,4\n",      # blank line
-    "x,x\n1,2\n",             # duplicate names
-    "x,y,\n1,2,3\n",          # blank name
-    "x,y\n1,NA\n",            # missing value
-    "x,y\n1,inf\n",           # not finite
-    "x,y\n1,1e101\n",         # too large to model
-    "x,y\n1,abc\n",           # text in a feature
-    "x,y\n1,12345678901234567890\n",  # longer than int64
-    "x,y\r1,2\r",             # old Mac line ends
-    "x\n1\n",                 # a feature is missing
-    "x,y\n",                  # no data rows
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'x,y\n"1",2\n',  # quotes
+        "x,y\n1,2\n3\n",  # ragged
+        "x,y\n1,2\n\n3,4\n",  # blank line
+        "x,x\n1,2\n",  # duplicate names
+        "x,y,\n1,2,3\n",  # blank name
+        "x,y\n1,NA\n",  # missing value
+        "x,y\n1,inf\n",  # not finite
+        "x,y\n1,1e101\n",  # too large to model
+        "x,y\n1,abc\n",  # text in a feature
+        "x,y\n1,12345678901234567890\n",  # longer than int64
+        "x,y\r1,2\r",  # old Mac line ends
+        "x\n1\n",  # a feature is missing
+        "x,y\n",  # no data rows
+    ],
+)
 def test_inputs_that_are_not_plain_go_to_pandas(text):
     assert plain_tables.parse(text, ",", True, ["x", "y"], []) is None
 
@@ -157,7 +189,9 @@ def test_plain_input_parses_to_the_same_numbers_as_pandas():
 
 
 @pytest.mark.parametrize("compress", [False, True])
-def test_input_larger_than_the_read_ahead_goes_to_pandas_whole(model_path, tmp_path, monkeypatch, gmm, compress):
+def test_input_larger_than_the_read_ahead_goes_to_pandas_whole(
+    model_path, tmp_path, monkeypatch, gmm, compress
+):
     """What was read ahead is not lost: pandas gets it, then the rest (files and stdin)."""
     text = (SAMPLE / "blobs.csv").read_bytes()
     data = gzip.compress(text) if compress else text
@@ -182,8 +216,13 @@ def _training_outcome(path, **options):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=tables(), columns=st.sampled_from([[], ["x"], ["y", "x"]]), exclude=st.sampled_from([[], ["id"], ["tag"]]),
-       weights=st.sampled_from([None, "y", "id"]), dropna=st.booleans())
+@given(
+    data=tables(),
+    columns=st.sampled_from([[], ["x"], ["y", "x"]]),
+    exclude=st.sampled_from([[], ["id"], ["tag"]]),
+    weights=st.sampled_from([None, "y", "id"]),
+    dropna=st.booleans(),
+)
 def test_training_data_same_as_pandas(tmp_path, monkeypatch, data, columns, exclude, weights, dropna):
     path = tmp_path / "t.csv"
     path.write_bytes(data)
@@ -194,16 +233,34 @@ def test_training_data_same_as_pandas(tmp_path, monkeypatch, data, columns, excl
         assert plain == _training_outcome(path, **options)
 
 
-@pytest.mark.parametrize("command", [
-    ["predict", "MODEL", str(SAMPLE / "blobs.csv"), "--keep", "id", "-o", "OUT"],
-    ["-q", "fit", str(SAMPLE / "blobs.csv"), "-x", "id", "-k", "3", "-o", "OUT"],
-    ["select", str(SAMPLE / "blobs.csv"), "-x", "id", "-k", "1-3", "--jobs", "1", "-f", "csv", "-o", "OUT"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["predict", "MODEL", str(SAMPLE / "blobs.csv"), "--keep", "id", "-o", "OUT"],
+        ["-q", "fit", str(SAMPLE / "blobs.csv"), "-x", "id", "-k", "3", "-o", "OUT"],
+        [
+            "select",
+            str(SAMPLE / "blobs.csv"),
+            "-x",
+            "id",
+            "-k",
+            "1-3",
+            "--jobs",
+            "1",
+            "-f",
+            "csv",
+            "-o",
+            "OUT",
+        ],
+    ],
+)
 def test_a_plain_input_does_not_import_pandas(model_path, tmp_path, command):
     """predict, fit and select on a small plain CSV: pandas' import would be most of their time."""
     args = [str(model_path) if a == "MODEL" else str(tmp_path / "out") if a == "OUT" else a for a in command]
-    code = (f"import sys\nfrom gmmcli.cli import run\ncode = run({args!r})\n"
-            "assert code == 0, code\nassert 'pandas' not in sys.modules, 'pandas was imported'\n")
+    code = (
+        f"import sys\nfrom gmmcli.cli import run\ncode = run({args!r})\n"
+        "assert code == 0, code\nassert 'pandas' not in sys.modules, 'pandas was imported'\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out").stat().st_size > 0

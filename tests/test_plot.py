@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import SAMPLE
+from PIL import Image
+from test_sample import COVARIANCES, MEANS, WEIGHTS, full_covariance, known_params
+
 from gmmcli.engine.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
 from gmmcli.engine.params import MixtureParams
 from gmmcli.model import Model, save_model
 from gmmcli.plots.mixture import ellipse_axes, feature_pair, marginal_covariances, model_figure
-from test_sample import COVARIANCES, MEANS, WEIGHTS, full_covariance, known_params
 
 BLOBS = SAMPLE / "blobs.csv"
 
@@ -134,7 +134,9 @@ def test_samples_overlay_and_same_seed_same_png(gmm, blobs_model, tmp_path):
         assert r.code == 0, r.err
     assert "200 generated points" in r.err
     assert a.read_bytes() == b.read_bytes()
-    reds = np.count_nonzero((lambda p: (p[..., 0] > 150) & (p[..., 1] < 80) & (p[..., 2] < 100))(png_pixels(a)))
+    reds = np.count_nonzero(
+        (lambda p: (p[..., 0] > 150) & (p[..., 1] < 80) & (p[..., 2] < 100))(png_pixels(a))
+    )
     assert reds > 200  # the crimson crosses of the generated points
 
 
@@ -188,7 +190,9 @@ def test_data_without_the_model_columns_is_65(gmm, blobs_model, tmp_path):
 
 def test_one_feature_model_is_65(gmm, tmp_path):
     model = tmp_path / "one.joblib"
-    params = MixtureParams.from_covariances("full", WEIGHTS[:1] / WEIGHTS[0], MEANS[:1, :1], COVARIANCES["full"][:1, :1, :1])
+    params = MixtureParams.from_covariances(
+        "full", WEIGHTS[:1] / WEIGHTS[0], MEANS[:1, :1], COVARIANCES["full"][:1, :1, :1]
+    )
     save_model(Model(params, ["a"], {}), model)
     r = gmm("plot", model, BLOBS, "-o", tmp_path / "x.png")
     assert r.code == 65 and "at least two features" in r.err

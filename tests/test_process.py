@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import SAMPLE, gmm_process
+
 from gmmcli import __version__
 
 
@@ -17,10 +17,16 @@ def test_python_dash_m_and_version():
 
 
 def _imported_modules(*args, stdin=None) -> set[str]:
-    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "gmmcli", *map(str, args)],
-                         capture_output=True, text=True, input=stdin)
+    res = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "gmmcli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        input=stdin,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
-    return {line.rsplit("|", 1)[-1].strip() for line in res.stderr.splitlines() if line.startswith("import time:")}
+    return {
+        line.rsplit("|", 1)[-1].strip() for line in res.stderr.splitlines() if line.startswith("import time:")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +48,20 @@ def test_scoring_never_imports_sklearn_or_scipy(model, command):
     [
         ["fit", SAMPLE / "blobs.csv", "-k", 3],  # default init: k-means
         ["fit", SAMPLE / "blobs.csv", "-k", 3, "--init", "k-means++"],
-        ["select", SAMPLE / "blobs.csv", "-x", "id", "-k", "1-3", "-t", "full", "--n-init", 1,
-         "--init", "kmeans,k-means++"],
+        [
+            "select",
+            SAMPLE / "blobs.csv",
+            "-x",
+            "id",
+            "-k",
+            "1-3",
+            "-t",
+            "full",
+            "--n-init",
+            1,
+            "--init",
+            "kmeans,k-means++",
+        ],
     ],
     ids=["fit", "fit-kmeans++", "select"],
 )
@@ -64,8 +82,13 @@ def test_help_imports_no_heavy_library():
 
 def test_pipeline_from_stdin_into_head(model):
     text = (SAMPLE / "blobs.csv").read_text()
-    proc = subprocess.run(f"{sys.executable} -m gmmcli predict {model} - --keep id | head -3",
-                          shell=True, input=text, capture_output=True, text=True)
+    proc = subprocess.run(
+        f"{sys.executable} -m gmmcli predict {model} - --keep id | head -3",
+        shell=True,
+        input=text,
+        capture_output=True,
+        text=True,
+    )
     assert proc.stdout.splitlines()[0] == "id,label"
     assert len(proc.stdout.splitlines()) == 3
     assert proc.stderr == ""

@@ -32,8 +32,14 @@ def test_readme_sh_blocks_run(tmp_path):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for kind, body in blocks:
         block = _script(kind, body)
-        proc = subprocess.run(["bash", "-c", "set -e\n" + block], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            ["bash", "-c", "set -e\n" + block],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         report = f"README block failed:\n{block}\n--- stderr:\n{proc.stderr[-3000:]}"
         assert proc.returncode == 0, report
         assert "error:" not in proc.stderr and "Traceback" not in proc.stderr, report

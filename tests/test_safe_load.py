@@ -16,11 +16,11 @@ import subprocess
 import joblib
 import numpy as np
 import pytest
-
 from conftest import SAMPLE
+
 from gmmcli.errors import DataError
-from gmmcli.model import FORMAT_VERSION, load_model, save_model
 from gmmcli.io.model_file import UnsafeFile, check_plain, dump_sealed, load_plain
+from gmmcli.model import FORMAT_VERSION, load_model, save_model
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,10 @@ def good_model(tmp_path_factory):
     from gmmcli.cli import run
 
     path = tmp_path_factory.mktemp("good") / "good.joblib"
-    assert run(["-q", "fit", str(SAMPLE / "blobs.csv"), "-k", "3", "-x", "id", "--seed", "0", "-o", str(path)]) == 0
+    assert (
+        run(["-q", "fit", str(SAMPLE / "blobs.csv"), "-k", "3", "-x", "id", "--seed", "0", "-o", str(path)])
+        == 0
+    )
     return path
 
 
@@ -309,9 +312,30 @@ def test_plain_but_malformed_models_never_crash_a_command(gmm, tmp_path, good_mo
     """Hand-edited files (valid checksum, plain data, wrong schema): every command answers with
     a documented exit code, never 'internal error'. 150 random edits of a good model's dict."""
     good = _model_dict(good_model)
-    values = [None, 0, -1, 10**20, 1.5, float("nan"), "", "full", [], ["x", "y"], {}, {"gmmcli": 5},
-              np.zeros(0), np.zeros(3), np.zeros((3, 2)), np.ones((3, 2, 2)), np.zeros((2, 2), dtype=np.int64),
-              np.array([np.nan, 1.0, 1.0]), True, 2, np.full(3, -1.0), -np.ones((3, 2, 2))]
+    values = [
+        None,
+        0,
+        -1,
+        10**20,
+        1.5,
+        float("nan"),
+        "",
+        "full",
+        [],
+        ["x", "y"],
+        {},
+        {"gmmcli": 5},
+        np.zeros(0),
+        np.zeros(3),
+        np.zeros((3, 2)),
+        np.ones((3, 2, 2)),
+        np.zeros((2, 2), dtype=np.int64),
+        np.array([np.nan, 1.0, 1.0]),
+        True,
+        2,
+        np.full(3, -1.0),
+        -np.ones((3, 2, 2)),
+    ]
     rng = random.Random(7)
     path = tmp_path / "edited.joblib"
     for _ in range(150):
@@ -319,7 +343,11 @@ def test_plain_but_malformed_models_never_crash_a_command(gmm, tmp_path, good_mo
         for _ in range(rng.choice([1, 1, 2, 3])):
             data[rng.choice(list(data) + ["versions", "created"])] = rng.choice(values)
         dump_sealed(data, path)
-        for args in (("info", path, "--json"), ("predict", path, SAMPLE / "blobs.csv"), ("sample", path, "-n", "3")):
+        for args in (
+            ("info", path, "--json"),
+            ("predict", path, SAMPLE / "blobs.csv"),
+            ("sample", path, "-n", "3"),
+        ):
             result = gmm(*args)
             assert result.code in (0, 65), (args[0], result.err)
             assert "internal error" not in result.err and "Traceback" not in result.err

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import read_csv_text
+
 from gmmcli.engine.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
 from gmmcli.engine.density import sample
 from gmmcli.engine.params import MixtureParams
@@ -15,11 +15,13 @@ from gmmcli.model import Model, save_model
 
 WEIGHTS = np.array([0.5, 0.3, 0.2])
 MEANS = np.array([[0.0, 0.0, 0.0], [6.0, -3.0, 1.0], [-4.0, 5.0, 10.0]])
-FULL = np.array([
-    [[2.0, 0.8, 0.3], [0.8, 1.0, -0.2], [0.3, -0.2, 0.5]],
-    [[1.0, -0.6, 0.0], [-0.6, 1.5, 0.4], [0.0, 0.4, 0.7]],
-    [[0.3, 0.1, 0.05], [0.1, 0.4, 0.0], [0.05, 0.0, 2.5]],
-])
+FULL = np.array(
+    [
+        [[2.0, 0.8, 0.3], [0.8, 1.0, -0.2], [0.3, -0.2, 0.5]],
+        [[1.0, -0.6, 0.0], [-0.6, 1.5, 0.4], [0.0, 0.4, 0.7]],
+        [[0.3, 0.1, 0.05], [0.1, 0.4, 0.0], [0.05, 0.0, 2.5]],
+    ]
+)
 COVARIANCES = {
     "full": FULL,
     "tied": FULL[0],
@@ -29,7 +31,9 @@ COVARIANCES = {
 
 
 def known_params(covariance_type: str) -> MixtureParams:
-    return MixtureParams.from_covariances(covariance_type, WEIGHTS.copy(), MEANS.copy(), COVARIANCES[covariance_type])
+    return MixtureParams.from_covariances(
+        covariance_type, WEIGHTS.copy(), MEANS.copy(), COVARIANCES[covariance_type]
+    )
 
 
 def full_covariance(params: MixtureParams, k: int) -> np.ndarray:
@@ -68,8 +72,11 @@ def assert_matches_model(X: np.ndarray, labels: np.ndarray, params: MixtureParam
         assert np.all(np.abs(np.cov(Xk, rowvar=False) - cov) < 5 * se_cov), k
     # and the mixture as a whole: mean sum_k w_k mu_k
     overall = params.weights @ params.means
-    total_cov = sum(params.weights[k] * (full_covariance(params, k) + np.outer(params.means[k] - overall, params.means[k] - overall))
-                    for k in range(params.n_components))
+    total_cov = sum(
+        params.weights[k]
+        * (full_covariance(params, k) + np.outer(params.means[k] - overall, params.means[k] - overall))
+        for k in range(params.n_components)
+    )
     assert np.all(np.abs(X.mean(axis=0) - overall) < 5 * np.sqrt(np.diag(total_cov) / n))
 
 
@@ -85,7 +92,9 @@ def test_cli_draws_follow_the_parameters(gmm, model_file):
     r = gmm("sample", model_file("full"), "-n", "20000", "--seed", "11", "--with-component")
     assert r.code == 0, r.err
     frame = read_csv_text(r.out)
-    assert_matches_model(frame[["a", "b", "c"]].to_numpy(), frame["component"].to_numpy(), known_params("full"))
+    assert_matches_model(
+        frame[["a", "b", "c"]].to_numpy(), frame["component"].to_numpy(), known_params("full")
+    )
 
 
 def test_writes_n_rows_under_the_feature_names(gmm, model_file):

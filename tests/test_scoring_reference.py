@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SAMPLE, load_xy, read_csv_text
 from sklearn.mixture import GaussianMixture
 
-from conftest import SAMPLE, load_xy, read_csv_text
 from gmmcli import load_model
 from gmmcli.engine.covariance import SKLEARN_TYPES as COVARIANCE_TYPES
 
@@ -19,7 +19,24 @@ def fitted(request, tmp_path_factory):
     from gmmcli.cli import run
 
     path = tmp_path_factory.mktemp("m") / f"{request.param}.joblib"
-    assert run(["-q", "fit", str(SAMPLE / "stretched.csv"), "-k", "4", "-t", request.param, "--seed", "3", "-o", str(path)]) == 0
+    assert (
+        run(
+            [
+                "-q",
+                "fit",
+                str(SAMPLE / "stretched.csv"),
+                "-k",
+                "4",
+                "-t",
+                request.param,
+                "--seed",
+                "3",
+                "-o",
+                str(path),
+            ]
+        )
+        == 0
+    )
     return path, load_model(path).to_sklearn()
 
 

@@ -14,11 +14,11 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ROOT, SAMPLE, default_signals, load_xy, read_csv_text
+
 from gmmcli import selection as sel
-from gmmcli.selection_workers import THREADS_MIN_WORK
 from gmmcli.errors import FitFailed, UsageError
+from gmmcli.selection_workers import THREADS_MIN_WORK
 
 MOONS = SAMPLE / "moons.csv"
 FAST = ("--n-init", "1", "--init", "kmeans", "--jobs", "1")  # one EM run per cell, in-process
@@ -37,14 +37,18 @@ def one_blas_thread():
 
 # --- -k parsing ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    ("1-10", list(range(1, 11))),
-    ("1-200:10", list(range(1, 200, 10))),
-    ("2,4,8", [2, 4, 8]),
-    ("5", [5]),
-    ("8,2,2-4", [2, 3, 4, 8]),
-    (" 3 - 5 ", [3, 4, 5]),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1-10", list(range(1, 11))),
+        ("1-200:10", list(range(1, 200, 10))),
+        ("2,4,8", [2, 4, 8]),
+        ("5", [5]),
+        ("8,2,2-4", [2, 3, 4, 8]),
+        (" 3 - 5 ", [3, 4, 5]),
+    ],
+)
 def test_parse_ks(text, expected):
     assert sel.parse_ks(text) == expected
 
@@ -56,6 +60,7 @@ def test_parse_ks_rejects_nonsense(text):
 
 
 # --- agreement with scikit-learn ----------------------------------------------------------------
+
 
 def test_moons_full_k1_to_20_equals_sklearn(gmm):
     """The notebook's curve: every AIC/BIC equals GaussianMixture(k, random_state=seed)'s."""
@@ -91,7 +96,7 @@ def test_n_init_above_one_equals_sklearn_with_the_same_n_init():
 
 def test_second_init_method_has_its_own_seed_and_the_best_wins():
     """With two methods, the first runs with the seed itself, the second with a derived one."""
-    from gmmcli.engine import em, density
+    from gmmcli.engine import density, em
 
     X = load_xy("blobs.csv")
     [cell] = sel.sweep(X, [6], ["full"], n_init=2, init="kmeans,random_from_data", seed=3, jobs=1)
@@ -107,6 +112,7 @@ def test_second_init_method_has_its_own_seed_and_the_best_wins():
 
 # --- outputs ------------------------------------------------------------------------------------
 
+
 def test_json_has_one_record_per_cell_and_failed_cells_are_null(gmm):
     rows = "x,y\n" + "\n".join(f"{i * 0.7:.3f},{(i * i) % 5 * 0.3:.3f}" for i in range(6)) + "\n"
     r = gmm("select", "-", "-k", "1-8", "-t", "full,spherical", "--format", "json", *FAST, stdin=rows)
@@ -114,7 +120,9 @@ def test_json_has_one_record_per_cell_and_failed_cells_are_null(gmm):
     grid = records(r.out)
     assert len(grid) == 16
     assert all(list(c) == list(sel.FIELDS) for c in grid)
-    assert [(c["covariance_type"], c["k"]) for c in grid] == [(t, k) for t in ("full", "spherical") for k in range(1, 9)]
+    assert [(c["covariance_type"], c["k"]) for c in grid] == [
+        (t, k) for t in ("full", "spherical") for k in range(1, 9)
+    ]
     for c in grid:
         if c["k"] > 6:
             assert c["error"] == "more components than rows (6)"
@@ -155,8 +163,26 @@ def test_plot_and_winning_model(gmm, tmp_path):
     from gmmcli.model import load_model
 
     png, model_path = tmp_path / "criteria.png", tmp_path / "best.joblib"
-    r = gmm("select", SAMPLE / "blobs.csv", "--exclude", "id", "-k", "1-6", "-t", "full,tied",
-            "--n-init", "2", "--jobs", "1", "--plot", png, "-o", model_path, "--format", "json")
+    r = gmm(
+        "select",
+        SAMPLE / "blobs.csv",
+        "--exclude",
+        "id",
+        "-k",
+        "1-6",
+        "-t",
+        "full,tied",
+        "--n-init",
+        "2",
+        "--jobs",
+        "1",
+        "--plot",
+        png,
+        "-o",
+        model_path,
+        "--format",
+        "json",
+    )
     assert r.code == 0, r.err
     image = imread(png)
     assert image.shape[0] >= 400 and image.shape[1] >= 600
@@ -171,15 +197,44 @@ def test_plot_and_winning_model(gmm, tmp_path):
     assert model.meta["selection"]["criterion"] == "bic"
     settings = model.meta["fit_settings"]
     refit = tmp_path / "refit.joblib"
-    r2 = gmm("fit", SAMPLE / "blobs.csv", "--exclude", "id", "-k", settings["n_components"],
-             "-t", settings["covariance_type"], "--n-init", settings["n_init"], "--init", settings["init"],
-             "--seed", settings["seed"], "-o", refit)
+    r2 = gmm(
+        "fit",
+        SAMPLE / "blobs.csv",
+        "--exclude",
+        "id",
+        "-k",
+        settings["n_components"],
+        "-t",
+        settings["covariance_type"],
+        "--n-init",
+        settings["n_init"],
+        "--init",
+        settings["init"],
+        "--seed",
+        settings["seed"],
+        "-o",
+        refit,
+    )
     assert r2.code == 0, r2.err
     np.testing.assert_allclose(load_model(refit).params.means, model.params.means, rtol=1e-10)
 
 
 def test_cross_validation_scores_and_picks_the_highest(gmm):
-    r = gmm("select", MOONS, "-k", "1-5", "-t", "full", "--cv", "3", "--criterion", "cv", "--format", "json", *FAST)
+    r = gmm(
+        "select",
+        MOONS,
+        "-k",
+        "1-5",
+        "-t",
+        "full",
+        "--cv",
+        "3",
+        "--criterion",
+        "cv",
+        "--format",
+        "json",
+        *FAST,
+    )
     assert r.code == 0, r.err
     grid = records(r.out)
     assert all(isinstance(c["cv_log_likelihood"], float) for c in grid)
@@ -189,7 +244,7 @@ def test_cross_validation_scores_and_picks_the_highest(gmm):
 
 def test_cross_validation_by_hand():
     """Each row is held out once; the score is the mean held-out log-density per row."""
-    from gmmcli.engine import em, density
+    from gmmcli.engine import density, em
 
     X = load_xy("moons.csv")
     [cell] = sel.sweep(X, [3], ["diag"], n_init=1, init="kmeans", seed=5, cv=4, jobs=1)
@@ -203,6 +258,7 @@ def test_cross_validation_by_hand():
 
 # --- parallel -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("data", ["moons", "wide"])
 def test_jobs_2_gives_the_same_grid_as_jobs_1(data):
     """Small data (worker processes) and data large enough for threads (THREADS_MIN_WORK)."""
@@ -212,7 +268,9 @@ def test_jobs_2_gives_the_same_grid_as_jobs_1(data):
         X = np.random.default_rng(1).normal(size=(1200, 30)) + np.repeat(np.arange(4), 300)[:, None] * 2.0
         assert X.shape[0] * X.shape[1] ** 2 >= THREADS_MIN_WORK
     done = []
-    serial = sel.sweep(X, [1, 3, 6], ["full", "spherical"], n_init=2, seed=4, cv=2, jobs=1, on_done=done.append)
+    serial = sel.sweep(
+        X, [1, 3, 6], ["full", "spherical"], n_init=2, seed=4, cv=2, jobs=1, on_done=done.append
+    )
     parallel = sel.sweep(X, [1, 3, 6], ["full", "spherical"], n_init=2, seed=4, cv=2, jobs=2)
     strip = [{**c.record(), "seconds": None} for c in serial]
     assert strip == [{**c.record(), "seconds": None} for c in parallel]
@@ -223,11 +281,14 @@ def test_jobs_2_gives_the_same_grid_as_jobs_1(data):
 
 # --- failures -----------------------------------------------------------------------------------
 
+
 def test_degenerate_cell_is_marked_failed_and_the_sweep_goes_on(gmm):
     # Four points, each repeated three times: with --reg-covar 0, four components collapse.
     points = [(0.0, 0.0), (3.0, 1.0), (1.0, 4.0), (5.0, 5.0)]
     rows = "x,y\n" + "".join(f"{x},{y}\n" for x, y in points for _ in range(3))
-    r = gmm("select", "-", "-k", "1,4", "-t", "full", "--reg-covar", "0", "--format", "json", *FAST, stdin=rows)
+    r = gmm(
+        "select", "-", "-k", "1,4", "-t", "full", "--reg-covar", "0", "--format", "json", *FAST, stdin=rows
+    )
     assert r.code == 0, r.err
     one, four = records(r.out)
     assert one["error"] is None and math.isfinite(one["bic"])
@@ -237,23 +298,28 @@ def test_degenerate_cell_is_marked_failed_and_the_sweep_goes_on(gmm):
 
 def test_a_grid_where_nothing_fits_exits_65_and_saves_nothing(gmm, tmp_path):
     model = tmp_path / "m.joblib"
-    r = gmm("select", "-", "-k", "5-6", "-t", "diag", "-o", model, "--format", "json", *FAST, stdin="x\n1\n2\n3\n")
+    r = gmm(
+        "select", "-", "-k", "5-6", "-t", "diag", "-o", model, "--format", "json", *FAST, stdin="x\n1\n2\n3\n"
+    )
     assert r.code == 65
     assert "error: no cell of the grid has a BIC score: more components than rows (3)" in r.err
     assert len(records(r.out)) == 2
     assert not model.exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--criterion", "cv"], "--criterion cv needs --cv K"),
-    (["--criterion", "hqic"], "unknown --criterion"),
-    (["-k", "0-4"], "at least 1"),
-    (["-t", "full,round"], "unknown covariance type 'round'"),
-    (["--format", "xml"], "unknown format 'xml'"),
-    (["--jobs", "0"], "--jobs must be at least 1"),
-    (["--init", "kmeans,magic"], "unknown --init 'magic'"),
-    (["--cv", "1"], "--cv needs at least 2 folds"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--criterion", "cv"], "--criterion cv needs --cv K"),
+        (["--criterion", "hqic"], "unknown --criterion"),
+        (["-k", "0-4"], "at least 1"),
+        (["-t", "full,round"], "unknown covariance type 'round'"),
+        (["--format", "xml"], "unknown format 'xml'"),
+        (["--jobs", "0"], "--jobs must be at least 1"),
+        (["--init", "kmeans,magic"], "unknown --init 'magic'"),
+        (["--cv", "1"], "--cv needs at least 2 folds"),
+    ],
+)
 def test_usage_errors_exit_2(gmm, args, message):
     r = gmm("select", MOONS, *args)
     assert r.code == 2 and message in r.err and r.out == ""
@@ -277,7 +343,7 @@ def test_best_and_criteria_directions():
 
 def test_sample_weight_reaches_the_engine_and_weights_the_criteria(monkeypatch):
     """The engine's sample_weight parameter is passed through, and only when given."""
-    from gmmcli.engine import em, density
+    from gmmcli.engine import density, em
 
     real_fit, seen = em.fit, []
 
@@ -299,6 +365,7 @@ def test_sample_weight_reaches_the_engine_and_weights_the_criteria(monkeypatch):
 
 
 # --- Ctrl-C -------------------------------------------------------------------------------------
+
 
 def _descendants(pid: int) -> set[int]:
     found, todo = set(), [pid]
@@ -326,10 +393,33 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
 def test_ctrl_c_stops_the_workers_and_writes_nothing(tmp_path):
     model, png = tmp_path / "m.joblib", tmp_path / "p.png"
-    cmd = [sys.executable, "-m", "gmmcli", "select", str(SAMPLE / "blobs.csv"), "--exclude", "id",
-           "-k", "1-80", "--n-init", "20", "--jobs", "2", "-o", str(model), "--plot", str(png)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, start_new_session=True,
-                            preexec_fn=default_signals)
+    cmd = [
+        sys.executable,
+        "-m",
+        "gmmcli",
+        "select",
+        str(SAMPLE / "blobs.csv"),
+        "--exclude",
+        "id",
+        "-k",
+        "1-80",
+        "--n-init",
+        "20",
+        "--jobs",
+        "2",
+        "-o",
+        str(model),
+        "--plot",
+        str(png),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        start_new_session=True,
+        preexec_fn=default_signals,
+    )
     try:
         deadline = time.monotonic() + 60
         workers: set[int] = set()
@@ -362,16 +452,39 @@ def test_ctrl_c_stops_threaded_fits_at_once_and_writes_nothing(tmp_path):
     flight (minutes here), and no worker process is started."""
     data = tmp_path / "wide.csv"
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame(rng.normal(size=(3000, 20)) + rng.integers(0, 4, size=(3000, 1)) * 3,
-                         columns=[f"c{i}" for i in range(20)])
+    frame = pd.DataFrame(
+        rng.normal(size=(3000, 20)) + rng.integers(0, 4, size=(3000, 1)) * 3,
+        columns=[f"c{i}" for i in range(20)],
+    )
     frame.to_csv(data, index=False)  # 3000 x 20^2 = 1.2e6 >= THREADS_MIN_WORK
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     model, png = out_dir / "m.joblib", out_dir / "p.png"
-    cmd = [sys.executable, "-m", "gmmcli", "select", str(data), "-k", "1-120", "--n-init", "20", "--jobs", "2",
-           "-o", str(model), "--plot", str(png)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, start_new_session=True,
-                            preexec_fn=default_signals)
+    cmd = [
+        sys.executable,
+        "-m",
+        "gmmcli",
+        "select",
+        str(data),
+        "-k",
+        "1-120",
+        "--n-init",
+        "20",
+        "--jobs",
+        "2",
+        "-o",
+        str(model),
+        "--plot",
+        str(png),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        start_new_session=True,
+        preexec_fn=default_signals,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None and _cpu_seconds(proc.pid) < 4:
@@ -429,8 +542,21 @@ def test_select_weights_equal_repeated_rows(gmm, tmp_path):
 
 @pytest.mark.slow
 def test_select_on_dask_equals_local(gmm):
-    args = ("select", SAMPLE / "moons.csv", "-k", "1-3", "-t", "full,spherical", "--n-init", "2", "-f", "json")
+    args = (
+        "select",
+        SAMPLE / "moons.csv",
+        "-k",
+        "1-3",
+        "-t",
+        "full,spherical",
+        "--n-init",
+        "2",
+        "-f",
+        "json",
+    )
     local = gmm(*args, "-j", "1")
     dask = gmm(*args, "--engine", "dask", "--worker-memory", "600MB")
     assert local.code == 0 and dask.code == 0, dask.err
-    assert [json.loads(r)["bic"] for r in local.out.splitlines()] == [json.loads(r)["bic"] for r in dask.out.splitlines()]
+    assert [json.loads(r)["bic"] for r in local.out.splitlines()] == [
+        json.loads(r)["bic"] for r in dask.out.splitlines()
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,14 +17,48 @@ EPILOG = """Examples:
 
 
 def digits_demo(
-    out_dir: Annotated[str, typer.Option("--out-dir", "-O", metavar="DIR", help="Folder for the PNGs, model and summary (created if missing).")] = "digits-demo",
-    n_components: Annotated[int, typer.Option("--n-components", "-k", metavar="N", help="Mixture components.")] = 150,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for PCA, EM and sampling; the same seed gives the same files.")] = 0,
-    n_samples: Annotated[int, typer.Option("--n-samples", "-n", metavar="N", help="Digits to generate (the grid shows the first 100).")] = 100,
-    variance: Annotated[float, typer.Option("--variance", metavar="X", help="Share of the variance PCA keeps.")] = 0.99,
+    out_dir: Annotated[
+        str,
+        typer.Option(
+            "--out-dir",
+            "-O",
+            metavar="DIR",
+            help="Folder for the PNGs, model and summary (created if missing).",
+        ),
+    ] = "digits-demo",
+    n_components: Annotated[
+        int, typer.Option("--n-components", "-k", metavar="N", help="Mixture components.")
+    ] = 150,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seed for PCA, EM and sampling; the same seed gives the same files."),
+    ] = 0,
+    n_samples: Annotated[
+        int,
+        typer.Option(
+            "--n-samples", "-n", metavar="N", help="Digits to generate (the grid shows the first 100)."
+        ),
+    ] = 100,
+    variance: Annotated[
+        float, typer.Option("--variance", metavar="X", help="Share of the variance PCA keeps.")
+    ] = 0.99,
     max_iter: Annotated[int, typer.Option("--max-iter", metavar="N", help="EM iterations at most.")] = 100,
-    sweep: Annotated[bool, typer.Option("--sweep", help="Also run the AIC sweep (k = 1, 11, ..., 191) and write digits_aic.png.")] = False,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", metavar="N", help="Parallel fits in the sweep (default: all cores).", show_default=False)] = None,
+    sweep: Annotated[
+        bool,
+        typer.Option(
+            "--sweep", help="Also run the AIC sweep (k = 1, 11, ..., 191) and write digits_aic.png."
+        ),
+    ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            metavar="N",
+            help="Parallel fits in the sweep (default: all cores).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Fit a GMM to scikit-learn's bundled 8x8 digits in PCA space and draw new digits from it.
 
@@ -34,8 +68,15 @@ def digits_demo(
     from .. import console
     from ..digits import DigitsSettings, run_digits_demo
 
-    settings = DigitsSettings(n_components=n_components, seed=seed, variance=variance, n_samples=n_samples,
-                              max_iter=max_iter, sweep=sweep, jobs=jobs)
+    settings = DigitsSettings(
+        n_components=n_components,
+        seed=seed,
+        variance=variance,
+        n_samples=n_samples,
+        max_iter=max_iter,
+        sweep=sweep,
+        jobs=jobs,
+    )
     result = run_digits_demo(out_dir, settings, progress=console.info)
     if not result.summary["converged"]:
         console.warn(f"EM did not converge in {max_iter} iterations (raise --max-iter)")

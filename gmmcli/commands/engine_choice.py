@@ -17,7 +17,9 @@ def check_engine(engine: str, data: list[str], scheduler: str | None, **local_on
         raise UsageError(f"unknown --engine {engine!r} (choose from {', '.join(ENGINES)})")
     if engine == "local":
         if len(data) != 1:
-            raise UsageError(f"{len(data)} inputs given: the local engine reads one (use --engine dask for several)")
+            raise UsageError(
+                f"{len(data)} inputs given: the local engine reads one (use --engine dask for several)"
+            )
         if scheduler:
             raise UsageError("--scheduler goes with --engine dask")
         return

@@ -43,25 +43,50 @@ EPILOG = """Examples:
 
 def fit(
     data: DataFilesArg,
-    output: Annotated[str, typer.Option("--output", "-o", metavar="MODEL", help="Model file to write (atomically).", show_default=False)],
-    n_components: Annotated[int, typer.Option("--n-components", "-k", metavar="N", help="Number of mixture components.")] = 1,
-    covariance_type: Annotated[str, typer.Option("--covariance-type", "-t", metavar="MODEL", help="Covariance model: full, tied, diag, spherical, or one of mclust's 14 (EII ... VVV; see README).")] = "full",
-    n_init: Annotated[int, typer.Option("--n-init", metavar="N", help="EM restarts; the best log-likelihood wins.")] = 1,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output", "-o", metavar="MODEL", help="Model file to write (atomically).", show_default=False
+        ),
+    ],
+    n_components: Annotated[
+        int, typer.Option("--n-components", "-k", metavar="N", help="Number of mixture components.")
+    ] = 1,
+    covariance_type: Annotated[
+        str,
+        typer.Option(
+            "--covariance-type",
+            "-t",
+            metavar="MODEL",
+            help="Covariance model: full, tied, diag, spherical, or one of mclust's 14 "
+            "(EII ... VVV; see README).",
+        ),
+    ] = "full",
+    n_init: Annotated[
+        int, typer.Option("--n-init", metavar="N", help="EM restarts; the best log-likelihood wins.")
+    ] = 1,
     max_iter: MaxIterOpt = 100,
     tol: TolOpt = 1e-3,
     reg_covar: RegCovarOpt = 1e-6,
-    init: Annotated[str, typer.Option("--init", metavar="kmeans|k-means++|random|random_from_data", help="How EM starts.")] = "kmeans",
+    init: Annotated[
+        str, typer.Option("--init", metavar="kmeans|k-means++|random|random_from_data", help="How EM starts.")
+    ] = "kmeans",
     seed: SeedOpt = None,
     columns: ColumnsOpt = None,
     exclude: ExcludeOpt = None,
     dropna: DropnaOpt = False,
     weights: WeightsOpt = None,
     dtype: DtypeOpt = "float64",
-    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", help="Run the --n-init restarts on N worker processes.")] = 1,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", "-j", metavar="N", help="Run the --n-init restarts on N worker processes."),
+    ] = 1,
     delimiter: DelimiterOpt = None,
     no_header: NoHeaderOpt = False,
     max_memory: MaxMemoryOpt = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 3 (and write nothing) if EM does not converge.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 3 (and write nothing) if EM does not converge.")
+    ] = False,
     engine: EngineOpt = "local",
     scheduler: SchedulerOpt = None,
     worker_memory: WorkerMemoryOpt = "auto",
@@ -73,8 +98,9 @@ def fit(
     from ..settings import FitSettings, check_jobs
     from .engine_choice import check_engine
 
-    settings = FitSettings(n_components, covariance_type, tol, reg_covar, max_iter, n_init, init, seed,
-                           weights, dtype).validate()
+    settings = FitSettings(
+        n_components, covariance_type, tol, reg_covar, max_iter, n_init, init, seed, weights, dtype
+    ).validate()
     check_jobs(jobs)
     if output in ("-", ""):
         raise UsageError("a model is binary: give -o a file name, not stdout")
@@ -85,7 +111,9 @@ def fit(
     if engine == "dask":
         model, result = _fit_on_dask(data, settings, scheduler, worker_memory, **inputs)
     else:
-        model, result = _fit_here(data[0], settings, jobs, no_header=no_header, max_memory=max_memory, **inputs)
+        model, result = _fit_here(
+            data[0], settings, jobs, no_header=no_header, max_memory=max_memory, **inputs
+        )
     m = model.meta
     if not result.converged:
         message = f"EM did not converge in {max_iter} iterations (raise --max-iter or --tol)"
@@ -107,14 +135,23 @@ def _fit_here(source, settings, jobs, *, columns, exclude, weights, dropna, deli
     from .. import fitting
     from ..io import training
 
-    X, names, w = training.read_training_data(source, delimiter, not no_header, columns=parse_names(columns),
-                                              exclude=parse_names(exclude), weights=weights, dropna=dropna,
-                                              dtype=np.dtype(settings.dtype))
+    X, names, w = training.read_training_data(
+        source,
+        delimiter,
+        not no_header,
+        columns=parse_names(columns),
+        exclude=parse_names(exclude),
+        weights=weights,
+        dropna=dropna,
+        dtype=np.dtype(settings.dtype),
+    )
     fitting.check_resources(X, settings, jobs, max_memory)
     return fitting.fit_model(X, names, settings, sample_weight=w, jobs=jobs)
 
 
-def _fit_on_dask(sources, settings, scheduler, worker_memory, *, columns, exclude, weights, dropna, delimiter):
+def _fit_on_dask(
+    sources, settings, scheduler, worker_memory, *, columns, exclude, weights, dropna, delimiter
+):
     """The Dask engine: partitions stay on disk; each EM pass streams them through the workers."""
     import numpy as np
 
@@ -126,6 +163,13 @@ def _fit_on_dask(sources, settings, scheduler, worker_memory, *, columns, exclud
         frame = dask_tables.open_table(sources, delimiter)
         excluded = parse_names(exclude) + ([weights] if weights else [])
         names = training.choose_features(frame, parse_names(columns), excluded)
-        runner = dask_em.DaskRunner(client, frame, names, dask_tables.partition_matrix, weight_column=weights,
-                                    dropna=dropna, dtype=np.dtype(settings.dtype))
+        runner = dask_em.DaskRunner(
+            client,
+            frame,
+            names,
+            dask_tables.partition_matrix,
+            weight_column=weights,
+            dropna=dropna,
+            dtype=np.dtype(settings.dtype),
+        )
         return fit_model_dask(runner, settings)

@@ -14,7 +14,9 @@ EPILOG = "Examples:\n\n  gmmcli info model.joblib\n\n  gmmcli info model.joblib 
 def info(
     model: ModelArg,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout, for scripts.")] = False,
-    params: Annotated[bool, typer.Option("--params", help="With --json, include weights, means and covariances.")] = False,
+    params: Annotated[
+        bool, typer.Option("--params", help="With --json, include weights, means and covariances.")
+    ] = False,
 ) -> None:
     """Show a model's settings, fit quality, provenance and (optionally) parameters."""
     import json

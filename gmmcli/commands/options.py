@@ -2,90 +2,172 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-DataArg = Annotated[str, typer.Argument(metavar="DATA", help="Input CSV/TSV file, or - for stdin.", show_default=False)]
+DataArg = Annotated[
+    str, typer.Argument(metavar="DATA", help="Input CSV/TSV file, or - for stdin.", show_default=False)
+]
 DataFilesArg = Annotated[
     list[str],
-    typer.Argument(metavar="DATA...", help="Input file, or - for stdin; with --engine dask, files or quoted globs.",
-                   show_default=False),
+    typer.Argument(
+        metavar="DATA...",
+        help="Input file, or - for stdin; with --engine dask, files or quoted globs.",
+        show_default=False,
+    ),
 ]
-ModelArg = Annotated[str, typer.Argument(metavar="MODEL", help="A model file written by 'gmmcli fit'.", show_default=False)]
+ModelArg = Annotated[
+    str, typer.Argument(metavar="MODEL", help="A model file written by 'gmmcli fit'.", show_default=False)
+]
 OutputOpt = Annotated[
-    Optional[str],
-    typer.Option("--output", "-o", metavar="FILE", help="Write here (atomically) instead of stdout.", show_default=False),
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write here (atomically) instead of stdout.",
+        show_default=False,
+    ),
 ]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", metavar="csv|tsv|json", help="Output format; json is one object per line.")]
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format", "-f", metavar="csv|tsv|json", help="Output format; json is one object per line."
+    ),
+]
 ColumnsOpt = Annotated[
-    Optional[str],
-    typer.Option("--columns", "-c", metavar="A,B", help="Fit on these columns only (comma-separated names).", show_default=False),
+    str | None,
+    typer.Option(
+        "--columns",
+        "-c",
+        metavar="A,B",
+        help="Fit on these columns only (comma-separated names).",
+        show_default=False,
+    ),
 ]
 ExcludeOpt = Annotated[
-    Optional[str],
-    typer.Option("--exclude", "-x", metavar="A,B", help="Leave these columns out (ids, labels, text).", show_default=False),
+    str | None,
+    typer.Option(
+        "--exclude",
+        "-x",
+        metavar="A,B",
+        help="Leave these columns out (ids, labels, text).",
+        show_default=False,
+    ),
 ]
-DropnaOpt = Annotated[bool, typer.Option("--dropna", help="Skip rows with missing or infinite values instead of failing.")]
+DropnaOpt = Annotated[
+    bool, typer.Option("--dropna", help="Skip rows with missing or infinite values instead of failing.")
+]
 KeepOpt = Annotated[
-    Optional[str],
-    typer.Option("--keep", metavar="A,B", help="Copy these input columns (an id, say) into the output, verbatim.", show_default=False),
+    str | None,
+    typer.Option(
+        "--keep",
+        metavar="A,B",
+        help="Copy these input columns (an id, say) into the output, verbatim.",
+        show_default=False,
+    ),
 ]
 DelimiterOpt = Annotated[
-    Optional[str],
-    typer.Option("--delimiter", "-d", metavar="CHAR", help="Field separator (default: tab for .tsv, else comma).", show_default=False),
+    str | None,
+    typer.Option(
+        "--delimiter",
+        "-d",
+        metavar="CHAR",
+        help="Field separator (default: tab for .tsv, else comma).",
+        show_default=False,
+    ),
 ]
-SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed; the same seed gives the same output.", show_default=False)]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option("--seed", help="Random seed; the same seed gives the same output.", show_default=False),
+]
 NoHeaderOpt = Annotated[
     bool,
     typer.Option("--no-header", help="The input has no header line; its columns are named x0, x1, ..."),
 ]
 MaxMemoryOpt = Annotated[
-    Optional[str],
-    typer.Option("--max-memory", metavar="SIZE",
-                 help="Refuse to start if the estimated memory need exceeds SIZE (e.g. 500M, 2G). "
-                      "Default: the memory available now.", show_default=False),
+    str | None,
+    typer.Option(
+        "--max-memory",
+        metavar="SIZE",
+        help="Refuse to start if the estimated memory need exceeds SIZE (e.g. 500M, 2G). "
+        "Default: the memory available now.",
+        show_default=False,
+    ),
 ]
 WeightsOpt = Annotated[
-    Optional[str],
-    typer.Option("--weights", "-w", metavar="COLUMN",
-                 help="Row weights from this column (not a feature); integer weights fit like repeated rows.",
-                 show_default=False),
+    str | None,
+    typer.Option(
+        "--weights",
+        "-w",
+        metavar="COLUMN",
+        help="Row weights from this column (not a feature); integer weights fit like repeated rows.",
+        show_default=False,
+    ),
 ]
 DtypeOpt = Annotated[
     str,
-    typer.Option("--dtype", metavar="float64|float32", help="Precision of the data in memory; float32 halves it."),
+    typer.Option(
+        "--dtype", metavar="float64|float32", help="Precision of the data in memory; float32 halves it."
+    ),
 ]
 EngineOpt = Annotated[
     str,
-    typer.Option("--engine", metavar="local|dask",
-                 help="local: in this process; dask: partition by partition on a Dask cluster (out of core)."),
+    typer.Option(
+        "--engine",
+        metavar="local|dask",
+        help="local: in this process; dask: partition by partition on a Dask cluster (out of core).",
+    ),
 ]
 SchedulerOpt = Annotated[
-    Optional[str],
-    typer.Option("--scheduler", metavar="ADDRESS",
-                 help="With --engine dask: a running scheduler (tcp://host:8786); default: a local cluster.",
-                 show_default=False),
+    str | None,
+    typer.Option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="With --engine dask: a running scheduler (tcp://host:8786); default: a local cluster.",
+        show_default=False,
+    ),
 ]
 WorkerMemoryOpt = Annotated[
     str,
-    typer.Option("--worker-memory", metavar="SIZE", help="With --engine dask and a local cluster: memory limit per worker."),
+    typer.Option(
+        "--worker-memory",
+        metavar="SIZE",
+        help="With --engine dask and a local cluster: memory limit per worker.",
+    ),
 ]
 
 # EM settings shared by fit and select (their defaults are FitSettings' defaults)
-MaxIterOpt = Annotated[int, typer.Option("--max-iter", metavar="N", help="EM iterations per restart at most.")]
-TolOpt = Annotated[float, typer.Option("--tol", metavar="X", help="Stop when the mean log-likelihood gains less than this.")]
+MaxIterOpt = Annotated[
+    int, typer.Option("--max-iter", metavar="N", help="EM iterations per restart at most.")
+]
+TolOpt = Annotated[
+    float, typer.Option("--tol", metavar="X", help="Stop when the mean log-likelihood gains less than this.")
+]
 RegCovarOpt = Annotated[
     float,
-    typer.Option("--reg-covar", metavar="X",
-                 help="Added to each covariance's diagonal (before the model's constraint), keeps it invertible."),
+    typer.Option(
+        "--reg-covar",
+        metavar="X",
+        help="Added to each covariance's diagonal (before the model's constraint), keeps it invertible.",
+    ),
 ]
 
 #: Library setting names (``SettingError.setting``) as the command line spells them.
 OPTION_NAMES = {
-    "n_components": "-k", "covariance_type": "--covariance-type", "n_init": "--n-init", "max_iter": "--max-iter",
-    "tol": "--tol", "reg_covar": "--reg-covar", "init": "--init", "seed": "--seed", "dtype": "--dtype",
-    "jobs": "--jobs", "cv": "--cv", "criterion": "--criterion",
+    "n_components": "-k",
+    "covariance_type": "--covariance-type",
+    "n_init": "--n-init",
+    "max_iter": "--max-iter",
+    "tol": "--tol",
+    "reg_covar": "--reg-covar",
+    "init": "--init",
+    "seed": "--seed",
+    "dtype": "--dtype",
+    "jobs": "--jobs",
+    "cv": "--cv",
+    "criterion": "--criterion",
 }
 
 

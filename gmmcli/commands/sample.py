@@ -20,9 +20,17 @@ COMPONENT_COLUMN = "component"
 
 def sample(
     model: ModelArg,
-    n_samples: Annotated[int, typer.Option("--n-samples", "-n", metavar="N", help="How many points to draw.", show_default=False)],
+    n_samples: Annotated[
+        int,
+        typer.Option("--n-samples", "-n", metavar="N", help="How many points to draw.", show_default=False),
+    ],
     seed: SeedOpt = None,
-    with_component: Annotated[bool, typer.Option("--with-component", help="Add a 'component' column: the component each point came from.")] = False,
+    with_component: Annotated[
+        bool,
+        typer.Option(
+            "--with-component", help="Add a 'component' column: the component each point came from."
+        ),
+    ] = False,
     output: OutputOpt = None,
     fmt: FormatOpt = "csv",
 ) -> None:
@@ -31,8 +39,8 @@ def sample(
     Rows come in random order (not grouped by component). --seed makes the draw reproducible;
     it is independent of the seed the model was fitted with.
     """
-    from ..io import tables
     from ..errors import UsageError
+    from ..io import tables
     from ..model import load_model
 
     tables.check_format(fmt)
@@ -40,7 +48,10 @@ def sample(
         raise UsageError(f"-n must be at least 1, got {n_samples}")
     m = load_model(model)
     if with_component and COMPONENT_COLUMN in m.feature_names:
-        raise UsageError(f"--with-component would add a column {COMPONENT_COLUMN!r}, but the model has a feature of that name")
+        raise UsageError(
+            f"--with-component would add a column {COMPONENT_COLUMN!r}, "
+            "but the model has a feature of that name"
+        )
     X, components = m.sample(n_samples, seed)
 
     import pandas as pd

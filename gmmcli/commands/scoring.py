@@ -17,18 +17,23 @@ from .options import (
     parse_names,
 )
 
-_DASK_NOTE = ("\n\nWith --engine dask, DATA may be several files or quoted globs, and -o names a folder "
-              "that gets one file per input partition.")
+_DASK_NOTE = (
+    "\n\nWith --engine dask, DATA may be several files or quoted globs, and -o names a folder "
+    "that gets one file per input partition."
+)
 
 _EXAMPLES = {
     "predict": "Example:\n\n  cat data.csv | gmmcli predict model.joblib - --keep id | head",
     "proba": "Example:\n\n  gmmcli proba model.joblib data.csv -o proba.csv",
-    "score": "Example (flag the least likely rows):\n\n  gmmcli score model.joblib data.csv --keep id | sort -t, -k2 -g | head",
+    "score": "Example (flag the least likely rows):\n\n"
+    "  gmmcli score model.joblib data.csv --keep id | sort -t, -k2 -g | head",
 }
 EPILOGS = {kind: text + _DASK_NOTE for kind, text in _EXAMPLES.items()}
 
 
-def _run(kind, model_path, data, output, fmt, keep, dropna, delimiter, no_header, engine, scheduler, worker_memory):
+def _run(
+    kind, model_path, data, output, fmt, keep, dropna, delimiter, no_header, engine, scheduler, worker_memory
+):
     from ..io import tables
     from ..model import load_model
     from .engine_choice import check_engine
@@ -37,12 +42,23 @@ def _run(kind, model_path, data, output, fmt, keep, dropna, delimiter, no_header
     check_engine(engine, data, scheduler, no_header=no_header)
     model = load_model(model_path)
     if engine == "dask":
-        _run_on_dask(kind, model, data, output, fmt, parse_names(keep), dropna, delimiter, scheduler, worker_memory)
+        _run_on_dask(
+            kind, model, data, output, fmt, parse_names(keep), dropna, delimiter, scheduler, worker_memory
+        )
         return
     from ..scoring import score_table
 
-    score_table(model, data[0], kind, keep=parse_names(keep), dropna=dropna, output=output, fmt=fmt,
-                delimiter=delimiter, header=not no_header)
+    score_table(
+        model,
+        data[0],
+        kind,
+        keep=parse_names(keep),
+        dropna=dropna,
+        output=output,
+        fmt=fmt,
+        delimiter=delimiter,
+        header=not no_header,
+    )
 
 
 def _run_on_dask(kind, model, data, out_dir, fmt, keep, dropna, delimiter, scheduler, worker_memory):
@@ -59,25 +75,92 @@ def _run_on_dask(kind, model, data, out_dir, fmt, keep, dropna, delimiter, sched
         files, rows = score_to_folder(client, frame, model, kind, out_dir, keep=keep, dropna=dropna, fmt=fmt)
     console.info(f"{kind}: {rows} rows in {files} files -> {out_dir}")
 
-def predict(model: ModelArg, data: DataFilesArg, output: OutputOpt = None, fmt: FormatOpt = "csv",
-            keep: KeepOpt = None, dropna: DropnaOpt = False, delimiter: DelimiterOpt = None,
-            no_header: NoHeaderOpt = False, engine: EngineOpt = "local", scheduler: SchedulerOpt = None,
-            worker_memory: WorkerMemoryOpt = "auto") -> None:
+
+def predict(
+    model: ModelArg,
+    data: DataFilesArg,
+    output: OutputOpt = None,
+    fmt: FormatOpt = "csv",
+    keep: KeepOpt = None,
+    dropna: DropnaOpt = False,
+    delimiter: DelimiterOpt = None,
+    no_header: NoHeaderOpt = False,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
+    worker_memory: WorkerMemoryOpt = "auto",
+) -> None:
     """Label each row of DATA with its most probable component (column 'label')."""
-    _run("predict", model, data, output, fmt, keep, dropna, delimiter, no_header, engine, scheduler, worker_memory)
+    _run(
+        "predict",
+        model,
+        data,
+        output,
+        fmt,
+        keep,
+        dropna,
+        delimiter,
+        no_header,
+        engine,
+        scheduler,
+        worker_memory,
+    )
 
 
-def proba(model: ModelArg, data: DataFilesArg, output: OutputOpt = None, fmt: FormatOpt = "csv",
-          keep: KeepOpt = None, dropna: DropnaOpt = False, delimiter: DelimiterOpt = None,
-          no_header: NoHeaderOpt = False, engine: EngineOpt = "local", scheduler: SchedulerOpt = None,
-          worker_memory: WorkerMemoryOpt = "auto") -> None:
+def proba(
+    model: ModelArg,
+    data: DataFilesArg,
+    output: OutputOpt = None,
+    fmt: FormatOpt = "csv",
+    keep: KeepOpt = None,
+    dropna: DropnaOpt = False,
+    delimiter: DelimiterOpt = None,
+    no_header: NoHeaderOpt = False,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
+    worker_memory: WorkerMemoryOpt = "auto",
+) -> None:
     """Membership probability of each row in each component (columns p0, p1, ...)."""
-    _run("proba", model, data, output, fmt, keep, dropna, delimiter, no_header, engine, scheduler, worker_memory)
+    _run(
+        "proba",
+        model,
+        data,
+        output,
+        fmt,
+        keep,
+        dropna,
+        delimiter,
+        no_header,
+        engine,
+        scheduler,
+        worker_memory,
+    )
 
 
-def score(model: ModelArg, data: DataFilesArg, output: OutputOpt = None, fmt: FormatOpt = "csv",
-          keep: KeepOpt = None, dropna: DropnaOpt = False, delimiter: DelimiterOpt = None,
-          no_header: NoHeaderOpt = False, engine: EngineOpt = "local", scheduler: SchedulerOpt = None,
-          worker_memory: WorkerMemoryOpt = "auto") -> None:
+def score(
+    model: ModelArg,
+    data: DataFilesArg,
+    output: OutputOpt = None,
+    fmt: FormatOpt = "csv",
+    keep: KeepOpt = None,
+    dropna: DropnaOpt = False,
+    delimiter: DelimiterOpt = None,
+    no_header: NoHeaderOpt = False,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
+    worker_memory: WorkerMemoryOpt = "auto",
+) -> None:
     """Log-density of each row under the model (column 'log_density')."""
-    _run("score", model, data, output, fmt, keep, dropna, delimiter, no_header, engine, scheduler, worker_memory)
+    _run(
+        "score",
+        model,
+        data,
+        output,
+        fmt,
+        keep,
+        dropna,
+        delimiter,
+        no_header,
+        engine,
+        scheduler,
+        worker_memory,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -44,20 +44,104 @@ CRITERION_LABEL = {"bic": "BIC", "aic": "AIC", "cv": "CV log-likelihood"}
 
 def select(
     data: DataArg,
-    ks: Annotated[str, typer.Option("--n-components", "-k", metavar="K", help="Component counts: a range 1-10, a range with a step 1-200:10, or a list 2,4,8.")] = "1-10",
-    covariance_types: Annotated[str, typer.Option("--covariance-type", "-t", metavar="all|MODEL,...", help="Covariance models to try, comma-separated: full, tied, diag, spherical or mclust names (EII ... VVV); all: " + ", ".join(ALL_MODELS) + ".")] = "all",
-    n_init: Annotated[int, typer.Option("--n-init", metavar="N", help="EM restarts per cell and initialisation method; the best log-likelihood wins.")] = 10,
-    init: Annotated[str, typer.Option("--init", metavar="METHOD,...", help="Initialisation methods, each with --n-init restarts: kmeans, k-means++, random, random_from_data.")] = "kmeans",
-    seed: Annotated[int, typer.Option("--seed", help="Random seed of every cell; the same seed gives the same grid.")] = 0,
+    ks: Annotated[
+        str,
+        typer.Option(
+            "--n-components",
+            "-k",
+            metavar="K",
+            help="Component counts: a range 1-10, a range with a step 1-200:10, or a list 2,4,8.",
+        ),
+    ] = "1-10",
+    covariance_types: Annotated[
+        str,
+        typer.Option(
+            "--covariance-type",
+            "-t",
+            metavar="all|MODEL,...",
+            help="Covariance models to try, comma-separated: full, tied, diag, spherical "
+            "or mclust names (EII ... VVV); all: " + ", ".join(ALL_MODELS) + ".",
+        ),
+    ] = "all",
+    n_init: Annotated[
+        int,
+        typer.Option(
+            "--n-init",
+            metavar="N",
+            help="EM restarts per cell and initialisation method; the best log-likelihood wins.",
+        ),
+    ] = 10,
+    init: Annotated[
+        str,
+        typer.Option(
+            "--init",
+            metavar="METHOD,...",
+            help="Initialisation methods, each with --n-init restarts: "
+            "kmeans, k-means++, random, random_from_data.",
+        ),
+    ] = "kmeans",
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed of every cell; the same seed gives the same grid.")
+    ] = 0,
     max_iter: MaxIterOpt = 100,
     tol: TolOpt = 1e-3,
     reg_covar: RegCovarOpt = 1e-6,
-    cv: Annotated[Optional[int], typer.Option("--cv", metavar="K", help="Also score each cell by K-fold cross-validation (mean held-out log-likelihood per row).", show_default=False)] = None,
-    criterion: Annotated[str, typer.Option("--criterion", metavar="bic|aic|cv", help="What picks the winner: lowest BIC or AIC, or highest CV log-likelihood (needs --cv).")] = "bic",
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="table|csv|tsv|json", help="Output on stdout; default: table on a terminal, else csv. json is one object per line.", show_default=False)] = None,
-    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="MODEL", help="Save the winning model here (the same file 'gmmcli fit' writes).", show_default=False)] = None,
-    plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE.png", help="Draw AIC/BIC (and CV) against k, the winner marked.", show_default=False)] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", metavar="N", help="Fits run in parallel (default: all cores; 1 runs in this process).", show_default=False)] = None,
+    cv: Annotated[
+        int | None,
+        typer.Option(
+            "--cv",
+            metavar="K",
+            help="Also score each cell by K-fold cross-validation (mean held-out log-likelihood per row).",
+            show_default=False,
+        ),
+    ] = None,
+    criterion: Annotated[
+        str,
+        typer.Option(
+            "--criterion",
+            metavar="bic|aic|cv",
+            help="What picks the winner: lowest BIC or AIC, or highest CV log-likelihood (needs --cv).",
+        ),
+    ] = "bic",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="table|csv|tsv|json",
+            help="Output on stdout; default: table on a terminal, else csv. json is one object per line.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="MODEL",
+            help="Save the winning model here (the same file 'gmmcli fit' writes).",
+            show_default=False,
+        ),
+    ] = None,
+    plot: Annotated[
+        str | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE.png",
+            help="Draw AIC/BIC (and CV) against k, the winner marked.",
+            show_default=False,
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            metavar="N",
+            help="Fits run in parallel (default: all cores; 1 runs in this process).",
+            show_default=False,
+        ),
+    ] = None,
     columns: ColumnsOpt = None,
     exclude: ExcludeOpt = None,
     dropna: DropnaOpt = False,
@@ -96,14 +180,34 @@ def select(
     if output is not None and output == plot:
         raise UsageError("-o and --plot name the same file")
     check_engine(engine, [data], scheduler)
-    X, names, w = training.read_training_data(data, delimiter, columns=parse_names(columns),
-                                              exclude=parse_names(exclude), weights=weights, dropna=dropna)
+    X, names, w = training.read_training_data(
+        data,
+        delimiter,
+        columns=parse_names(columns),
+        exclude=parse_names(exclude),
+        weights=weights,
+        dropna=dropna,
+    )
 
     def run_sweep(backend):
         with _progress(len(k_list) * len(types)) as advance:
-            return sel.sweep(X, k_list, types, n_init=n_init, init=inits, seed=seed, tol=tol,
-                             reg_covar=reg_covar, max_iter=max_iter, cv=cv, jobs=jobs, sample_weight=w,
-                             on_done=advance, keep_params=output is not None, backend=backend)
+            return sel.sweep(
+                X,
+                k_list,
+                types,
+                n_init=n_init,
+                init=inits,
+                seed=seed,
+                tol=tol,
+                reg_covar=reg_covar,
+                max_iter=max_iter,
+                cv=cv,
+                jobs=jobs,
+                sample_weight=w,
+                on_done=advance,
+                keep_params=output is not None,
+                backend=backend,
+            )
 
     if engine == "dask":  # the grid's fits become tasks on the cluster (the data is shipped to it)
         from ..engine.dask_em import connect
@@ -125,8 +229,17 @@ def select(
 
         save_criteria_plot(cells, plot, best=winner, criterion=criterion)
     if output is not None:
-        grid = dict(tol=tol, reg_covar=reg_covar, max_iter=max_iter, n_init=n_init, weights=weights,
-                    criterion=criterion, ks=k_list, types=types, cv=cv)
+        grid = dict(
+            tol=tol,
+            reg_covar=reg_covar,
+            max_iter=max_iter,
+            n_init=n_init,
+            weights=weights,
+            criterion=criterion,
+            ks=k_list,
+            types=types,
+            cv=cv,
+        )
         _save_winner(X, names, w, winner, grid, output)
     _write_grid(cells, fmt, winner, criterion, types, k_list, cv)
     _warn_failures(cells)
@@ -137,9 +250,13 @@ def select(
 def verdict(cell, criterion: str, cv: int | None = None) -> str:
     """The one-line answer: 'best: full, k=2, BIC 2322.19'."""
     if criterion == "cv":
-        return (f"best: {cell.covariance_type}, k={cell.k}, held-out log-likelihood "
-                f"{cell.cv_log_likelihood:.4f} per row ({cv}-fold CV)")
-    return f"best: {cell.covariance_type}, k={cell.k}, {CRITERION_LABEL[criterion]} {cell.value(criterion):.2f}"
+        return (
+            f"best: {cell.covariance_type}, k={cell.k}, held-out log-likelihood "
+            f"{cell.cv_log_likelihood:.4f} per row ({cv}-fold CV)"
+        )
+    return (
+        f"best: {cell.covariance_type}, k={cell.k}, {CRITERION_LABEL[criterion]} {cell.value(criterion):.2f}"
+    )
 
 
 class _progress:
@@ -153,8 +270,15 @@ class _progress:
             return lambda cell: None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.bar = Progress(TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TextColumn("cells"),
-                            TimeElapsedColumn(), console=console.console(), transient=True)
+        self.bar = Progress(
+            TextColumn("fitting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("cells"),
+            TimeElapsedColumn(),
+            console=console.console(),
+            transient=True,
+        )
         self.bar.start()
         task = self.bar.add_task("select", total=self.total)
         return lambda cell: self.bar.advance(task)
@@ -187,7 +311,11 @@ def _print_table(cells, winner, criterion, types, k_list, cv) -> None:
     from ..selection import LOWER_IS_BETTER
 
     better = "lower" if LOWER_IS_BETTER[criterion] else "higher"
-    what = f"mean held-out log-likelihood per row, {cv}-fold CV" if criterion == "cv" else CRITERION_LABEL[criterion]
+    what = (
+        f"mean held-out log-likelihood per row, {cv}-fold CV"
+        if criterion == "cv"
+        else CRITERION_LABEL[criterion]
+    )
     table = Table(title=f"{what} ({better} is better)", title_justify="left")
     table.add_column("k", justify="right")
     for t in types:
@@ -237,15 +365,19 @@ def _warn_failures(cells) -> None:
         if c.error:
             by_reason.setdefault(c.error, []).append(c)
     for reason, hit in by_reason.items():
-        where = ", ".join(f"{c.covariance_type} k={c.k}" for c in hit[:6]) + (f" and {len(hit) - 6} more" if len(hit) > 6 else "")
+        where = ", ".join(f"{c.covariance_type} k={c.k}" for c in hit[:6]) + (
+            f" and {len(hit) - 6} more" if len(hit) > 6 else ""
+        )
         console.warn(f"{len(hit)} cell{'s' if len(hit) > 1 else ''} failed ({where}): {reason}")
 
 
 def _warn_unconverged(cells, max_iter: int) -> None:
     stuck = [c for c in cells if c.converged is False]
     if stuck:
-        console.warn(f"{len(stuck)} of {len(cells)} cells did not converge in {max_iter} iterations "
-                     f"(marked !; raise --max-iter or --tol)")
+        console.warn(
+            f"{len(stuck)} of {len(cells)} cells did not converge in {max_iter} iterations "
+            f"(marked !; raise --max-iter or --tol)"
+        )
 
 
 def _save_winner(X, names, w, winner, grid, output) -> None:
@@ -253,8 +385,17 @@ def _save_winner(X, names, w, winner, grid, output) -> None:
     from ..fitting import FitSettings, model_of
     from ..model import save_model
 
-    settings = FitSettings(winner.k, winner.covariance_type, grid["tol"], grid["reg_covar"], grid["max_iter"],
-                           grid["n_init"], winner.init, winner.seed, grid["weights"])
+    settings = FitSettings(
+        winner.k,
+        winner.covariance_type,
+        grid["tol"],
+        grid["reg_covar"],
+        grid["max_iter"],
+        grid["n_init"],
+        winner.init,
+        winner.seed,
+        grid["weights"],
+    )
     selection = {
         "criterion": grid["criterion"],
         "value": float(winner.value(grid["criterion"])),

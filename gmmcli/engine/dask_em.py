@@ -53,8 +53,16 @@ def connect(scheduler: str | None = None, n_workers: int | None = None, memory_l
             yield client
         return
     workers = n_workers or available_cores()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=memory_limit,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
@@ -116,8 +124,9 @@ def tree(items, combine):
 class DaskRunner:
     """Computes EM statistics over all partitions: the Dask twin of the engine's block runner."""
 
-    def __init__(self, client, frame, names, read_partition, *, weight_column=None, dropna=False,
-                 dtype=np.float64):
+    def __init__(
+        self, client, frame, names, read_partition, *, weight_column=None, dropna=False, dtype=np.float64
+    ):
         from dask import delayed
 
         self.client = client
@@ -127,7 +136,9 @@ class DaskRunner:
         self.dtype = np.dtype(dtype)
         self.parts = frame.to_delayed()
         self.args = (self.names, weight_column, dropna, self.dtype)
-        summaries = client.compute([delayed(_summary)(p, read_partition, self.args) for p in self.parts], sync=True)
+        summaries = client.compute(
+            [delayed(_summary)(p, read_partition, self.args) for p in self.parts], sync=True
+        )
         self.counts = [s["rows"] for s in summaries]
         self.n_rows = int(sum(self.counts))
         if self.n_rows == 0:
@@ -140,9 +151,12 @@ class DaskRunner:
         hi = np.max([s["hi"] for s in summaries], axis=0)
         # the largest squared distance from the shift, bounded by the corners of the data's box
         self.radius2 = float(np.sum(np.maximum((lo - self.shift) ** 2, (hi - self.shift) ** 2)))
-        self.fingerprint = "sha256-parts:" + hashlib.sha256(
-            ("\x1f".join(self.names) + "".join(s["digest"] for s in summaries)).encode()
-        ).hexdigest()
+        self.fingerprint = (
+            "sha256-parts:"
+            + hashlib.sha256(
+                ("\x1f".join(self.names) + "".join(s["digest"] for s in summaries)).encode()
+            ).hexdigest()
+        )
 
     def stats(self, params: MixtureParams, moments: bool = True):
         from dask import delayed
@@ -170,9 +184,20 @@ class DaskRunner:
         return X, w
 
 
-def fit(runner: DaskRunner, n_components: int, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
-        max_iter=100, n_init=1, init="kmeans", seed=None, init_params: MixtureParams | None = None,
-        sample_rows: int = INIT_SAMPLE_ROWS) -> em.FitResult:
+def fit(
+    runner: DaskRunner,
+    n_components: int,
+    *,
+    covariance_type="full",
+    tol=1e-3,
+    reg_covar=1e-6,
+    max_iter=100,
+    n_init=1,
+    init="kmeans",
+    seed=None,
+    init_params: MixtureParams | None = None,
+    sample_rows: int = INIT_SAMPLE_ROWS,
+) -> em.FitResult:
     """EM over all partitions; initialised from a seeded uniform sample of rows (or init_params)."""
     if init_params is not None:
         starts = [init_params]
@@ -180,8 +205,15 @@ def fit(runner: DaskRunner, n_components: int, *, covariance_type="full", tol=1e
         X, w = runner.sample(max(sample_rows, n_components), seed)
         random_state = np.random.RandomState(seed)
         starts = [
-            em.initial_params(X, n_components, covariance_type, init=init, random_state=random_state,
-                              reg_covar=reg_covar, sample_weight=w)
+            em.initial_params(
+                X,
+                n_components,
+                covariance_type,
+                init=init,
+                random_state=random_state,
+                reg_covar=reg_covar,
+                sample_weight=w,
+            )
             for _ in range(n_init)
         ]
     return em.best_restart([em.em_loop(runner, params, tol, reg_covar, max_iter) for params in starts])

@@ -62,7 +62,9 @@ def sample(params: MixtureParams, n_samples: int, rng: np.random.Generator):
     X = np.empty((n_samples, d))
     start = 0
     for i, c in enumerate(counts):
-        X[start : start + c] = params.structure.draw(z[start : start + c], params.covariances, i) + params.means[i]
+        X[start : start + c] = (
+            params.structure.draw(z[start : start + c], params.covariances, i) + params.means[i]
+        )
         start += c
     order = rng.permutation(n_samples)
     return X[order], labels[order]

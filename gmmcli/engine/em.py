@@ -93,8 +93,7 @@ def _check_X(X, n_components: int | None = None) -> np.ndarray:
         raise ValueError(f"at least 2 rows are needed, got {n}")
     if n_components is not None and n < n_components:
         raise ValueError(
-            f"Expected n_samples >= n_components but got n_components = {n_components}, "
-            f"n_samples = {n}"
+            f"Expected n_samples >= n_components but got n_components = {n_components}, n_samples = {n}"
         )
     if not _all_finite(X):
         raise ValueError("X contains NaN or infinity")
@@ -206,8 +205,13 @@ class _BlockRunner:
 
         def run(bounds):
             return sum_stats(
-                block_stats(data.X[a:b], state, data.block_weights(a, b), moments=moments,
-                            features=data.block_features(a, b))
+                block_stats(
+                    data.X[a:b],
+                    state,
+                    data.block_weights(a, b),
+                    moments=moments,
+                    features=data.block_features(a, b),
+                )
                 for a, b in bounds
             )
 
@@ -232,7 +236,7 @@ def em_loop(runner, params: MixtureParams, tol, reg_covar, max_iter) -> FitResul
     lower_bound = -math.inf
     converged = False
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is returned
         prev_lower_bound = lower_bound
         stats = runner.stats(params)
         lower_bound = stats.loglik / stats.weight
@@ -315,7 +319,7 @@ def initial_params(
     return _start(data, n_components, covariance_type, init, random_state, reg_covar)
 
 
-def _start(data: "_Data", n_components, covariance_type, init, random_state, reg_covar) -> MixtureParams:
+def _start(data: _Data, n_components, covariance_type, init, random_state, reg_covar) -> MixtureParams:
     """One initialisation on prepared data (its shift and block size), consuming random_state."""
     return _initial_params(
         data.X,
@@ -363,8 +367,15 @@ def fit(
     Raises IllDefinedCovariance when a component's covariance degenerates, ValueError on bad
     input or settings.
     """
-    check_settings(n_components=n_components, covariance_type=covariance_type, tol=tol, reg_covar=reg_covar,
-                   max_iter=max_iter, n_init=n_init, init=init)
+    check_settings(
+        n_components=n_components,
+        covariance_type=covariance_type,
+        tol=tol,
+        reg_covar=reg_covar,
+        max_iter=max_iter,
+        n_init=n_init,
+        init=init,
+    )
     covariance_type = covariance.get(covariance_type).name
     X = _check_X(X, n_components)
     w = _check_weights(sample_weight, X.shape[0])
@@ -380,8 +391,7 @@ def fit(
     else:
         random_state = check_random_state(seed)
         starts = [
-            _start(data, n_components, covariance_type, init, random_state, reg_covar)
-            for _ in range(n_init)
+            _start(data, n_components, covariance_type, init, random_state, reg_covar) for _ in range(n_init)
         ]
 
     n_workers = _n_workers(jobs, len(starts))
@@ -391,8 +401,7 @@ def fit(
         from joblib import Parallel, delayed
 
         results = Parallel(n_jobs=n_workers)(
-            delayed(_run_in_worker)(X, w, p, tol, reg_covar, max_iter, data.block_rows)
-            for p in starts
+            delayed(_run_in_worker)(X, w, p, tol, reg_covar, max_iter, data.block_rows) for p in starts
         )
 
     best = best_restart(results)
@@ -437,7 +446,9 @@ def check_settings(**settings) -> None:
     if "covariance_type" in settings:
         covariance.get(settings["covariance_type"])
     if "init" in settings and settings["init"] not in INIT_METHODS:
-        raise SettingError("init", f"unknown {{}} {settings['init']!r} (choose from {', '.join(INIT_METHODS)})")
+        raise SettingError(
+            "init", f"unknown {{}} {settings['init']!r} (choose from {', '.join(INIT_METHODS)})"
+        )
 
 
 def _n_workers(jobs: int, n_tasks: int) -> int:
@@ -453,7 +464,9 @@ def _n_workers(jobs: int, n_tasks: int) -> int:
 # Scoring helpers for model selection
 
 
-def log_likelihood(X: np.ndarray, params: MixtureParams, sample_weight=None, threads: int | None = None) -> float:
+def log_likelihood(
+    X: np.ndarray, params: MixtureParams, sample_weight=None, threads: int | None = None
+) -> float:
     """Total (weighted) log-likelihood sum_n w_n log p(x_n | params); ``threads`` as in ``fit``."""
     X = _check_X(X)
     _check_params_for(params, X.shape[1])

@@ -157,8 +157,12 @@ def prepare_estep(
     if kernel == "screened":
         if not structure.matrix:
             raise ValueError("the screened kernel needs matrix covariances")
-        return EStepState(coef=_quadratic_coef(structure, pc, mu, const), screen=SCREEN_NATS + 2.0 * bound,
-                          **direct, **common)
+        return EStepState(
+            coef=_quadratic_coef(structure, pc, mu, const),
+            screen=SCREEN_NATS + 2.0 * bound,
+            **direct,
+            **common,
+        )
     return EStepState(**direct, **common)
 
 

@@ -230,7 +230,7 @@ def _lloyd(X, w, centers, max_iter, tol, n_threads, unweighted=False):
     ranges = _thread_row_ranges(X.shape[0], n_threads)
     labels_old = np.full(X.shape[0], -1, dtype=np.int32)
     strict_convergence = False
-    for i in range(max_iter):
+    for i in range(max_iter):  # noqa: B007 - i counts the iterations returned
         labels = _assign(X, centers)
         centers_new, weight_in_clusters = _cluster_sums(
             X, None if unweighted else w, labels, centers.shape[0], ranges
@@ -348,9 +348,7 @@ def _average_centers(centers, weight_in_clusters):
     centers[positive] *= alpha[:, None]
     empty = np.flatnonzero(~positive)
     if empty.size:
-        centers[empty] = np.where(
-            (empty < argmax_weight)[:, None], raw_heaviest, centers[argmax_weight]
-        )
+        centers[empty] = np.where((empty < argmax_weight)[:, None], raw_heaviest, centers[argmax_weight])
 
 
 def _center_shift(centers_old, centers_new):

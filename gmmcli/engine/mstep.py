@@ -42,4 +42,3 @@ def m_step(stats: SuffStats, reg_covar: float, *, initial: bool = False) -> Mixt
         raise IllDefinedCovariance(ILL_DEFINED_COVARIANCE) from None
     weights = nk / stats.weight if initial else nk / nk.sum()
     return MixtureParams(stats.covariance_type, weights, means, cov, prec_chol)
-

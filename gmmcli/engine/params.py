@@ -54,9 +54,11 @@ class MixtureParams:
         return int(self.means.shape[1])
 
     @classmethod
-    def from_covariances(cls, covariance_type, weights, means, covariances) -> "MixtureParams":
+    def from_covariances(cls, covariance_type, weights, means, covariances) -> MixtureParams:
         """Build parameters, factorising the precisions from the covariances."""
-        return cls(covariance_type, weights, means, covariances, precision_cholesky(covariances, covariance_type))
+        return cls(
+            covariance_type, weights, means, covariances, precision_cholesky(covariances, covariance_type)
+        )
 
 
 def precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndarray:

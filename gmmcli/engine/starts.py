@@ -26,10 +26,10 @@ import numbers
 
 import numpy as np
 
+from .kmeans import kmeans_labels, kmeans_plusplus
 from .mstep import m_step
 from .params import MixtureParams
 from .stats import block_bounds, default_block_rows, resp_stats, sum_stats
-from .kmeans import kmeans_labels, kmeans_plusplus
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 
@@ -93,9 +93,7 @@ def initial_params(
             indices = random_state.choice(n, size=k, replace=False)
         else:
             if np.count_nonzero(w) < k:
-                raise ValueError(
-                    f"random_from_data needs at least {k} rows with positive weight"
-                )
+                raise ValueError(f"random_from_data needs at least {k} rows with positive weight")
             indices = random_state.choice(n, size=k, replace=False, p=w / w.sum())
 
     parts = []
@@ -111,7 +109,5 @@ def initial_params(
             else:
                 inside = (indices >= a) & (indices < b)
                 resp[indices[inside] - a, np.flatnonzero(inside)] = 1
-        parts.append(
-            resp_stats(X[a:b], resp, shift, covariance_type, None if w is None else w[a:b])
-        )
+        parts.append(resp_stats(X[a:b], resp, shift, covariance_type, None if w is None else w[a:b]))
     return m_step(sum_stats(parts), reg_covar, initial=True)

@@ -165,10 +165,10 @@ def moments(resp, phi, q, sample_weight, structure, scatter: bool) -> np.ndarray
     """The packed moments (k, m) of a block (k+1 rows with the extra row) from responsibilities.
 
     resp (k, n) is scaled by the weights in place. phi is (q + d + 1, n) as made by
-    ``features``; ``scatter``: the structure's ``scatter_gemm`` choice. The extra row (tied) holds the moments of the data itself (responsibility
-    one): its second moment is the data scatter X^T W X that scikit-learn's tied M-step uses,
-    which differs from sum_k S2_k when responsibilities do not sum to one per row (as in its
-    one-hot initialisations).
+    ``features``; ``scatter``: the structure's ``scatter_gemm`` choice. The extra row (tied)
+    holds the moments of the data itself (responsibility one): its second moment is the data
+    scatter X^T W X that scikit-learn's tied M-step uses, which differs from sum_k S2_k when
+    responsibilities do not sum to one per row (as in its one-hot initialisations).
     """
     k, n = resp.shape
     d = phi.shape[0] - q - 1
@@ -209,4 +209,6 @@ def resp_stats(X, resp, shift, covariance_type: str, sample_weight=None) -> Suff
     phi, q = features(X, shift, structure, not scatter)
     r = np.array(resp, dtype=np.float64).T  # a copy: moments() scales it in place
     weight = float(X.shape[0]) if sample_weight is None else float(np.sum(sample_weight))
-    return SuffStats(covariance_type, shift, moments(r, phi, q, sample_weight, structure, scatter), 0.0, weight)
+    return SuffStats(
+        covariance_type, shift, moments(r, phi, q, sample_weight, structure, scatter), 0.0, weight
+    )

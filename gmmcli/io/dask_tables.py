@@ -44,9 +44,15 @@ def open_table(paths: list[str], delimiter: str | None = None, blocksize: str = 
         raise UsageError("mix of Parquet and CSV inputs: give one kind")
     sep = delimiter or ("\t" if files[0].removesuffix(".gz").endswith((".tsv", ".tab")) else ",")
     compressed = files[0].endswith(".gz")
-    return dd.read_csv(files, sep=sep, blocksize=None if compressed else blocksize,
-                       compression="gzip" if compressed else None, encoding="utf-8-sig",
-                       assume_missing=True, dtype={c: "object" for c in text_columns} or None)
+    return dd.read_csv(
+        files,
+        sep=sep,
+        blocksize=None if compressed else blocksize,
+        compression="gzip" if compressed else None,
+        encoding="utf-8-sig",
+        assume_missing=True,
+        dtype={c: "object" for c in text_columns} or None,
+    )
 
 
 def partition_matrix(frame, names, weight_column, dropna, dtype):
@@ -99,7 +105,10 @@ def score_to_folder(client, frame, model, kind: str, out_dir: str, *, keep, drop
     try:
         parts = frame.to_delayed()
         rows = client.compute(
-            [delayed(_score_partition)(p, i, model, kind, keep, dropna, staging, fmt) for i, p in enumerate(parts)],
+            [
+                delayed(_score_partition)(p, i, model, kind, keep, dropna, staging, fmt)
+                for i, p in enumerate(parts)
+            ],
             sync=True,
         )
         os.replace(staging, target)

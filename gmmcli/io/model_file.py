@@ -69,7 +69,9 @@ class _PlainDataUnpickler(pickle._Unpickler):  # pure-Python unpickler: its disp
         try:
             return _ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise UnsafeFile(f"refusing to load {module}.{name}: a model file holds only plain data") from None
+            raise UnsafeFile(
+                f"refusing to load {module}.{name}: a model file holds only plain data"
+            ) from None
 
     def load_reduce(self):
         func = self.stack[-2]
@@ -108,9 +110,21 @@ class _PlainDataUnpickler(pickle._Unpickler):  # pure-Python unpickler: its disp
 
     # gmmcli never writes these: objects, extension registry, persistent ids, out-of-band
     # buffers, and 8-byte lengths (strings over 4 GB)
-    for _op in (pickle.INST, pickle.OBJ, pickle.NEWOBJ_EX, pickle.EXT1, pickle.EXT2, pickle.EXT4,
-                pickle.PERSID, pickle.BINPERSID, pickle.BYTEARRAY8, pickle.NEXT_BUFFER,
-                pickle.READONLY_BUFFER, pickle.BINBYTES8, pickle.BINUNICODE8):
+    for _op in (
+        pickle.INST,
+        pickle.OBJ,
+        pickle.NEWOBJ_EX,
+        pickle.EXT1,
+        pickle.EXT2,
+        pickle.EXT4,
+        pickle.PERSID,
+        pickle.BINPERSID,
+        pickle.BYTEARRAY8,
+        pickle.NEXT_BUFFER,
+        pickle.READONLY_BUFFER,
+        pickle.BINBYTES8,
+        pickle.BINUNICODE8,
+    ):
         dispatch[_op[0]] = _refuse
     del _op
 

@@ -28,10 +28,29 @@ _NUMBER_CHARS = re.compile(r"[0-9eE.+\-\n]*")
 _LONG_INTEGER = re.compile(r"(?:^|\n)[+-]?\d{19,}(?:\n|$)")
 
 #: The texts pandas reads as missing (pandas._libs.parsers.STR_NA_VALUES; a test checks).
-NA_TEXTS = frozenset({
-    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
-})
+NA_TEXTS = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
 
 #: Magnitudes above this are refused by tables.feature_matrix: such input goes to pandas.
 
@@ -65,7 +84,7 @@ class PlainTable:
             X[:, j] = self.features[name]
         return X
 
-    def select(self, names: list[str]) -> "PlainTable":
+    def select(self, names: list[str]) -> PlainTable:
         """The named text columns, as a new output table."""
         return PlainTable({name: self.data[name] for name in names}, self.n_rows)
 
@@ -107,7 +126,9 @@ def split(text: str, sep: str, header: bool) -> PlainTable | None:
     return PlainTable(dict(zip(names, zip(*rows))), len(rows))
 
 
-def parse(text: str, sep: str, header: bool, numeric: list[str], text_columns: list[str]) -> PlainTable | None:
+def parse(
+    text: str, sep: str, header: bool, numeric: list[str], text_columns: list[str]
+) -> PlainTable | None:
     """The table in ``text`` with ``numeric`` parsed (``features``) and ``text_columns`` verbatim.
 
     None when the input is not plain (``split``) or the result could differ from pandas' in
@@ -151,8 +172,9 @@ def numbers(column) -> np.ndarray | None:
 
 def write(table: PlainTable, fh, fmt: str, header: bool) -> None:
     """CSV or TSV exactly as pandas' ``to_csv`` writes the same values (JSON is tables.py's)."""
-    writer = csv.writer(fh, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n",
-                        quoting=csv.QUOTE_MINIMAL)
+    writer = csv.writer(
+        fh, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n", quoting=csv.QUOTE_MINIMAL
+    )
     if header:
         writer.writerow(table.columns)
     writer.writerows(_nan_as_blank(row) for row in table.rows())

@@ -1,7 +1,8 @@
 """Tables in and out: CSV/TSV/JSON-lines, a path or "-", column selection, NaN policy, blocks.
 
 The only module that knows file formats (with ``plain``, its pandas-free path for small plain
-inputs; ``training`` picks and checks what fit and select train on). Everything it returns to the rest of gmmcli is a pandas DataFrame, a
+inputs; ``training`` picks and checks what fit and select train on). Everything it returns to
+the rest of gmmcli is a pandas DataFrame, a
 plain.PlainTable or a float numpy matrix; everything it raises is a GmmcliError.
 """
 
@@ -12,7 +13,7 @@ import io
 import math
 import os
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -31,7 +32,7 @@ def _delimiter_for(source: str, delimiter: str | None) -> str:
     if delimiter:
         if delimiter in ("\\t", "tab", "\t"):
             return "\t"
-        if len(delimiter) != 1 or delimiter in "\"\r\n" or delimiter.isalnum() or delimiter in ".-+":
+        if len(delimiter) != 1 or delimiter in '"\r\n' or delimiter.isalnum() or delimiter in ".-+":
             raise UsageError(f"--delimiter must be one character like , ; | or tab, got {delimiter!r}")
         return delimiter
     name = source.removesuffix(".gz").removesuffix(".bz2").removesuffix(".xz")
@@ -148,21 +149,30 @@ def _is_format_error(exc: OSError) -> bool:
 class Reader:
     """Parsing options for one input: delimiter, header, columns to keep verbatim."""
 
-    def __init__(self, source: str, delimiter: str | None = None, header: bool = True,
-                 text_columns: list[str] = ()):
+    def __init__(
+        self, source: str, delimiter: str | None = None, header: bool = True, text_columns: list[str] = ()
+    ):
         self.source = source
         self.sep = _delimiter_for(source, delimiter)
         self.header = header
         self.text_columns = list(text_columns)
 
     def _kwargs(self, chunksize):
-        kwargs = dict(sep=self.sep, chunksize=chunksize, encoding="utf-8-sig", compression=None,
-                      skipinitialspace=True, header=0 if self.header else None)
+        kwargs = dict(
+            sep=self.sep,
+            chunksize=chunksize,
+            encoding="utf-8-sig",
+            compression=None,
+            skipinitialspace=True,
+            header=0 if self.header else None,
+        )
         if self.text_columns:
             if self.header:
                 kwargs["dtype"] = {name: str for name in self.text_columns}
             else:
-                kwargs["dtype"] = {_position(name): str for name in self.text_columns if _position(name) is not None}
+                kwargs["dtype"] = {
+                    _position(name): str for name in self.text_columns if _position(name) is not None
+                }
         return kwargs
 
     ahead: bytes | None = None  # what read_small read ahead of pandas
@@ -266,7 +276,9 @@ def _name(source: str) -> str:
     return "stdin" if source == "-" else source
 
 
-def read_frame(source: str, delimiter: str | None = None, header: bool = True, *, reader: Reader | None = None):
+def read_frame(
+    source: str, delimiter: str | None = None, header: bool = True, *, reader: Reader | None = None
+):
     """Read a whole table; raise DataError for an empty input or one without data rows."""
     frame = (reader or Reader(source, delimiter, header)).open(None)
     if len(frame) == 0:
@@ -274,8 +286,15 @@ def read_frame(source: str, delimiter: str | None = None, header: bool = True, *
     return frame
 
 
-def read_blocks(source: str, delimiter: str | None = None, block_rows: int = BLOCK_ROWS, *,
-                header: bool = True, text_columns: list[str] = (), plain_features: list[str] | None = None) -> Iterator:
+def read_blocks(
+    source: str,
+    delimiter: str | None = None,
+    block_rows: int = BLOCK_ROWS,
+    *,
+    header: bool = True,
+    text_columns: list[str] = (),
+    plain_features: list[str] | None = None,
+) -> Iterator:
     """Yield the table in blocks of rows, so that scoring runs in flat memory.
 
     Block ``i`` keeps pandas' running row index (rows are numbered across blocks), which
@@ -287,7 +306,11 @@ def read_blocks(source: str, delimiter: str | None = None, block_rows: int = BLO
     reader = Reader(source, delimiter, header, text_columns)
     if plain_features is not None:
         text = reader.read_small()
-        block = None if text is None else plain.parse(text, reader.sep, header, plain_features, reader.text_columns)
+        block = (
+            None
+            if text is None
+            else plain.parse(text, reader.sep, header, plain_features, reader.text_columns)
+        )
         if block is not None:
             yield block
             return
@@ -325,8 +348,9 @@ def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
     for name in names:
         kind = frame[name].dtype.kind
         if kind not in "biuf":
-            raise DataError(f"column {name!r} is not numeric{_first_text(frame, name)} "
-                            f"(exclude it with --exclude {name})")
+            raise DataError(
+                f"column {name!r} is not numeric{_first_text(frame, name)} (exclude it with --exclude {name})"
+            )
     X = frame[names].to_numpy(dtype=dtype)
     with np.errstate(invalid="ignore"):
         finite = (np.abs(X) <= HUGE).all(axis=1)  # False for NaN and inf too
@@ -336,8 +360,10 @@ def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
             row = _row_number(frame, position)
             if np.isfinite(X[position]).all():
                 column = names[int(np.flatnonzero(np.abs(X[position]) > HUGE)[0])]
-                raise DataError(f"row {row} has a value too large to model in column {column!r} "
-                                f"(|x| > {HUGE:g}; rescale the data, or use --dropna to skip such rows)")
+                raise DataError(
+                    f"row {row} has a value too large to model in column {column!r} "
+                    f"(|x| > {HUGE:g}; rescale the data, or use --dropna to skip such rows)"
+                )
             raise DataError(f"row {row} has a missing or infinite value (use --dropna to skip such rows)")
         X = X[finite]
     return X, finite
@@ -395,7 +421,9 @@ def write_block(frame, fh, fmt: str, header: bool) -> None:
         import json
 
         columns = [str(c) for c in frame.columns]
-        rows = frame.rows() if isinstance(frame, plain.PlainTable) else frame.itertuples(index=False, name=None)
+        rows = (
+            frame.rows() if isinstance(frame, plain.PlainTable) else frame.itertuples(index=False, name=None)
+        )
         for row in rows:
             fh.write(json.dumps(dict(zip(columns, map(_plain, row)))) + "\n")
     elif isinstance(frame, plain.PlainTable):

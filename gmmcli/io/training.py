@@ -9,8 +9,17 @@ from . import plain
 from .tables import Reader, feature_matrix, read_frame
 
 
-def read_training_data(source: str, delimiter: str | None = None, header: bool = True, *, columns: list[str],
-                       exclude: list[str], weights: str | None = None, dropna: bool = False, dtype=np.float64):
+def read_training_data(
+    source: str,
+    delimiter: str | None = None,
+    header: bool = True,
+    *,
+    columns: list[str],
+    exclude: list[str],
+    weights: str | None = None,
+    dropna: bool = False,
+    dtype=np.float64,
+):
     """``training_data(read_frame(source, ...), ...)``, without pandas for a small plain input
     (the same X, names and weights: parsed as pandas parses them)."""
     reader = Reader(source, delimiter, header)
@@ -23,8 +32,14 @@ def read_training_data(source: str, delimiter: str | None = None, header: bool =
             if all(v is not None for v in values):
                 X = np.column_stack(values[: len(names)])
                 return X, names, checked_weights(values[-1], weights) if weights else None
-    return training_data(read_frame(source, reader=reader), columns=columns, exclude=exclude, weights=weights,
-                         dropna=dropna, dtype=dtype)
+    return training_data(
+        read_frame(source, reader=reader),
+        columns=columns,
+        exclude=exclude,
+        weights=weights,
+        dropna=dropna,
+        dtype=dtype,
+    )
 
 
 def choose_features(frame, columns: list[str], exclude: list[str]) -> list[str]:
@@ -39,8 +54,15 @@ def choose_features(frame, columns: list[str], exclude: list[str]) -> list[str]:
     return [str(c) for c in names]
 
 
-def training_data(frame, *, columns: list[str], exclude: list[str], weights: str | None = None,
-                  dropna: bool = False, dtype=np.float64):
+def training_data(
+    frame,
+    *,
+    columns: list[str],
+    exclude: list[str],
+    weights: str | None = None,
+    dropna: bool = False,
+    dtype=np.float64,
+):
     """What fit and select train on: (X, feature names, row weights or None).
 
     The --weights column is never a feature. Its values must be finite, non-negative and not all
@@ -59,7 +81,9 @@ def training_columns(frame, columns: list[str], exclude: list[str], weights: str
     """The feature columns (``choose_features``), the --weights column never among them."""
     if weights is not None:
         if weights not in frame.columns:
-            raise UsageError(f"unknown --weights column {weights!r} (input has: {', '.join(map(str, frame.columns))})")
+            raise UsageError(
+                f"unknown --weights column {weights!r} (input has: {', '.join(map(str, frame.columns))})"
+            )
         if weights in columns:
             raise UsageError(f"column {weights!r} cannot be both a feature and the --weights column")
         exclude = exclude + [weights]

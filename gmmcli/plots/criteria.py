@@ -35,20 +35,47 @@ def criteria_figure(cells, best=None, criterion: str = "bic", title: str | None 
             label, line, marker = _STYLE[name]
             # One covariance type: a colour per criterion, as in the notebook; else per type.
             colour = colours[j] if len(types) == 1 else colours[i % len(colours)]
-            ax.plot(ks, [getattr(c, name) for c in row], line, marker=marker, markersize=3,
-                    color=colour, label=f"{label} {t}")
+            ax.plot(
+                ks,
+                [getattr(c, name) for c in row],
+                line,
+                marker=marker,
+                markersize=3,
+                color=colour,
+                label=f"{label} {t}",
+            )
         if ax_cv is not None:
-            ax_cv.plot(ks, [c.cv_log_likelihood for c in row], "-", marker="^", markersize=3,
-                       color=colours[i % len(colours)], label=f"CV {t}")
+            ax_cv.plot(
+                ks,
+                [c.cv_log_likelihood for c in row],
+                "-",
+                marker="^",
+                markersize=3,
+                color=colours[i % len(colours)],
+                label=f"CV {t}",
+            )
     if best is not None:
         target = ax_cv if criterion == "cv" and ax_cv is not None else ax
         value = best.cv_log_likelihood if criterion == "cv" else getattr(best, criterion)
         name = "CV log-likelihood" if criterion == "cv" else criterion.upper()
-        target.plot([best.k], [value], marker="*", markersize=18, color="black", linestyle="none",
-                    zorder=5, label=f"best: {best.covariance_type}, k={best.k}")
-        target.annotate(f"best: {best.covariance_type}, k={best.k}\n{name} {value:.4g}", (best.k, value),
-                        xytext=(12, 12), textcoords="offset points", fontsize=9,
-                        bbox=dict(boxstyle="round", fc="white", alpha=0.8))
+        target.plot(
+            [best.k],
+            [value],
+            marker="*",
+            markersize=18,
+            color="black",
+            linestyle="none",
+            zorder=5,
+            label=f"best: {best.covariance_type}, k={best.k}",
+        )
+        target.annotate(
+            f"best: {best.covariance_type}, k={best.k}\n{name} {value:.4g}",
+            (best.k, value),
+            xytext=(12, 12),
+            textcoords="offset points",
+            fontsize=9,
+            bbox=dict(boxstyle="round", fc="white", alpha=0.8),
+        )
     for axis in (ax, ax_cv):
         if axis is not None:
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -20,7 +20,9 @@ def mosaic(images: np.ndarray, image_shape=(8, 8), grid=GRID) -> np.ndarray:
     out = np.full((rows * (h + GUTTER) - GUTTER, cols * (w + GUTTER) - GUTTER), np.nan)
     for n, image in enumerate(np.asarray(images, dtype=np.float64)[: rows * cols]):
         r, c = divmod(n, cols)
-        out[r * (h + GUTTER) : r * (h + GUTTER) + h, c * (w + GUTTER) : c * (w + GUTTER) + w] = image.reshape(h, w)
+        out[r * (h + GUTTER) : r * (h + GUTTER) + h, c * (w + GUTTER) : c * (w + GUTTER) + w] = image.reshape(
+            h, w
+        )
     return out
 
 
@@ -36,6 +38,8 @@ def image_grid(images: np.ndarray, image_shape=(8, 8), *, grid=GRID, clim=(0.0, 
     colours = plt.get_cmap(cmap).with_extremes(bad="white")
     fig = plt.figure(figsize=FIGSIZE)
     ax = fig.add_axes((0.02, 0.02, 0.96, 0.96))
-    ax.imshow(mosaic(images, image_shape, grid), cmap=colours, vmin=clim[0], vmax=clim[1], interpolation="nearest")
+    ax.imshow(
+        mosaic(images, image_shape, grid), cmap=colours, vmin=clim[0], vmax=clim[1], interpolation="nearest"
+    )
     ax.set_axis_off()
     return fig

@@ -84,13 +84,30 @@ def mixture_figure(
         width, height, angle = ellipse_axes(covs[c])
         colour = cmap(norm(c)) if color_by_label else "C0"
         for nsig in N_SIGMAS:
-            ax.add_patch(Ellipse(means[c], nsig * width, nsig * height, angle=angle,
-                                 facecolor=colour, edgecolor="none",
-                                 alpha=float(params.weights[c]) * factor, zorder=1))
+            ax.add_patch(
+                Ellipse(
+                    means[c],
+                    nsig * width,
+                    nsig * height,
+                    angle=angle,
+                    facecolor=colour,
+                    edgecolor="none",
+                    alpha=float(params.weights[c]) * factor,
+                    zorder=1,
+                )
+            )
 
     if samples is not None and len(samples):
-        ax.scatter(samples[:, 0], samples[:, 1], marker="x", s=14, linewidths=0.8, color="crimson",
-                   zorder=3, label=f"generated ({len(samples)})")
+        ax.scatter(
+            samples[:, 0],
+            samples[:, 1],
+            marker="x",
+            s=14,
+            linewidths=0.8,
+            color="crimson",
+            zorder=3,
+            label=f"generated ({len(samples)})",
+        )
         ax.legend(loc="best", markerscale=1.0)
 
     ax.set_xlabel(names[0])
@@ -105,7 +122,8 @@ def mixture_figure(
 
 
 def feature_pair(feature_names: list[str], x: str | None, y: str | None) -> tuple[int, int]:
-    """Indices of the two features to plot: ``x``/``y`` by name, else the first two (or the first two others)."""
+    """Indices of the two features to plot: ``x``/``y`` by name, else the first two (or the first
+    two others)."""
     from ..errors import DataError, UsageError
 
     if len(feature_names) < 2:
@@ -124,8 +142,16 @@ def feature_pair(feature_names: list[str], x: str | None, y: str | None) -> tupl
     return i, j
 
 
-def model_figure(model, X: np.ndarray, pair: tuple[int, int], *, n_samples: int = 0, seed: int | None = None,
-                 color_by_label: bool = True, title: str | None = None):
+def model_figure(
+    model,
+    X: np.ndarray,
+    pair: tuple[int, int],
+    *,
+    n_samples: int = 0,
+    seed: int | None = None,
+    color_by_label: bool = True,
+    title: str | None = None,
+):
     """``mixture_figure`` for a ``Model`` and its full feature matrix ``X``.
 
     Labels and certainty come from all features; only the plotted pair is drawn. ``n_samples``
@@ -135,5 +161,14 @@ def model_figure(model, X: np.ndarray, pair: tuple[int, int], *, n_samples: int 
     columns = list(pair)
     samples = model.sample(n_samples, seed)[0][:, columns] if n_samples > 0 else None
     names = (model.feature_names[pair[0]], model.feature_names[pair[1]])
-    return mixture_figure(model.params, X[:, columns], proba.argmax(axis=1), proba.max(axis=1), pair, names,
-                          samples=samples, color_by_label=color_by_label, title=title)
+    return mixture_figure(
+        model.params,
+        X[:, columns],
+        proba.argmax(axis=1),
+        proba.max(axis=1),
+        pair,
+        names,
+        samples=samples,
+        color_by_label=color_by_label,
+        title=title,
+    )

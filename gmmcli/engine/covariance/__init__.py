@@ -22,8 +22,11 @@ def get(name) -> CovarianceModel:
         return name
     model = _BY_NAME.get(str(name).strip().lower())
     if model is None:
-        raise SettingError("covariance_type", f"unknown covariance type {name!r} (choose from "
-                           f"{', '.join(SKLEARN_TYPES)} or an mclust model: {', '.join(MODEL_NAMES)})")
+        raise SettingError(
+            "covariance_type",
+            f"unknown covariance type {name!r} (choose from "
+            f"{', '.join(SKLEARN_TYPES)} or an mclust model: {', '.join(MODEL_NAMES)})",
+        )
     return model
 
 
@@ -31,5 +34,13 @@ def is_known(name) -> bool:
     return isinstance(name, str) and name.strip().lower() in _BY_NAME
 
 
-__all__ = ["MODELS", "MODEL_NAMES", "SKLEARN_TYPES", "STRUCTURES", "CovarianceModel", "NotPositiveDefinite",
-           "get", "is_known"]
+__all__ = [
+    "MODELS",
+    "MODEL_NAMES",
+    "SKLEARN_TYPES",
+    "STRUCTURES",
+    "CovarianceModel",
+    "NotPositiveDefinite",
+    "get",
+    "is_known",
+]
