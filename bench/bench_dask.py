@@ -16,14 +16,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import parse_bytes
 
 ROWS_PER_CHUNK = 500_000
 D, K = 10, 8
-
-
-def parse_bytes(text: str) -> int:
-    units = {"KB": 10**3, "MB": 10**6, "GB": 10**9}
-    return int(float(text[:-2]) * units[text[-2:].upper()])
 
 
 def write_csv(path: Path, target_bytes: int, seed: int = 0) -> int:

@@ -35,6 +35,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import timed as _timed  # noqa: E402
+
 from gmmcli.engine import em  # noqa: E402
 
 N, D, CENTERS, K = 200_000, 10, 8, 8
@@ -45,12 +47,6 @@ def _blas_limit(n):
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=n)
-
-
-def _timed(fn):
-    t = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t, out
 
 
 def gemm_peak(repeats: int) -> dict:

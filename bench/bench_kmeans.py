@@ -23,14 +23,13 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
 import sklearn
+from common import digits_data, timed
 from sklearn.cluster import KMeans
-from sklearn.datasets import load_digits, make_blobs
-from sklearn.decomposition import PCA
+from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -46,12 +45,6 @@ def sklearn_labels(X, k, seed):
 
 def our_labels(X, k, seed, n_threads):
     return kmeans(X, k, np.random.RandomState(seed), n_threads=n_threads).labels
-
-
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
 
 
 def compare(cases, threads, repeats):
@@ -99,7 +92,7 @@ def main() -> None:
             f"{lib['num_threads']} threads) {os.path.basename(lib['filepath'])}"
         )
 
-    digits = PCA(0.99, whiten=True).fit_transform(load_digits().data)
+    digits = digits_data()
     blobs, _ = make_blobs(n_samples=200_000, n_features=10, centers=8, random_state=0)
     benches = {
         f"(a) digits {digits.shape[0]}x{digits.shape[1]}, k=1..191 step 10 (sweep total)": [

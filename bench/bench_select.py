@@ -36,18 +36,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import digits_data
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 KS = list(range(1, 200, 10))
-
-
-def digits_data() -> np.ndarray:
-    from sklearn.datasets import load_digits
-    from sklearn.decomposition import PCA
-
-    return PCA(0.99, whiten=True).fit_transform(load_digits().data)
 
 
 def notebook_loop(data: np.ndarray, blas_threads: int | None) -> tuple[float, float, list[float]]:

@@ -43,7 +43,7 @@ class IOFailure(GmmcliError):
 
 
 class FitFailed(GmmcliError):
-    """EM could not produce a usable model (degenerate covariance, or --strict non-convergence)."""
+    """EM could not produce a usable model (an ill-defined covariance, no fittable cell)."""
 
     exit_code = 65
 

@@ -148,7 +148,8 @@ def sweep(
     n_init, init, seed, tol, reg_covar, max_iter : EM settings, as scikit-learn names them;
         ``init`` may name several methods (each gets ``n_init`` restarts; the best fit wins).
     cv : with K >= 2, also fit on K-1 folds and score the held-out fold, K times per cell.
-    jobs : worker processes (None: all available cores; 1: run in this process).
+    jobs : fits at a time, on threads or worker processes (None: all available cores; 1: one after
+        another in this process).
     sample_weight : optional per-row weights, passed to the EM engine.
     on_done : called with each cell as soon as all its fits are done (any order).
     keep_params : keep each cell's fitted parameters (``Cell.params``), e.g. to save the winner.
