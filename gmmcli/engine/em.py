@@ -40,9 +40,9 @@ from ..errors import SettingError
 from . import covariance, criteria
 from .cpus import available_cores, blas_single_thread, default_threads
 from .estep import block_stats, prepare_estep
-from .mstep import m_step
+from .mstep import degenerate_components, m_step
 from .params import ILL_DEFINED_COVARIANCE, IllDefinedCovariance, MixtureParams
-from .starts import INIT_METHODS, check_random_state
+from .starts import DETERMINISTIC, INIT_METHODS, check_random_state
 from .starts import initial_params as _initial_params
 from .stats import SuffStats, block_bounds, block_features, default_block_rows, n_moment_features, sum_stats
 
@@ -73,6 +73,8 @@ class FitResult:
     n_iter: int
     lower_bound: float  # mean log-likelihood per row at the last E-step of the best init
     log_likelihood: float | None = None  # total, under ``params`` (fit with score=True)
+    degenerate: tuple[str, ...] = ()  # why components are degenerate (mstep.degenerate_components)
+    failed: str | None = None  # why this restart broke off (an ill-defined covariance)
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,7 +246,8 @@ def em_loop(runner, params: MixtureParams, tol, reg_covar, max_iter) -> FitResul
         if abs(lower_bound - prev_lower_bound) < tol:
             converged = True
             break
-    return FitResult(params, converged, n_iter, float(lower_bound))
+    degenerate = degenerate_components(stats, params)
+    return FitResult(params, converged, n_iter, float(lower_bound), degenerate=degenerate)
 
 
 def run_em(
@@ -272,7 +275,7 @@ def run_em(
     _check_params_for(initial_params, X.shape[1])
     w = _check_weights(sample_weight, X.shape[0])
     data = _Data(X, w, initial_params.covariance_type, initial_params.n_components, block_rows)
-    return _run_on(data, initial_params, tol, reg_covar, max_iter, threads)
+    return best_restart([_run_on(data, initial_params, tol, reg_covar, max_iter, threads)])
 
 
 @contextmanager
@@ -287,8 +290,15 @@ def _running(data, threads):
 
 
 def _run_on(data, params, tol, reg_covar, max_iter, threads):
+    """One restart; one whose covariance degenerates is a failed result, not an exception, so
+    that the other restarts still count (``best_restart`` raises when all failed)."""
+    if isinstance(params, IllDefinedCovariance):  # its start already failed
+        return FitResult(None, False, 0, -math.inf, failed=str(params))
     with _running(data, threads) as runner:
-        return em_loop(runner, params, tol, reg_covar, max_iter)
+        try:
+            return em_loop(runner, params, tol, reg_covar, max_iter)
+        except IllDefinedCovariance as exc:
+            return FitResult(None, False, 0, -math.inf, failed=str(exc))
 
 
 def _total_loglik(data, params, threads) -> float:
@@ -296,9 +306,9 @@ def _total_loglik(data, params, threads) -> float:
         return float(runner.stats(params, moments=False).loglik)
 
 
-def _run_in_worker(X, w, params, tol, reg_covar, max_iter, block_rows):
+def _run_in_worker(X, w, params, tol, reg_covar, max_iter, block_rows, covariance_type, n_components):
     """One restart in a joblib worker: one thread, BLAS limited to one thread."""
-    data = _Data(X, w, params.covariance_type, params.n_components, block_rows)
+    data = _Data(X, w, covariance_type, n_components, block_rows)
     return _run_on(data, params, tol, reg_covar, max_iter, threads=1)
 
 
@@ -390,8 +400,10 @@ def fit(
         starts = [init_params]
     else:
         random_state = check_random_state(seed)
+        n_starts = 1 if init in DETERMINISTIC else n_init  # the same start again gains nothing
         starts = [
-            _start(data, n_components, covariance_type, init, random_state, reg_covar) for _ in range(n_init)
+            _try_start(data, n_components, covariance_type, init, random_state, reg_covar)
+            for _ in range(n_starts)
         ]
 
     n_workers = _n_workers(jobs, len(starts))
@@ -401,7 +413,10 @@ def fit(
         from joblib import Parallel, delayed
 
         results = Parallel(n_jobs=n_workers)(
-            delayed(_run_in_worker)(X, w, p, tol, reg_covar, max_iter, data.block_rows) for p in starts
+            delayed(_run_in_worker)(
+                X, w, p, tol, reg_covar, max_iter, data.block_rows, covariance_type, n_components
+            )
+            for p in starts
         )
 
     best = best_restart(results)
@@ -410,14 +425,28 @@ def fit(
     return best
 
 
+def _try_start(*args):
+    """One start, or the IllDefinedCovariance its first M-step raised (that restart fails)."""
+    try:
+        return _start(*args)
+    except IllDefinedCovariance as exc:
+        return exc
+
+
 def best_restart(results: list[FitResult]) -> FitResult:
-    """scikit-learn's choice among restarts: the first strictly best lower bound wins.
+    """The choice among restarts: a degenerate restart loses to any that is not; then
+    scikit-learn's rule, the first strictly best lower bound wins.
 
     A restart whose lower bound is -inf (no iteration ran: ``max_iter=0``) is replaced by any
-    later one, so with ``max_iter=0`` the last start is kept, as scikit-learn keeps it.
+    later one, so with ``max_iter=0`` the last start is kept, as scikit-learn keeps it. Failed
+    restarts never win; when all failed, the first one's IllDefinedCovariance is raised.
     """
+    ran = [res for res in results if res.failed is None]
+    if not ran:
+        raise IllDefinedCovariance(results[0].failed)
+    sound = [res for res in ran if not res.degenerate]
     best = None
-    for res in results:
+    for res in sound or ran:
         if best is None or res.lower_bound > best.lower_bound or best.lower_bound == -math.inf:
             best = res
     return best

@@ -14,6 +14,13 @@ from .stats import SuffStats
 
 _EPS64 = float(np.finfo(np.float64).eps)
 
+#: A component is degenerate when its covariance without ``reg_covar``, in units of the mixture's
+#: own per-feature variances, has an eigenvalue at most this small: it sits on a lower-dimensional
+#: set of rows (3 rows in 3 dimensions, say), a spurious maximum of the likelihood that only
+#: ``reg_covar`` keeps finite. Rounding leaves ~1e-14 on a truly singular covariance; a genuine
+#: component this flat would need a condition number of 1e10 against the data's own spread.
+DEGENERATE_EIGENVALUE = 1e-10
+
 
 def m_step(stats: SuffStats, reg_covar: float, *, initial: bool = False) -> MixtureParams:
     """Parameters from summed statistics, with scikit-learn's formulas and conventions.
@@ -27,14 +34,8 @@ def m_step(stats: SuffStats, reg_covar: float, *, initial: bool = False) -> Mixt
     if stats.moments is None:
         raise ValueError("these statistics carry no moments")
     model = covariance.get(stats.covariance_type)
-    n_sum = stats.nk
-    nk = n_sum + 10.0 * _EPS64
-    m = stats.s1 / nk[:, None]  # means measured from the shift
+    nk, m, scatter = _scatter(stats, model)
     means = stats.shift + m
-    corr = 2.0 - n_sum / nk  # sum r (x - m)(x - m)^T / nk = S2 / nk - corr m m^T (exactly)
-    if not np.all(np.isfinite(stats.moments)):
-        raise IllDefinedCovariance(ILL_DEFINED_COVARIANCE)
-    scatter = model.structure.scatter_covariance(stats, nk, m, corr)
     try:
         cov = model.covariances(scatter, nk, reg_covar)
         prec_chol = model.structure.precision_cholesky(cov)
@@ -42,3 +43,43 @@ def m_step(stats: SuffStats, reg_covar: float, *, initial: bool = False) -> Mixt
         raise IllDefinedCovariance(ILL_DEFINED_COVARIANCE) from None
     weights = nk / stats.weight if initial else nk / nk.sum()
     return MixtureParams(stats.covariance_type, weights, means, cov, prec_chol)
+
+
+def _scatter(stats: SuffStats, model):
+    """(N_k + 10 eps, means from the shift, each component's scatter covariance in its layout)."""
+    n_sum = stats.nk
+    nk = n_sum + 10.0 * _EPS64
+    m = stats.s1 / nk[:, None]
+    corr = 2.0 - n_sum / nk  # sum r (x - m)(x - m)^T / nk = S2 / nk - corr m m^T (exactly)
+    if not np.all(np.isfinite(stats.moments)):
+        raise IllDefinedCovariance(ILL_DEFINED_COVARIANCE)
+    return nk, m, model.structure.scatter_covariance(stats, nk, m, corr)
+
+
+def degenerate_components(stats: SuffStats, params: MixtureParams) -> tuple[str, ...]:
+    """Why each degenerate component of the M-step from ``stats`` is degenerate (empty: none).
+
+    The rule (``DEGENERATE_EIGENVALUE``): the component's covariance as the model estimates it
+    without ``reg_covar``, scaled by the mixture's per-feature standard deviations (``params``,
+    the fit those statistics gave), has an eigenvalue <= 1e-10. With a pooled covariance (EEE,
+    EII, ...) a small component is not degenerate; its pooled estimate is what is tested.
+    """
+    model = params.model
+    d = params.n_features
+    nk, _, scatter = _scatter(stats, model)
+    structure = model.structure
+    try:
+        cov0 = structure.matrices(model.covariances(scatter, nk, 0.0), params.n_components, d)
+    except ValueError:  # the constrained estimate does not even exist without reg_covar
+        return ("the covariances are singular without reg_covar",)
+    cov = structure.matrices(params.covariances, params.n_components, d)
+    w = params.weights / params.weights.sum()
+    mean = w @ params.means
+    spread = np.einsum("k,kii->i", w, cov) + w @ (params.means - mean) ** 2
+    scale = 1.0 / np.sqrt(np.maximum(spread, np.finfo(np.float64).tiny))
+    lowest = np.linalg.eigvalsh(cov0 * scale[:, None] * scale[None, :])[:, 0]
+    return tuple(
+        f"component {i} holds {stats.nk[i]:.1f} rows in {d} dimensions: its covariance is singular "
+        "without reg_covar"
+        for i in np.flatnonzero(~(lowest > DEGENERATE_EIGENVALUE))
+    )

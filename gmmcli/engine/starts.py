@@ -13,6 +13,8 @@ With sample weights (scikit-learn's GaussianMixture has none):
 * ``kmeans``: as ``KMeans(...).fit(X, sample_weight=w)``; ``k-means++``: as
   ``kmeans_plusplus(X, k, sample_weight=w)``; both weight the seeding and the centroids.
 * ``random``: the same uniform responsibilities, then the weighted M-step (r scaled by w).
+* ``hc``: mclust's model-based hierarchical agglomeration (``hc``), deterministic; weights do not
+  enter the tree, only the M-step on its partition.
 * ``random_from_data``: rows drawn without replacement with probability proportional to w
   (so zero-weight rows are never chosen). When all weights are equal the unweighted draw is
   used, so ``sample_weight=ones`` gives exactly the unweighted fit.
@@ -31,7 +33,10 @@ from .mstep import m_step
 from .params import MixtureParams
 from .stats import block_bounds, default_block_rows, resp_stats, sum_stats
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hc")
+
+#: Starts that draw nothing from the random state: one restart is all they can give.
+DETERMINISTIC = ("hc",)
 
 
 def check_random_state(seed) -> np.random.RandomState:
@@ -88,6 +93,8 @@ def initial_params(
         labels = kmeans_labels(X, k, random_state, sample_weight=w, n_threads=1)
     elif init == "k-means++":
         _, indices = kmeans_plusplus(X, k, random_state, sample_weight=w)
+    elif init == "hc":
+        labels = hc_labels(X, k)  # -1 for rows outside the agglomerated subset
     elif init == "random_from_data":
         if _uniform_weights(w):
             indices = random_state.choice(n, size=k, replace=False)
@@ -105,9 +112,41 @@ def initial_params(
         else:
             resp = np.zeros((b - a, k), dtype=X.dtype)
             if labels is not None:
-                resp[np.arange(b - a), labels[a:b]] = 1
+                rows = np.flatnonzero(labels[a:b] >= 0)
+                resp[rows, labels[a:b][rows]] = 1
             else:
                 inside = (indices >= a) & (indices < b)
                 resp[indices[inside] - a, np.flatnonzero(inside)] = 1
         parts.append(resp_stats(X[a:b], resp, shift, covariance_type, None if w is None else w[a:b]))
-    return m_step(sum_stats(parts), reg_covar, initial=True)
+    # scikit-learn divides the initial weights by the rows; hc's partition may cover a subset only
+    return m_step(sum_stats(parts), reg_covar, initial=init != "hc")
+
+
+_HC_TREES: dict = {}  # (shape, digest) -> (rows, merges): one agglomeration per data set
+
+
+def hc_labels(X: np.ndarray, k: int) -> np.ndarray:
+    """mclust's hierarchical partition of X into k clusters (``hc.hc_start``), -1 off its subset.
+
+    The tree is computed once per data set and kept (a grid asks for every k of the same rows);
+    above ``hc.MAX_ROWS`` rows it is built on a fixed random subset (seed 0), as mclust does.
+    Sample weights do not enter it (nor mclust's).
+    """
+    import hashlib
+
+    from . import hc
+
+    key = (X.shape, hashlib.sha1(np.ascontiguousarray(X).data).hexdigest())
+    if key not in _HC_TREES:
+        rows = np.arange(len(X))
+        if len(X) > hc.MAX_ROWS:
+            rows = np.sort(np.random.default_rng(0).choice(len(X), size=hc.MAX_ROWS, replace=False))
+        if len(_HC_TREES) >= 4:
+            _HC_TREES.pop(next(iter(_HC_TREES)))
+        _HC_TREES[key] = (rows, hc.hc_tree(X[rows]))
+    rows, merges = _HC_TREES[key]
+    if k > len(rows):
+        raise ValueError(f"hc cannot start {k} components on {len(rows)} rows")
+    labels = np.full(len(X), -1, dtype=np.intp)
+    labels[rows] = hc.hc_partitions(merges, len(rows), [k])[k]
+    return labels
