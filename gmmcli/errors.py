@@ -67,6 +67,12 @@ class SettingError(UsageError, ValueError):
         return self.template.format(name)
 
 
+class DegenerateFit(GmmcliError):
+    """A component of the fit is degenerate (held up only by reg_covar) and --strict was given."""
+
+    exit_code = 3
+
+
 class OutputClosed(Exception):
     """The reader of stdout went away (``| head``): not an error, gmmcli stops quietly."""
 

@@ -42,7 +42,6 @@ from .settings import CRITERIA, check_criterion, check_cv, parse_covariance_type
 
 FIELDS = (
     "k",
-    "model",
     "covariance_type",
     "log_likelihood",
     "n_parameters",
@@ -53,6 +52,7 @@ FIELDS = (
     "n_iter",
     "seconds",
     "error",
+    "model",  # mclust's name (VVV for full): last, so that older scripts' column numbers hold
 )
 
 # Defaults chosen so that the winner and the cells near it do not hinge on the seed. Measured

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .engine import covariance, density, em
-from .engine.params import MixtureParams
+from .engine.params import IllDefinedCovariance, MixtureParams
 from .errors import first_line
 
 FIT_THREADS = 1  # BLAS/OpenMP threads per fit: parallelism comes from --jobs
@@ -225,7 +225,11 @@ class _CellError(Exception):
 
 
 def _best_fit(X, w, k, covariance_type, settings: RunSettings, threads: int | None = None):
-    """The best of ``n_init`` restarts for each initialisation method, by log-likelihood."""
+    """The best of ``n_init`` restarts for each initialisation method, by log-likelihood.
+
+    A cell whose best fit has a degenerate component (``mstep.degenerate_components``) fails
+    with the reason: it gets no criteria and can never win the grid.
+    """
     best = None
     for index, method in enumerate(settings.inits):
         seed = method_seed(settings.seed, index)
@@ -240,10 +244,19 @@ def _best_fit(X, w, k, covariance_type, settings: RunSettings, threads: int | No
         )
         if w is not None:
             kwargs["sample_weight"] = w
-        result = em.fit(X, k, threads=threads, score=True, **kwargs)
+        try:
+            result = em.fit(X, k, threads=threads, score=True, **kwargs)
+        except IllDefinedCovariance as exc:  # every restart of this method broke off
+            failure = exc
+            continue
         ll = result.log_likelihood  # the engine's E-step on the fit's own prepared data
         if not math.isfinite(ll):
             raise _CellError("log-likelihood is not finite")
-        if best is None or ll > best[1]:
+        # a degenerate fit loses to any sound one, then the higher log-likelihood wins
+        if best is None or (not result.degenerate, ll) > (not best[0].degenerate, best[1]):
             best = (result, ll, method, seed)
+    if best is None:
+        raise failure
+    if best[0].degenerate:
+        raise _CellError(f"degenerate: {best[0].degenerate[0]}")
     return best

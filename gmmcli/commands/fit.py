@@ -85,7 +85,11 @@ def fit(
     no_header: NoHeaderOpt = False,
     max_memory: MaxMemoryOpt = None,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Exit 3 (and write nothing) if EM does not converge.")
+        bool,
+        typer.Option(
+            "--strict",
+            help="Exit 3 (and write nothing) if EM does not converge or a component is degenerate.",
+        ),
     ] = False,
     engine: EngineOpt = "local",
     scheduler: SchedulerOpt = None,
@@ -93,7 +97,7 @@ def fit(
 ) -> None:
     """Fit a Gaussian mixture to the numeric columns of DATA and save it."""
     from .. import memory
-    from ..errors import NotConverged, UsageError
+    from ..errors import DegenerateFit, NotConverged, UsageError
     from ..model import save_model
     from ..settings import FitSettings, check_jobs
     from .engine_choice import check_engine
@@ -120,6 +124,12 @@ def fit(
         if strict:
             raise NotConverged(message)
         console.warn(message)
+    if result.degenerate:
+        message = f"degenerate fit: {result.degenerate[0]} (try fewer components or another model)"
+        if strict:
+            raise DegenerateFit(message)
+        for reason in result.degenerate:
+            console.warn(f"degenerate fit: {reason}")
     save_model(model, output)
     console.info(
         f"fit: {n_components} components ({settings.covariance_type}) on {m['n_train_rows']} rows x "
