@@ -16,7 +16,7 @@ from .errors import SettingError
 DTYPES = ("float64", "float32")
 SEED_LIMIT = 2**32
 CRITERIA = ("bic", "aic", "cv")
-ALL_MODELS = covariance.SKLEARN_TYPES  # what "-t all" tries
+ALL_MODELS = tuple(m.name for m in covariance.MODELS)  # what "-t all" tries: the fourteen
 
 
 @dataclass

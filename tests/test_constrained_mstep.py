@@ -35,8 +35,17 @@ def _load():
             mean = z.T @ X / nk[:, None]
             R = X[None] - mean[:, None]
             W = np.einsum("nk,kni,knj->kij", z, R, R)
-            fits.append({"name": ds["name"], "k": fit["k"], "X": X, "nk": nk, "mean": mean, "W": W,
-                         "models": fit["models"]})
+            fits.append(
+                {
+                    "name": ds["name"],
+                    "k": fit["k"],
+                    "X": X,
+                    "nk": nk,
+                    "mean": mean,
+                    "W": W,
+                    "models": fit["models"],
+                }
+            )
     return ref, fits
 
 
@@ -285,8 +294,15 @@ def test_inputs_are_checked():
 
 
 def test_the_fitting_path_imports_numpy_only():
-    code = ("import sys, gmmcli.engine.covariance.constrained; "
-            "print(sorted(m for m in ('scipy', 'sklearn', 'pandas') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).parent.parent)
+    code = (
+        "import sys, gmmcli.engine.covariance.constrained; "
+        "print(sorted(m for m in ('scipy', 'sklearn', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
     assert out.stdout.strip() == "[]"

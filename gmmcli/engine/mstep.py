@@ -37,7 +37,7 @@ def m_step(stats: SuffStats, reg_covar: float, *, initial: bool = False) -> Mixt
     nk, m, scatter = _scatter(stats, model)
     means = stats.shift + m
     try:
-        cov = model.covariances(scatter, nk, reg_covar)
+        cov = model.covariances(scatter, nk, reg_covar, stats.n_features)
         prec_chol = model.structure.precision_cholesky(cov)
     except ValueError:  # not positive definite, or a constrained estimate that does not exist
         raise IllDefinedCovariance(ILL_DEFINED_COVARIANCE) from None
@@ -69,7 +69,7 @@ def degenerate_components(stats: SuffStats, params: MixtureParams) -> tuple[str,
     nk, _, scatter = _scatter(stats, model)
     structure = model.structure
     try:
-        cov0 = structure.matrices(model.covariances(scatter, nk, 0.0), params.n_components, d)
+        cov0 = structure.matrices(model.covariances(scatter, nk, 0.0, d), params.n_components, d)
     except ValueError:  # the constrained estimate does not even exist without reg_covar
         return ("the covariances are singular without reg_covar",)
     cov = structure.matrices(params.covariances, params.n_components, d)

@@ -50,7 +50,20 @@ import warnings
 import numpy as np
 
 MODEL_NAMES = (
-    "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
+    "EII",
+    "VII",
+    "EEI",
+    "VEI",
+    "EVI",
+    "VVI",
+    "EEE",
+    "VEE",
+    "EVE",
+    "VVE",
+    "EEV",
+    "VEV",
+    "EVV",
+    "VVV",
 )
 _NEWTON_RETRY = 2  # after a failed Newton try, the next waits until the MM step has shrunk this much
 
@@ -81,8 +94,9 @@ def structure(name: str) -> str:
     return "tied" if name == "EEE" else "full"
 
 
-def estimate(name, scatter, nk, *, d=None, previous=None, tol=1e-12, max_iter=5000,
-             mclust_vve=False) -> np.ndarray:
+def estimate(
+    name, scatter, nk, *, d=None, previous=None, tol=1e-12, max_iter=5000, mclust_vve=False
+) -> np.ndarray:
     """Maximum-likelihood covariances of model ``name`` from scatter sums and component weights.
 
     ``scatter`` holds W_k = sum_n r_nk (x_n - mu_k)(x_n - mu_k)^T in the layout of ``structure(name)``
@@ -100,8 +114,10 @@ def estimate(name, scatter, nk, *, d=None, previous=None, tol=1e-12, max_iter=50
     nk = np.asarray(nk, dtype=float)
     k = nk.shape[0] if nk.ndim == 1 else -1
     if nk.ndim != 1 or k == 0 or W.ndim != {"spherical": 1, "diag": 2}.get(kind, 3) or W.shape[0] != k:
-        raise ValueError(f"{name}: scatter of shape {W.shape} does not fit {kind} covariances for "
-                         f"weights of shape {nk.shape}")
+        raise ValueError(
+            f"{name}: scatter of shape {W.shape} does not fit {kind} covariances for "
+            f"weights of shape {nk.shape}"
+        )
     if kind == "spherical" and not (isinstance(d, (int, np.integer)) and d >= 1):
         raise ValueError(f"{name}: spherical scatter is traces, so the dimension d must be given")
     d = d if kind == "spherical" else W.shape[1]
@@ -110,8 +126,10 @@ def estimate(name, scatter, nk, *, d=None, previous=None, tol=1e-12, max_iter=50
     if not (np.all(np.isfinite(W)) and np.all(np.isfinite(nk)) and np.all(nk >= 0)):
         raise ValueError(f"{name}: scatter and weights must be finite, weights non-negative")
     if "V" in name and np.any(nk <= 0):
-        raise ValueError(f"{name}: component {int(np.argmin(nk)) + 1} has no weight, and the model gives "
-                         "each component its own covariance parameters")
+        raise ValueError(
+            f"{name}: component {int(np.argmin(nk)) + 1} has no weight, and the model gives "
+            "each component its own covariance parameters"
+        )
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if ori == "I":
             basis, omega = None, W
@@ -179,8 +197,12 @@ def _converged(new, old, tol):
 
 
 def _not_converged(name, max_iter, tol):
-    warnings.warn(f"{name}: the inner iteration reached max_iter={max_iter} before its relative change fell "
-                  f"below tol={tol:g}", RuntimeWarning, stacklevel=4)
+    warnings.warn(
+        f"{name}: the inner iteration reached max_iter={max_iter} before its relative change fell "
+        f"below tol={tol:g}",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 def _check(name, values):
@@ -192,8 +214,10 @@ def _check(name, values):
     else:
         tiny = values.ravel() <= 0
     if np.any(tiny):
-        raise ValueError(f"{name}: covariance estimate of component {int(np.argmax(tiny)) + 1} is not "
-                         "positive definite (singular scatter)")
+        raise ValueError(
+            f"{name}: covariance estimate of component {int(np.argmax(tiny)) + 1} is not "
+            "positive definite (singular scatter)"
+        )
 
 
 def _common_orientation(name, W, nk, previous, tol, max_iter, mclust_vve) -> np.ndarray:
@@ -312,8 +336,12 @@ def _curvature_tables(d):
     m = p.size
     a, b, r, s = (np.broadcast_to(x, (m, m)) for x in (p[:, None], q[:, None], p[None, :], q[None, :]))
     first = [(b == r, 1, s * d + a), (b == s, -1, r * d + a), (a == r, -1, s * d + b), (a == s, 1, r * d + b)]
-    second = [(s == a, -1, (a * d + b) * d + r), (r == a, 1, (a * d + b) * d + s),
-              (s == b, 1, (b * d + a) * d + r), (r == b, -1, (b * d + a) * d + s)]
+    second = [
+        (s == a, -1, (a * d + b) * d + r),
+        (r == a, 1, (a * d + b) * d + s),
+        (s == b, 1, (b * d + a) * d + r),
+        (r == b, -1, (b * d + a) * d + s),
+    ]
     at, sign, idx = [], [], []
     for offset, terms in ((0, first), (d * d, second)):  # G's entries follow N's in one value vector
         for mask, sg, index in terms:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import constrained
 from .structures import STRUCTURES
 
 
@@ -28,7 +29,6 @@ class CovarianceModel:
 
     mclust: str  # "VEV": volume, shape, orientation
     sklearn: str | None  # scikit-learn's name, for the four it has
-    structure_name: str
 
     @property
     def name(self) -> str:
@@ -37,47 +37,25 @@ class CovarianceModel:
 
     @property
     def structure(self):
-        return STRUCTURES[self.structure_name]
+        return STRUCTURES[constrained.structure(self.mclust)]
 
     def n_covariance_parameters(self, k: int, d: int) -> int:
         """mclust's ``nVarParams``: volume + shape + orientation parameters."""
-        count = {"E": 1, "V": k, "I": 0}
-        volume, shape, orientation = self.mclust
-        n = count[volume] + count[shape] * (d - 1) + count[orientation] * (d * (d - 1) // 2)
-        return int(n)
+        return constrained.n_covariance_parameters(self.mclust, k, d)
 
     def n_parameters(self, k: int, d: int) -> int:
         """Free parameters of the mixture (mclust's ``nMclustParams``; scikit-learn's for the four)."""
-        return self.n_covariance_parameters(k, d) + k * d + (k - 1)
+        return constrained.n_parameters(self.mclust, k, d)
 
-    def covariances(self, scatter_cov: np.ndarray, nk: np.ndarray, reg_covar: float) -> np.ndarray:
+    def covariances(self, scatter_cov: np.ndarray, nk: np.ndarray, reg_covar: float, d: int) -> np.ndarray:
         """The M-step's covariances from each component's scatter / N_k (in place where it can)."""
         structure = self.structure
         regularised = structure.add_to_diagonal(scatter_cov, reg_covar)
         if self.sklearn is not None:
             return regularised
-        from . import constrained
-
-        return constrained.estimate(self.mclust, structure.scatter_sums(regularised, nk), nk)
+        return constrained.estimate(self.mclust, structure.scatter_sums(regularised, nk, d), nk, d=d)
 
 
-#: mclust's order (``mclust.options("emModelNames")``).
-MODELS = tuple(
-    CovarianceModel(name, sklearn, structure)
-    for name, sklearn, structure in (
-        ("EII", None, "spherical"),
-        ("VII", "spherical", "spherical"),
-        ("EEI", None, "diag"),
-        ("VEI", None, "diag"),
-        ("EVI", None, "diag"),
-        ("VVI", "diag", "diag"),
-        ("EEE", "tied", "tied"),
-        ("VEE", None, "full"),
-        ("EVE", None, "full"),
-        ("VVE", None, "full"),
-        ("EEV", None, "full"),
-        ("VEV", None, "full"),
-        ("EVV", None, "full"),
-        ("VVV", "full", "full"),
-    )
-)
+#: mclust's order (``mclust.options("emModelNames")``), with scikit-learn's four names.
+_SKLEARN = {"VII": "spherical", "VVI": "diag", "EEE": "tied", "VVV": "full"}
+MODELS = tuple(CovarianceModel(name, _SKLEARN.get(name)) for name in constrained.MODEL_NAMES)

@@ -183,7 +183,8 @@ class Full(_Matrix):
         _zero_rounding_noise(cov[:, diag, diag], second[:, diag, diag], cov, diag)
         return cov
 
-    def scatter_sums(self, cov: np.ndarray, nk: np.ndarray) -> np.ndarray:
+    def scatter_sums(self, cov: np.ndarray, nk: np.ndarray, d: int) -> np.ndarray:
+        """W_k = sum_n r_nk (x_n - mu_k)(x_n - mu_k)^T back from the scatter covariance W_k / N_k."""
         return cov * nk[:, None, None]
 
 
@@ -230,7 +231,7 @@ class Tied(_Matrix):
         _zero_rounding_noise(cov[diag, diag], stats.s2[diag, diag] / nk.sum(), cov, diag)
         return cov
 
-    def scatter_sums(self, cov: np.ndarray, nk: np.ndarray) -> np.ndarray:
+    def scatter_sums(self, cov: np.ndarray, nk: np.ndarray, d: int) -> np.ndarray:
         return cov * nk.sum()
 
 
@@ -263,8 +264,10 @@ class _Vector:
         scale = self._per_feature(pc, mu.shape[1])
         return dict(scale=scale[:, :, None].astype(dtype), offset=(scale * mu)[:, :, None].astype(dtype))
 
-    def scatter_sums(self, cov: np.ndarray, nk: np.ndarray) -> np.ndarray:
-        return cov * nk.reshape((-1,) + (1,) * (cov.ndim - 1))
+    def scatter_sums(self, cov: np.ndarray, nk: np.ndarray, d: int) -> np.ndarray:
+        """diag: the diagonals of W_k; spherical: their traces (a variance is tr W_k / (d N_k))."""
+        sums = cov * nk.reshape((-1,) + (1,) * (cov.ndim - 1))
+        return sums if cov.ndim == 2 else sums * d
 
     def draw(self, z: np.ndarray, cov: np.ndarray, i: int) -> np.ndarray:
         return z * np.sqrt(cov[i])
