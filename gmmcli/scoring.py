@@ -110,6 +110,24 @@ def score_table(
     return rows
 
 
+def feature_blocks(
+    source: str,
+    names: list[str],
+    *,
+    dropna: bool = False,
+    delimiter: str | None = None,
+    header: bool = True,
+    block_rows: int = tables.BLOCK_ROWS,
+):
+    """The named feature columns of ``source``, one float matrix per block of rows (for
+    statistics over a table, in flat memory: ``gmmcli check`` and ``compare``)."""
+    for block in tables.read_blocks(source, delimiter, block_rows, header=header, plain_features=names):
+        if isinstance(block, PlainTable):
+            yield block.matrix(names)
+        else:
+            yield tables.feature_matrix(block, names, dropna)[0]
+
+
 def _result_columns(model: Model, kind: str, outliers: bool = False) -> list[str]:
     if kind == "predict":
         names = ["label"]
