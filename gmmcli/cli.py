@@ -16,7 +16,7 @@ import typer
 import typer.core
 
 from . import __version__, console
-from .commands import digits, fit, info, plot, sample, scoring, select
+from .commands import check, compare, digits, fit, info, plot, sample, scoring, select
 from .errors import first_line
 
 
@@ -81,6 +81,8 @@ app.command("select", epilog=select.EPILOG)(select.select)
 app.command("sample", epilog=sample.EPILOG)(sample.sample)
 app.command("plot", epilog=plot.EPILOG)(plot.plot)
 app.command("digits-demo", epilog=digits.EPILOG)(digits.digits_demo)
+app.command("compare", epilog=compare.EPILOG)(compare.compare)
+app.command("check", epilog=check.EPILOG)(check.check)
 
 
 def main(argv: list[str] | None = None) -> None:

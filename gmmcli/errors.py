@@ -54,6 +54,12 @@ class NotConverged(GmmcliError):
     exit_code = 3
 
 
+class Drifted(GmmcliError):
+    """``gmmcli check``: the data does not look like the model's training data any more."""
+
+    exit_code = 4
+
+
 class SettingError(UsageError, ValueError):
     """A setting out of range, named by its library name (``n_init``); the command line names
     the option instead (``--n-init``) and exits 2. ``template`` has one ``{}`` for the name.

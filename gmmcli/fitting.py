@@ -8,12 +8,21 @@ import numpy as np
 
 from . import memory
 from .engine import em
-from .engine.params import IllDefinedCovariance
-from .errors import DataError, FitFailed, first_line
+from .engine.params import IllDefinedCovariance, MixtureParams, with_noise
+from .errors import DataError, FitFailed, UsageError, first_line
 from .model import Model, fit_metadata, training_metadata
 from .settings import FitSettings
 
-__all__ = ["FitSettings", "check_resources", "fit_model", "fit_model_dask", "model_of", "require_rows"]
+__all__ = [
+    "FitSettings",
+    "check_resources",
+    "fit_model",
+    "fit_model_dask",
+    "model_of",
+    "noise_box",
+    "require_rows",
+    "warm_start",
+]
 
 
 def require_rows(n_rows: int, n_components: int) -> None:
@@ -63,16 +72,69 @@ def fit_model(
     *,
     sample_weight: np.ndarray | None = None,
     jobs: int = 1,
+    init_params: MixtureParams | None = None,
+    noise: bool = False,
+    **extra_meta,
 ) -> tuple[Model, em.FitResult]:
-    """Fit EM to ``X`` (restarts over ``jobs`` processes) and wrap the result for the model file."""
+    """Fit EM to ``X`` (restarts over ``jobs`` processes) and wrap the result for the model file.
+
+    ``init_params`` (``warm_start``) starts EM there instead of from ``settings.init``;
+    ``noise`` adds the uniform noise component over X's bounding box (``noise_box``).
+    """
     require_rows(len(X), settings.n_components)
+    extra = {"init_params": init_params}
+    if noise:
+        extra["noise_box"] = noise_box(X)
     try:
-        result = _run_engine(em.fit, X, settings, sample_weight=sample_weight, jobs=jobs)
+        result = _run_engine(em.fit, X, settings, sample_weight=sample_weight, jobs=jobs, **extra)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
         # the engine refuses data it cannot work with (values so large that squares overflow,
         # say): that is a property of the input, not a bug
         raise FitFailed(f"fit failed on this data: {first_line(exc)}") from exc
-    return model_of(X, feature_names, result, settings, sample_weight=sample_weight), result
+    model = model_of(X, feature_names, result, settings, sample_weight=sample_weight, **extra_meta)
+    if noise:
+        model.meta["fit_settings"]["noise"] = True
+    return model, result
+
+
+def noise_box(X: np.ndarray) -> np.ndarray:
+    """The data's bounding box (2, d), where the noise component's density is 1/volume.
+
+    DataError (exit 65) when a feature is constant: the box would have no volume.
+    """
+    low, high = np.min(X, axis=0).astype(np.float64), np.max(X, axis=0).astype(np.float64)
+    if not np.all(high > low):
+        raise DataError("--noise needs every feature to vary: the data's bounding box has no volume")
+    return np.stack([low, high])
+
+
+def warm_start(previous: Model, X: np.ndarray, names: list[str], settings: FitSettings, noise: bool):
+    """(X, names, initial parameters) to start EM from ``previous``'s parameters.
+
+    The features are matched by name: X's columns are put in ``previous``'s order. The same
+    features, number of components and covariance model are needed (UsageError, exit 2). With
+    ``noise``, a previous noise weight is kept (its box becomes X's); a previous noise
+    component without ``noise`` is a usage error.
+    """
+    if sorted(names) != sorted(previous.feature_names):
+        raise UsageError(
+            f"--init-model has the features {', '.join(previous.feature_names)}; "
+            f"the data's are {', '.join(names)} (choose them with --columns/--exclude)"
+        )
+    k, model = previous.n_components, previous.covariance_type
+    if (settings.n_components, settings.covariance_type) != (k, model):
+        raise UsageError(
+            f"--init-model has {k} components ({model}), not {settings.n_components} "
+            f"({settings.covariance_type}): drop -k/-t, or fit without --init-model"
+        )
+    if previous.params.has_noise and not noise:
+        raise UsageError("--init-model has a noise component: add --noise to keep it")
+    order = [names.index(name) for name in previous.feature_names]
+    X = X[:, order]
+    params = previous.params
+    if noise and params.has_noise:
+        params = with_noise(params, noise_box(X), params.noise_weight)
+    return X, list(previous.feature_names), params
 
 
 def model_of(X, feature_names, result, settings: FitSettings, *, sample_weight=None, **extra_meta) -> Model:

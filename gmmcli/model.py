@@ -16,11 +16,15 @@ import numpy as np
 
 from . import __version__
 from .engine import covariance, criteria, density
-from .engine.params import MixtureParams
+from .engine.params import MixtureParams, with_noise
 from .errors import DataError, InputMissing
 
 FORMAT_NAME = "gmmcli-model"
-FORMAT_VERSION = 1
+#: Format 2 adds a noise component and component labels (``component_labels``); a file that
+#: uses neither is written as format 1, so older gmmcli versions keep reading it. An older
+#: gmmcli refuses format 2 ("upgrade gmmcli") rather than score without the noise or labels.
+FORMAT_VERSION = 2
+_NOISE_KEYS = ("noise_weight", "noise_box")
 QUANTILES = (0.0, 0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 _PARAM_KEYS = ("weights", "means", "covariances", "precisions_cholesky")
 
@@ -41,8 +45,22 @@ class Model:
     def covariance_type(self) -> str:
         return self.params.covariance_type
 
+    @property
+    def labels(self) -> np.ndarray:
+        """The label of each component: 0..k-1, unless alignment to an earlier model kept its
+        labels (``component_labels``). The noise component's label is ``density.NOISE_LABEL``."""
+        stored = self.meta.get("component_labels")
+        return np.arange(self.n_components) if stored is None else np.asarray(stored, dtype=np.int64)
+
     def predict(self, X) -> np.ndarray:
-        return density.predict(self._check(X), self.params)
+        return self.label_rows(density.predict(self._check(X), self.params))
+
+    def label_rows(self, components: np.ndarray) -> np.ndarray:
+        """Component indices (``density.predict``) -> their labels; the noise label stays."""
+        if "component_labels" not in self.meta:
+            return components
+        labels = np.append(self.labels, density.NOISE_LABEL)
+        return labels[components]
 
     def predict_proba(self, X) -> np.ndarray:
         return density.predict_proba(self._check(X), self.params)
@@ -66,7 +84,8 @@ class Model:
         """A fitted ``sklearn.mixture.GaussianMixture`` with exactly these parameters.
 
         Its ``covariance_type`` is the model's structure (VEV becomes "full", EEI "diag", ...):
-        the same covariances, so the same predictions and densities.
+        the same covariances, so the same predictions and densities. A noise component has no
+        scikit-learn counterpart: the result is the Gaussian part alone.
         """
         from sklearn.mixture import GaussianMixture
 
@@ -95,13 +114,17 @@ class Model:
 
     def to_dict(self) -> dict:
         """The plain-data form written to disk."""
-        d = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION}
+        newer = self.params.has_noise or "component_labels" in self.meta
+        d = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION if newer else 1}
         d["feature_names"] = list(self.feature_names)
         d["covariance_type"] = self.params.covariance_type
         d["model"] = self.params.model.mclust
         d["n_components"] = self.params.n_components
         for key in _PARAM_KEYS:
             d[key] = np.ascontiguousarray(getattr(self.params, key))
+        if self.params.has_noise:
+            d["noise_weight"] = float(self.params.noise_weight)
+            d["noise_box"] = np.ascontiguousarray(self.params.noise_box, dtype=np.float64)
         d.update(self.meta)
         return d
 
@@ -171,7 +194,7 @@ def fit_metadata(
     fit_settings,
 ) -> dict:
     """The model-file record from summaries of the data (in memory or computed by partitions)."""
-    p = params.model.n_parameters(params.n_components, params.n_features)
+    p = params.n_parameters
     ll = float(log_likelihood)
     return {
         "fit_settings": dict(fit_settings),
@@ -262,9 +285,10 @@ def model_from_dict(data, path="model") -> Model:
         k: v
         for k, v in data.items()
         if k not in _PARAM_KEYS
+        and k not in _NOISE_KEYS
         and k not in ("format", "format_version", "feature_names", "covariance_type", "model", "n_components")
     }
-    problem = _meta_problem(meta)
+    problem = _meta_problem(meta) or _labels_problem(meta.get("component_labels"), params.n_components)
     if problem:
         raise DataError(f"{path} is not a valid gmmcli model: {problem}")
     return Model(params, names, meta)
@@ -300,6 +324,20 @@ def _meta_problem(meta: dict) -> str | None:
             return f"{key} is a {type(value).__name__}"
         if _holds_array(value):
             return f"{key} holds an array"
+    return None
+
+
+def _labels_problem(labels, k: int) -> str | None:
+    """Why ``component_labels`` cannot be k distinct non-negative labels, or None."""
+    if labels is None:
+        return None
+    if (
+        not isinstance(labels, list)
+        or len(labels) != k
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in labels)
+        or len(set(labels)) != k
+    ):
+        return "component_labels are not distinct labels, one per component"
     return None
 
 
@@ -343,6 +381,20 @@ def _params_from(data: dict) -> MixtureParams:
         structure.check_positive_definite(arrays["covariances"])
     except covariance.NotPositiveDefinite:
         raise ValueError("covariances are not positive definite") from None
-    return MixtureParams(
+    params = MixtureParams(
         cov_type, arrays["weights"], means, arrays["covariances"], arrays["precisions_cholesky"]
     )
+    return _noise_from(data, params) if any(key in data for key in _NOISE_KEYS) else params
+
+
+def _noise_from(data: dict, params: MixtureParams) -> MixtureParams:
+    """The noise component of a format-2 file: a weight in [0, 1) and a box of positive volume."""
+    weight, box = data.get("noise_weight"), data.get("noise_box")
+    if not isinstance(weight, _NUMBER) or isinstance(weight, bool) or not 0.0 <= weight < 1.0:
+        raise ValueError("noise_weight is not a probability below 1")
+    d = params.n_features
+    if not isinstance(box, np.ndarray) or box.dtype.kind != "f" or box.shape != (2, d):
+        raise ValueError(f"noise_box is not a (2, {d}) float array")
+    if not np.all(np.isfinite(box)) or not np.all(box[1] > box[0]):
+        raise ValueError("noise_box is not a box of positive volume")
+    return with_noise(params, box, weight)

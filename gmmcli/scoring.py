@@ -8,6 +8,9 @@ they were in the input (so an id column is never "7" in one block and "7.0" in t
 
 from __future__ import annotations
 
+import numpy as np
+
+from . import quantiles
 from .engine import density
 from .errors import UsageError
 from .io import tables
@@ -17,11 +20,15 @@ from .model import Model
 KINDS = ("predict", "proba", "score")
 
 
-def score_block(model: Model, frame, kind: str, keep: list[str], dropna: bool):
+NOISE_COLUMN = "p_noise"
+
+
+def score_block(model: Model, frame, kind: str, keep: list[str], dropna: bool, outlier_below=None):
     """The output rows for one input block: the --keep columns, then the result columns.
 
     ``frame`` is a pandas DataFrame, or a ``PlainTable`` (a small plain input, read without
-    pandas): then the features are already numbers, and nothing is missing.
+    pandas): then the features are already numbers, and nothing is missing. ``outlier_below``
+    (a log-density, ``quantiles.threshold``) adds the column ``outlier``: 1 below it, else 0.
     """
     if isinstance(frame, PlainTable):
         X = frame.matrix(model.feature_names)
@@ -32,14 +39,17 @@ def score_block(model: Model, frame, kind: str, keep: list[str], dropna: bool):
         numeric = tables.numeric_view(frame, [c for c in model.feature_names if c in keep])
         X, kept = tables.feature_matrix(numeric, model.feature_names, dropna)
         out = frame.loc[kept, keep].reset_index(drop=True) if keep else pd.DataFrame(index=range(len(X)))
+    wlp = density.weighted_log_prob(X, model.params)
     if kind == "predict":
-        out["label"] = density.predict(X, model.params)
+        out["label"] = model.label_rows(density.labels_of(wlp, model.params))
     elif kind == "proba":
-        proba = density.predict_proba(X, model.params)
-        for j in range(proba.shape[1]):
-            out[f"p{j}"] = proba[:, j]
+        lse = density.logsumexp_rows(wlp)
+        for j, name in enumerate(_result_columns(model, kind)):
+            out[name] = np.exp(wlp[:, j] - lse)
     else:
-        out["log_density"] = density.score_samples(X, model.params)
+        out["log_density"] = density.logsumexp_rows(wlp)
+    if outlier_below is not None:
+        out["outlier"] = quantiles.below(density.logsumexp_rows(wlp), outlier_below)
     return out
 
 
@@ -56,6 +66,7 @@ def score_table(
     block_rows: int = tables.BLOCK_ROWS,
     header: bool = True,
     plain: bool = True,
+    outlier_below: float | None = None,
 ) -> int:
     """Stream ``source`` through the model into ``output``; return the number of rows written.
 
@@ -69,7 +80,7 @@ def score_table(
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
     keep = list(dict.fromkeys(keep))
-    clash = [c for c in keep if c in _result_columns(model, kind)]
+    clash = [c for c in keep if c in _result_columns(model, kind, outlier_below is not None)]
     if clash:
         raise UsageError(
             f"--keep column {clash[0]!r} has the name of an output column; rename it in the input"
@@ -92,16 +103,36 @@ def score_table(
                         f"--keep names unknown column {unknown[0]!r} "
                         f"(input has: {', '.join(map(str, block.columns))})"
                     )
-            out = score_block(model, block, kind, keep, dropna)
+            out = score_block(model, block, kind, keep, dropna, outlier_below)
             tables.write_block(out, fh, fmt, header=first)
             first = False
             rows += len(out)
     return rows
 
 
-def _result_columns(model: Model, kind: str) -> list[str]:
+def feature_blocks(
+    source: str,
+    names: list[str],
+    *,
+    dropna: bool = False,
+    delimiter: str | None = None,
+    header: bool = True,
+    block_rows: int = tables.BLOCK_ROWS,
+):
+    """The named feature columns of ``source``, one float matrix per block of rows (for
+    statistics over a table, in flat memory: ``gmmcli check`` and ``compare``)."""
+    for block in tables.read_blocks(source, delimiter, block_rows, header=header, plain_features=names):
+        if isinstance(block, PlainTable):
+            yield block.matrix(names)
+        else:
+            yield tables.feature_matrix(block, names, dropna)[0]
+
+
+def _result_columns(model: Model, kind: str, outliers: bool = False) -> list[str]:
     if kind == "predict":
-        return ["label"]
-    if kind == "proba":
-        return [f"p{j}" for j in range(model.n_components)]
-    return ["log_density"]
+        names = ["label"]
+    elif kind == "proba":
+        names = [f"p{j}" for j in model.labels] + ([NOISE_COLUMN] if model.params.has_noise else [])
+    else:
+        names = ["log_density"]
+    return names + (["outlier"] if outliers else [])

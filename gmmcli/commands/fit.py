@@ -8,6 +8,7 @@ import typer
 
 from .. import console
 from .options import (
+    AlignToOpt,
     ColumnsOpt,
     DataFilesArg,
     DelimiterOpt,
@@ -38,6 +39,10 @@ EPILOG = """Examples:
   gmmcli fit counts.csv -k 5 --weights n --dtype float32 --n-init 8 --jobs 2 -o model.joblib
 
   gmmcli fit --engine dask 'logs/2026-*.csv' -k 8 --seed 0 -o big.joblib
+
+  gmmcli fit today.csv --init-model models/current.joblib --align-to models/current.joblib -o new.joblib
+
+  gmmcli fit data.csv -k 3 --noise -o model.joblib
 """
 
 
@@ -50,18 +55,26 @@ def fit(
         ),
     ],
     n_components: Annotated[
-        int, typer.Option("--n-components", "-k", metavar="N", help="Number of mixture components.")
-    ] = 1,
+        int | None,
+        typer.Option(
+            "--n-components",
+            "-k",
+            metavar="N",
+            help="Number of mixture components. [default: 1; with --init-model, its number]",
+            show_default=False,
+        ),
+    ] = None,
     covariance_type: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--covariance-type",
             "-t",
             metavar="MODEL",
             help="Covariance model: full, tied, diag, spherical, or one of mclust's 14 "
-            "(EII ... VVV; see README).",
+            "(EII ... VVV; see README). [default: full; with --init-model, its model]",
+            show_default=False,
         ),
-    ] = "full",
+    ] = None,
     n_init: Annotated[
         int, typer.Option("--n-init", metavar="N", help="EM restarts; the best log-likelihood wins.")
     ] = 1,
@@ -94,17 +107,47 @@ def fit(
     engine: EngineOpt = "local",
     scheduler: SchedulerOpt = None,
     worker_memory: WorkerMemoryOpt = "auto",
+    init_model: Annotated[
+        str | None,
+        typer.Option(
+            "--init-model",
+            metavar="PREV",
+            help="Warm start: run EM from the parameters of the model file PREV (same features, "
+            "by name; same -k and -t, which default to PREV's). --init, --n-init are then unused.",
+            show_default=False,
+        ),
+    ] = None,
+    align_to: AlignToOpt = None,
+    noise: Annotated[
+        bool,
+        typer.Option(
+            "--noise",
+            help="Add mclust's uniform noise component (density 1/V over the data's bounding box, "
+            "its own weight): gross outliers go there instead of pulling the Gaussians; "
+            "predict labels them -1. AIC/BIC count its weight as one more parameter.",
+        ),
+    ] = False,
 ) -> None:
     """Fit a Gaussian mixture to the numeric columns of DATA and save it."""
     from .. import memory
     from ..errors import DegenerateFit, NotConverged, UsageError
-    from ..model import save_model
+    from ..model import load_model, save_model
     from ..settings import FitSettings, check_jobs
     from .engine_choice import check_engine
 
+    previous = load_model(init_model) if init_model else None
+    reference = (
+        previous if align_to and align_to == init_model else load_model(align_to) if align_to else None
+    )
+    if n_components is None:
+        n_components = previous.n_components if previous else 1
+    if covariance_type is None:
+        covariance_type = previous.covariance_type if previous else "full"
     settings = FitSettings(
         n_components, covariance_type, tol, reg_covar, max_iter, n_init, init, seed, weights, dtype
     ).validate()
+    if engine == "dask" and (noise or align_to or init_model):
+        raise UsageError("--noise, --init-model and --align-to are not available with --engine dask")
     check_jobs(jobs)
     if output in ("-", ""):
         raise UsageError("a model is binary: give -o a file name, not stdout")
@@ -116,8 +159,25 @@ def fit(
         model, result = _fit_on_dask(data, settings, scheduler, worker_memory, **inputs)
     else:
         model, result = _fit_here(
-            data[0], settings, jobs, no_header=no_header, max_memory=max_memory, **inputs
+            data[0],
+            settings,
+            jobs,
+            no_header=no_header,
+            max_memory=max_memory,
+            previous=previous,
+            noise=noise,
+            **inputs,
         )
+    if previous is not None:
+        model.meta["warm_start"] = {
+            "model": init_model,
+            "data_fingerprint": previous.meta.get("data_fingerprint"),
+            "created": previous.meta.get("created"),
+        }
+    if reference is not None:
+        from ..alignment import align
+
+        model = align(model, reference, align_to)
     m = model.meta
     if not result.converged:
         message = f"EM did not converge in {max_iter} iterations (raise --max-iter or --tol)"
@@ -134,11 +194,42 @@ def fit(
     console.info(
         f"fit: {n_components} components ({settings.covariance_type}) on {m['n_train_rows']} rows x "
         f"{len(model.feature_names)} columns; converged={result.converged} after {result.n_iter} iterations; "
-        f"log-likelihood {m['log_likelihood']:.2f}, AIC {m['aic']:.2f}, BIC {m['bic']:.2f} -> {output}"
+        f"log-likelihood {m['log_likelihood']:.2f}, AIC {m['aic']:.2f}, BIC {m['bic']:.2f}"
+        f"{extras_note(model)} -> {output}"
     )
 
 
-def _fit_here(source, settings, jobs, *, columns, exclude, weights, dropna, delimiter, no_header, max_memory):
+def extras_note(model) -> str:
+    """'; noise weight 0.048; labels aligned to PREV (...)' for the summary line, or ''."""
+    note = ""
+    if model.params.has_noise:
+        note += f"; noise weight {model.params.noise_weight:.3f}"
+    alignment = model.meta.get("alignment")
+    if alignment:
+        distances = [c["distance"] for c in alignment["components"] if c["distance"] is not None]
+        new = sum(c["distance"] is None for c in alignment["components"])
+        note += (
+            f"; labels aligned to {alignment['reference']} (largest distance {max(distances):.3g}"
+            f"{f', {new} new' if new else ''})"
+        )
+    return note
+
+
+def _fit_here(
+    source,
+    settings,
+    jobs,
+    *,
+    columns,
+    exclude,
+    weights,
+    dropna,
+    delimiter,
+    no_header,
+    max_memory,
+    previous=None,
+    noise=False,
+):
     """The local engine: read the table into memory and fit (memory and rows checked first)."""
     import numpy as np
 
@@ -155,8 +246,13 @@ def _fit_here(source, settings, jobs, *, columns, exclude, weights, dropna, deli
         dropna=dropna,
         dtype=np.dtype(settings.dtype),
     )
+    init_params = None
+    if previous is not None:
+        X, names, init_params = fitting.warm_start(previous, X, names, settings, noise)
     fitting.check_resources(X, settings, jobs, max_memory)
-    return fitting.fit_model(X, names, settings, sample_weight=w, jobs=jobs)
+    return fitting.fit_model(
+        X, names, settings, sample_weight=w, jobs=jobs, init_params=init_params, noise=noise
+    )
 
 
 def _fit_on_dask(

@@ -138,6 +138,28 @@ WorkerMemoryOpt = Annotated[
     ),
 ]
 
+OutliersOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--outliers",
+        metavar="Q",
+        help="Add a column 'outlier': 1 where the row's log-density is below the training "
+        "Q-quantile (0 < Q < 1, e.g. 0.01). The model stores the quantiles 0.001, 0.01, 0.05, 0.25, "
+        "0.5, 0.75, 0.95, 0.99; other levels are interpolated linearly between the nearest two.",
+        show_default=False,
+    ),
+]
+AlignToOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--align-to",
+        metavar="PREV",
+        help="Number the components as in the model file PREV: each takes the label of the PREV "
+        "component it matches (least total Bhattacharyya distance); extra ones get new labels.",
+        show_default=False,
+    ),
+]
+
 # EM settings shared by fit and select (their defaults are FitSettings' defaults)
 MaxIterOpt = Annotated[
     int, typer.Option("--max-iter", metavar="N", help="EM iterations per restart at most.")

@@ -11,6 +11,7 @@ from .options import (
     KeepOpt,
     ModelArg,
     NoHeaderOpt,
+    OutliersOpt,
     OutputOpt,
     SchedulerOpt,
     WorkerMemoryOpt,
@@ -32,15 +33,34 @@ EPILOGS = {kind: text + _DASK_NOTE for kind, text in _EXAMPLES.items()}
 
 
 def _run(
-    kind, model_path, data, output, fmt, keep, dropna, delimiter, no_header, engine, scheduler, worker_memory
+    kind,
+    model_path,
+    data,
+    output,
+    fmt,
+    keep,
+    dropna,
+    delimiter,
+    no_header,
+    engine,
+    scheduler,
+    worker_memory,
+    outliers=None,
 ):
+    from .. import quantiles
+    from ..errors import UsageError
     from ..io import tables
     from ..model import load_model
     from .engine_choice import check_engine
 
     tables.check_format(fmt)
+    if outliers is not None:
+        quantiles.check_level(outliers)
+        if engine == "dask":
+            raise UsageError("--outliers is not available with --engine dask")
     check_engine(engine, data, scheduler, no_header=no_header)
     model = load_model(model_path)
+    limit = None if outliers is None else quantiles.threshold(model, outliers)
     if engine == "dask":
         _run_on_dask(
             kind, model, data, output, fmt, parse_names(keep), dropna, delimiter, scheduler, worker_memory
@@ -58,6 +78,7 @@ def _run(
         fmt=fmt,
         delimiter=delimiter,
         header=not no_header,
+        outlier_below=limit,
     )
 
 
@@ -88,8 +109,12 @@ def predict(
     engine: EngineOpt = "local",
     scheduler: SchedulerOpt = None,
     worker_memory: WorkerMemoryOpt = "auto",
+    outliers: OutliersOpt = None,
 ) -> None:
-    """Label each row of DATA with its most probable component (column 'label')."""
+    """Label each row of DATA with its most probable component (column 'label').
+
+    A model fitted with --noise labels the rows its noise component explains best -1.
+    """
     _run(
         "predict",
         model,
@@ -103,6 +128,7 @@ def predict(
         engine,
         scheduler,
         worker_memory,
+        outliers,
     )
 
 
@@ -148,6 +174,7 @@ def score(
     engine: EngineOpt = "local",
     scheduler: SchedulerOpt = None,
     worker_memory: WorkerMemoryOpt = "auto",
+    outliers: OutliersOpt = None,
 ) -> None:
     """Log-density of each row under the model (column 'log_density')."""
     _run(
@@ -163,4 +190,5 @@ def score(
         engine,
         scheduler,
         worker_memory,
+        outliers,
     )

@@ -11,6 +11,7 @@ import typer
 from .. import console
 from ..settings import ALL_MODELS
 from .options import (
+    AlignToOpt,
     ColumnsOpt,
     DataArg,
     DelimiterOpt,
@@ -150,6 +151,7 @@ def select(
     engine: EngineOpt = "local",
     scheduler: SchedulerOpt = None,
     worker_memory: WorkerMemoryOpt = "auto",
+    align_to: AlignToOpt = None,
 ) -> None:
     """Find the number of components and covariance type that fit DATA best.
 
@@ -180,6 +182,13 @@ def select(
     if output is not None and output == plot:
         raise UsageError("-o and --plot name the same file")
     check_engine(engine, [data], scheduler)
+    if align_to is not None and output is None:
+        raise UsageError("--align-to relabels the saved model: give -o MODEL too")
+    reference = None
+    if align_to is not None:
+        from ..model import load_model
+
+        reference = load_model(align_to)
     X, names, w = training.read_training_data(
         data,
         delimiter,
@@ -240,7 +249,7 @@ def select(
             types=types,
             cv=cv,
         )
-        _save_winner(X, names, w, winner, grid, output)
+        _save_winner(X, names, w, winner, grid, output, reference, align_to)
     _write_grid(cells, fmt, winner, criterion, types, k_list, cv)
     _warn_failures(cells)
     _warn_unconverged(cells, max_iter)
@@ -380,8 +389,9 @@ def _warn_unconverged(cells, max_iter: int) -> None:
         )
 
 
-def _save_winner(X, names, w, winner, grid, output) -> None:
-    """Save the winner with the settings that reproduce it under 'gmmcli fit'."""
+def _save_winner(X, names, w, winner, grid, output, reference=None, reference_name=None) -> None:
+    """Save the winner with the settings that reproduce it under 'gmmcli fit' (its components
+    labelled as ``reference``'s, with --align-to)."""
     from ..fitting import FitSettings, model_of
     from ..model import save_model
 
@@ -403,6 +413,11 @@ def _save_winner(X, names, w, winner, grid, output) -> None:
         "covariance_types_tried": list(grid["types"]),
         "cv_folds": int(grid["cv"]) if grid["cv"] else None,
     }
-    save_model(model_of(X, names, winner, settings, sample_weight=w, selection=selection), output)
+    model = model_of(X, names, winner, settings, sample_weight=w, selection=selection)
+    if reference is not None:
+        from ..alignment import align
+
+        model = align(model, reference, reference_name)
+    save_model(model, output)
     if not winner.converged:
         console.warn(f"the saved model did not converge in {grid['max_iter']} iterations")

@@ -41,7 +41,7 @@ from . import covariance, criteria
 from .cpus import available_cores, blas_single_thread, default_threads
 from .estep import block_stats, prepare_estep
 from .mstep import degenerate_components, m_step
-from .params import ILL_DEFINED_COVARIANCE, IllDefinedCovariance, MixtureParams
+from .params import ILL_DEFINED_COVARIANCE, IllDefinedCovariance, MixtureParams, with_noise
 from .starts import DETERMINISTIC, INIT_METHODS, check_random_state
 from .starts import initial_params as _initial_params
 from .stats import SuffStats, block_bounds, block_features, default_block_rows, n_moment_features, sum_stats
@@ -62,6 +62,10 @@ __all__ = [
     "log_likelihood",
     "run_em",
 ]
+
+
+#: The noise component's weight when EM starts (then EM estimates it).
+NOISE_START = 0.05
 
 
 @dataclass
@@ -360,6 +364,7 @@ def fit(
     init_params: MixtureParams | None = None,
     threads: int | None = None,
     score: bool = False,
+    noise_box: np.ndarray | None = None,
 ) -> FitResult:
     """Fit by EM with scikit-learn's semantics for every setting; the best of n_init wins.
 
@@ -373,6 +378,9 @@ def fit(
     each EM run in this process (default: the CPUs available); the result does not depend on it.
     ``score`` also fills ``log_likelihood``, the total under the returned parameters, on the data
     already prepared here (what ``log_likelihood(X, result.params)`` would prepare again).
+    ``noise_box`` (2, d: lower and upper corners) adds mclust's uniform noise component of
+    density 1/V over that box: every start (that has none yet) gets it with weight
+    ``NOISE_START``, and EM updates its weight like any component's.
 
     Raises IllDefinedCovariance when a component's covariance degenerates, ValueError on bad
     input or settings.
@@ -404,6 +412,12 @@ def fit(
         starts = [
             _try_start(data, n_components, covariance_type, init, random_state, reg_covar)
             for _ in range(n_starts)
+        ]
+
+    if noise_box is not None:
+        starts = [
+            p if isinstance(p, Exception) or p.has_noise else with_noise(p, noise_box, NOISE_START)
+            for p in starts
         ]
 
     n_workers = _n_workers(jobs, len(starts))
@@ -512,11 +526,11 @@ def effective_rows(X: np.ndarray, sample_weight=None) -> float:
 
 def aic(X: np.ndarray, params: MixtureParams, sample_weight=None) -> float:
     """Akaike information criterion of ``params`` on X (``criteria.aic``)."""
-    p = params.model.n_parameters(params.n_components, params.n_features)
+    p = params.n_parameters
     return criteria.aic(log_likelihood(X, params, sample_weight), p)
 
 
 def bic(X: np.ndarray, params: MixtureParams, sample_weight=None) -> float:
     """Bayesian information criterion of ``params`` on X (``criteria.bic``, n = sum of weights)."""
-    p = params.model.n_parameters(params.n_components, params.n_features)
+    p = params.n_parameters
     return criteria.bic(log_likelihood(X, params, sample_weight), p, effective_rows(X, sample_weight))

@@ -83,6 +83,8 @@ class EStepState:
     const: np.ndarray | None = None  # direct: (k,) float64, log pi + log det - d/2 log 2 pi
     shift_c: np.ndarray | None = None  # the shift in dtype, (d, 1)
     screen: float = math.inf  # screened: components this far (nats) below a row's best are not recomputed
+    noise_log: float | None = None  # with a noise component: log(noise weight / V), every row
+    noise_box: np.ndarray | None = None
 
     @property
     def structure(self):
@@ -139,6 +141,8 @@ def prepare_estep(
     mu = means - shift  # component means measured from the shift
     with np.errstate(divide="ignore"):
         log_w = np.log(np.asarray(params.weights, dtype=np.float64))
+        if params.has_noise:  # the Gaussians share 1 - noise weight
+            log_w += np.log1p(-params.noise_weight)
     log_det = np.broadcast_to(structure.log_det(pc, d), (k,))
     const = log_w + log_det - 0.5 * d * LOG_2PI
     common = dict(
@@ -151,6 +155,8 @@ def prepare_estep(
         shift_c=shift.astype(dtype)[:, None],
         const=const,
     )
+    if params.has_noise:
+        common.update(noise_log=params.noise_log_density, noise_box=params.noise_box)
     if kernel == "quadratic":
         return EStepState(coef=_quadratic_coef(structure, pc, mu, const), **common)
     direct = structure.direct_terms(pc, mu, dtype)
@@ -253,6 +259,8 @@ def block_stats(
         log_prob = _screened_log_prob(X, phi, q, state)
     else:
         log_prob = _direct_log_prob(X, phi, q, state)
+    if state.noise_log is not None:  # the noise component: one more row, the same for every x
+        log_prob = np.vstack([log_prob, np.full((1, log_prob.shape[1]), state.noise_log)])
 
     top = np.max(log_prob, axis=0)
     if not np.all(np.isfinite(top)):
@@ -269,8 +277,13 @@ def block_stats(
     else:
         loglik = float(np.dot(sample_weight, lse))
         weight = float(np.sum(sample_weight))
+    noise = None
     if not moments:
-        return SuffStats(cov_type, state.shift, None, loglik, weight)
+        return SuffStats(cov_type, state.shift, None, loglik, weight, noise, state.noise_box)
     resp /= total
+    if state.noise_log is not None:
+        r0 = resp[-1]
+        noise = float(np.sum(r0) if sample_weight is None else np.dot(sample_weight, r0))
+        resp = resp[:-1]
     mom = packed_moments(resp, phi, q, sample_weight, structure, scatter)
-    return SuffStats(cov_type, state.shift, mom, loglik, weight)
+    return SuffStats(cov_type, state.shift, mom, loglik, weight, noise, state.noise_box)

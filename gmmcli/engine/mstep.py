@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import covariance
-from .params import ILL_DEFINED_COVARIANCE, IllDefinedCovariance, MixtureParams
+from .params import ILL_DEFINED_COVARIANCE, IllDefinedCovariance, MixtureParams, with_noise
 from .stats import SuffStats
 
 _EPS64 = float(np.finfo(np.float64).eps)
@@ -42,7 +42,10 @@ def m_step(stats: SuffStats, reg_covar: float, *, initial: bool = False) -> Mixt
     except ValueError:  # not positive definite, or a constrained estimate that does not exist
         raise IllDefinedCovariance(ILL_DEFINED_COVARIANCE) from None
     weights = nk / stats.weight if initial else nk / nk.sum()
-    return MixtureParams(stats.covariance_type, weights, means, cov, prec_chol)
+    params = MixtureParams(stats.covariance_type, weights, means, cov, prec_chol)
+    if stats.noise is not None:  # the Gaussians' weights stay among themselves (see MixtureParams)
+        params = with_noise(params, stats.noise_box, stats.noise / (stats.noise + nk.sum()))
+    return params
 
 
 def _scatter(stats: SuffStats, model):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +26,11 @@ class MixtureParams:
     covariances / precisions_cholesky: full (k, d, d); tied (d, d); diag (k, d); spherical (k,).
     ``covariance_type`` is any name ``covariance.get`` knows; it is kept in the canonical form
     (scikit-learn's name for the four it has, mclust's for the others).
+
+    An optional uniform noise component (mclust's ``noise``): ``noise_box`` (2, d) holds the
+    lower and upper corners of the box whose volume V gives its density 1/V everywhere, and
+    ``noise_weight`` its mixing weight. ``weights`` then stay the Gaussians' weights among
+    themselves (summing to 1): the mixture is (1 - noise_weight) sum_k w_k N_k + noise_weight / V.
     """
 
     covariance_type: str
@@ -33,6 +38,8 @@ class MixtureParams:
     means: np.ndarray
     covariances: np.ndarray
     precisions_cholesky: np.ndarray
+    noise_weight: float = 0.0
+    noise_box: np.ndarray | None = None
 
     def __post_init__(self):
         self.covariance_type = covariance.get(self.covariance_type).name
@@ -44,6 +51,21 @@ class MixtureParams:
     @property
     def structure(self):
         return self.model.structure
+
+    @property
+    def has_noise(self) -> bool:
+        return self.noise_box is not None
+
+    @property
+    def noise_log_density(self) -> float:
+        """log(noise_weight / V): the noise component's weighted log-density, the same everywhere."""
+        with np.errstate(divide="ignore"):
+            return float(np.log(self.noise_weight)) - log_volume(self.noise_box)
+
+    @property
+    def n_parameters(self) -> int:
+        """Free parameters (mclust's ``nMclustParams``): the noise weight counts one more."""
+        return self.model.n_parameters(self.n_components, self.n_features) + int(self.has_noise)
 
     @property
     def n_components(self) -> int:
@@ -59,6 +81,16 @@ class MixtureParams:
         return cls(
             covariance_type, weights, means, covariances, precision_cholesky(covariances, covariance_type)
         )
+
+
+def log_volume(box: np.ndarray) -> float:
+    """log of the volume of the box (2, d): lower corner, upper corner."""
+    return float(np.sum(np.log(box[1] - box[0])))
+
+
+def with_noise(params: MixtureParams, box: np.ndarray, weight: float) -> MixtureParams:
+    """The same Gaussians with a uniform noise component over ``box`` of weight ``weight``."""
+    return replace(params, noise_weight=float(weight), noise_box=np.asarray(box, dtype=np.float64))
 
 
 def precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndarray:

@@ -76,6 +76,8 @@ class SuffStats:
     moments: np.ndarray | None
     loglik: float
     weight: float
+    noise: float | None = None  # with a noise component: sum_n w_n r_n,noise (its N)
+    noise_box: np.ndarray | None = None  # and its box, carried to the M-step
 
     @property
     def structure(self):
@@ -124,7 +126,7 @@ def sum_stats(parts) -> SuffStats:
     except StopIteration:
         raise ValueError("no statistics to sum") from None
     moments = None if total.moments is None else total.moments.copy()
-    loglik, weight = total.loglik, total.weight
+    loglik, weight, noise = total.loglik, total.weight, total.noise
     for part in it:
         if part.covariance_type != total.covariance_type:
             raise ValueError("statistics of different covariance models cannot be added")
@@ -135,7 +137,9 @@ def sum_stats(parts) -> SuffStats:
                 moments += part.moments
         loglik += part.loglik
         weight += part.weight
-    return SuffStats(total.covariance_type, total.shift, moments, loglik, weight)
+        if noise is not None:
+            noise += part.noise
+    return SuffStats(total.covariance_type, total.shift, moments, loglik, weight, noise, total.noise_box)
 
 
 def features(X: np.ndarray, shift: np.ndarray, structure, quadratic: bool):
