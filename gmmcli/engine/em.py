@@ -246,7 +246,7 @@ def em_loop(runner, params: MixtureParams, tol, reg_covar, max_iter) -> FitResul
         prev_lower_bound = lower_bound
         stats = runner.stats(params)
         lower_bound = stats.loglik / stats.weight
-        params = m_step(stats, reg_covar)
+        params = m_step(stats, reg_covar, previous=params)
         if abs(lower_bound - prev_lower_bound) < tol:
             converged = True
             break

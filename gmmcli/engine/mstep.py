@@ -22,7 +22,9 @@ _EPS64 = float(np.finfo(np.float64).eps)
 DEGENERATE_EIGENVALUE = 1e-10
 
 
-def m_step(stats: SuffStats, reg_covar: float, *, initial: bool = False) -> MixtureParams:
+def m_step(
+    stats: SuffStats, reg_covar: float, *, initial: bool = False, previous: MixtureParams | None = None
+) -> MixtureParams:
     """Parameters from summed statistics, with scikit-learn's formulas and conventions.
 
     As in scikit-learn, N_k gets 10 * eps added, covariances get ``reg_covar`` on the diagonal,
@@ -30,6 +32,8 @@ def m_step(stats: SuffStats, reg_covar: float, *, initial: bool = False) -> Mixt
     scikit-learn divides by the number of rows (here: the total weight). Variances that are only
     rounding noise become exactly zero before ``reg_covar`` is added, so rounding can never make
     them negative. Raises IllDefinedCovariance when a covariance is not positive definite.
+    ``previous`` (the last iteration's parameters) warm-starts the iterative constrained M-steps
+    (VEE, EVE, VVE) as mclust's EM does; their result is the same to the inner tolerance.
     """
     if stats.moments is None:
         raise ValueError("these statistics carry no moments")
@@ -37,7 +41,8 @@ def m_step(stats: SuffStats, reg_covar: float, *, initial: bool = False) -> Mixt
     nk, m, scatter = _scatter(stats, model)
     means = stats.shift + m
     try:
-        cov = model.covariances(scatter, nk, reg_covar, stats.n_features)
+        warm = previous.covariances if previous is not None and previous.model is model else None
+        cov = model.covariances(scatter, nk, reg_covar, stats.n_features, previous=warm)
         prec_chol = model.structure.precision_cholesky(cov)
     except ValueError:  # not positive definite, or a constrained estimate that does not exist
         raise IllDefinedCovariance(ILL_DEFINED_COVARIANCE) from None

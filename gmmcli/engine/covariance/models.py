@@ -47,13 +47,17 @@ class CovarianceModel:
         """Free parameters of the mixture (mclust's ``nMclustParams``; scikit-learn's for the four)."""
         return constrained.n_parameters(self.mclust, k, d)
 
-    def covariances(self, scatter_cov: np.ndarray, nk: np.ndarray, reg_covar: float, d: int) -> np.ndarray:
-        """The M-step's covariances from each component's scatter / N_k (in place where it can)."""
+    def covariances(self, scatter_cov: np.ndarray, nk: np.ndarray, reg_covar: float, d: int, previous=None):
+        """The M-step's covariances from each component's scatter / N_k (in place where it can);
+        ``previous``: the last estimate, to warm-start the iterative estimators."""
         structure = self.structure
         regularised = structure.add_to_diagonal(scatter_cov, reg_covar)
         if self.sklearn is not None:
             return regularised
-        return constrained.estimate(self.mclust, structure.scatter_sums(regularised, nk, d), nk, d=d)
+        sums = structure.scatter_sums(regularised, nk, d)
+        return constrained.estimate(
+            self.mclust, sums, nk, d=d, previous=previous if structure.matrix else None
+        )
 
 
 #: mclust's order (``mclust.options("emModelNames")``), with scikit-learn's four names.
