@@ -22,6 +22,13 @@ import numpy as np
 from . import constrained
 from .structures import STRUCTURES
 
+#: Inner iterations of the iterative M-steps (VEI, VEV, VEE, EVE, VVE): relative change of the
+#: iterate at most INNER_TOL, warm-started from the last EM iteration. 1e-10 keeps them within
+#: 1e-9 of the fixed point (mclust stops on the objective's change at sqrt(eps), further off) at a
+#: fraction of the inner steps 1e-12 takes.
+INNER_TOL = 1e-10
+INNER_MAX_ITER = 1000
+
 
 @dataclass(frozen=True)
 class CovarianceModel:
