@@ -40,13 +40,24 @@ def test_kmeans_restarts_find_a_spurious_maximum_that_would_win(X):
 
 
 def test_the_grid_never_crowns_a_degenerate_fit(X):
-    cells = sel.sweep(X, range(1, 6), ["full", "tied"], seed=0, jobs=1)
+    cells = sel.sweep(
+        X, range(1, 6), ["full", "tied"], n_init=10, init="kmeans", tol=1e-3, max_iter=100, seed=0, jobs=1
+    )
     winner = sel.best(cells, "bic")
     failed = [c for c in cells if c.error]
     assert failed and all(c.error.startswith("degenerate: component") for c in failed)
     assert all(math.isnan(c.bic) and math.isnan(c.aic) for c in failed)
     assert winner.error is None and (winner.covariance_type, winner.k) == ("tied", 3)  # the 3 rows pooled
     assert all(c.k >= 4 for c in failed if c.covariance_type == "full")
+
+
+def test_the_default_search_never_crowns_a_degenerate_fit_either(X):
+    cells = sel.sweep(X, range(1, 6), "all", seed=0, jobs=1)
+    winner = sel.best(cells, "bic")
+    assert winner.error is None and not math.isnan(winner.bic)
+    assert any(c.error for c in cells) and all(
+        c.error is None or c.error.startswith("degenerate: ") for c in cells
+    )
 
 
 def test_a_pooled_covariance_is_not_degenerate_for_a_small_component(X):

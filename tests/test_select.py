@@ -22,6 +22,8 @@ from gmmcli.selection_workers import THREADS_MIN_WORK
 
 MOONS = SAMPLE / "moons.csv"
 FAST = ("--n-init", "1", "--init", "kmeans", "--jobs", "1")  # one EM run per cell, in-process
+SKLEARN = ("--tol", "1e-3", "--max-iter", "100")  # scikit-learn's stopping rule (select's is tighter)
+SK = dict(tol=1e-3, max_iter=100)
 
 
 def records(text: str) -> list[dict]:
@@ -67,7 +69,7 @@ def test_moons_full_k1_to_20_equals_sklearn(gmm):
     from sklearn.mixture import GaussianMixture
 
     seed = 7
-    r = gmm("select", MOONS, "-k", "1-20", "-t", "full", "--seed", seed, "--format", "json", *FAST)
+    r = gmm("select", MOONS, "-k", "1-20", "-t", "full", "--seed", seed, "--format", "json", *FAST, *SKLEARN)
     assert r.code == 0, r.err
     grid = records(r.out)
     assert [c["k"] for c in grid] == list(range(1, 21))
@@ -86,7 +88,7 @@ def test_n_init_above_one_equals_sklearn_with_the_same_n_init():
     from sklearn.mixture import GaussianMixture
 
     X = load_xy("blobs.csv")
-    cells = sel.sweep(X, [2, 5], ["tied", "diag", "spherical"], n_init=3, init="kmeans", seed=1, jobs=1)
+    cells = sel.sweep(X, [2, 5], ["tied", "diag", "spherical"], n_init=3, init="kmeans", seed=1, jobs=1, **SK)
     for c in cells:
         with one_blas_thread():
             gm = GaussianMixture(c.k, covariance_type=c.covariance_type, n_init=3, random_state=1).fit(X)
@@ -99,7 +101,7 @@ def test_second_init_method_has_its_own_seed_and_the_best_wins():
     from gmmcli.engine import density, em
 
     X = load_xy("blobs.csv")
-    [cell] = sel.sweep(X, [6], ["full"], n_init=2, init="kmeans,random_from_data", seed=3, jobs=1)
+    [cell] = sel.sweep(X, [6], ["full"], n_init=2, init="kmeans,random_from_data", seed=3, jobs=1, **SK)
     assert sel.method_seed(3, 0) == 3 and sel.method_seed(3, 1) != 3
     lls = {}
     for index, method in enumerate(("kmeans", "random_from_data")):
@@ -215,6 +217,10 @@ def test_plot_and_winning_model(gmm, tmp_path):
         settings["init"],
         "--seed",
         settings["seed"],
+        "--tol",
+        settings["tol"],
+        "--max-iter",
+        settings["max_iter"],
         "-o",
         refit,
     )
@@ -250,7 +256,7 @@ def test_cross_validation_by_hand():
     from gmmcli.engine import density, em
 
     X = load_xy("moons.csv")
-    [cell] = sel.sweep(X, [3], ["diag"], n_init=1, init="kmeans", seed=5, cv=4, jobs=1)
+    [cell] = sel.sweep(X, [3], ["diag"], n_init=1, init="kmeans", seed=5, cv=4, jobs=1, **SK)
     folds = sel._fold_labels(len(X), 4, 5)
     total = 0.0
     for f in range(4):

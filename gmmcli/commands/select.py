@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from .. import console
-from ..settings import ALL_MODELS
 from .options import (
     AlignToOpt,
     ColumnsOpt,
@@ -61,7 +60,7 @@ def select(
             "-t",
             metavar="all|MODEL,...",
             help="Covariance models to try, comma-separated: full, tied, diag, spherical "
-            "or mclust names (EII ... VVV); all: " + ", ".join(ALL_MODELS) + ".",
+            "or mclust names (EII ... VVV); all: mclust's fourteen models.",
         ),
     ] = "all",
     n_init: Annotated[
@@ -69,23 +68,24 @@ def select(
         typer.Option(
             "--n-init",
             metavar="N",
-            help="EM restarts per cell and initialisation method; the best log-likelihood wins.",
+            help="EM restarts per cell and random initialisation method (hc is one deterministic start); "
+            "the best log-likelihood wins.",
         ),
-    ] = 10,
+    ] = 2,
     init: Annotated[
         str,
         typer.Option(
             "--init",
             metavar="METHOD,...",
-            help="Initialisation methods, each with --n-init restarts: "
-            "kmeans, k-means++, random, random_from_data.",
+            help="Initialisation methods: hc (mclust's hierarchical agglomeration), kmeans, k-means++, "
+            "random, random_from_data.",
         ),
-    ] = "kmeans",
+    ] = "hc,kmeans",
     seed: Annotated[
         int, typer.Option("--seed", help="Random seed of every cell; the same seed gives the same grid.")
     ] = 0,
-    max_iter: MaxIterOpt = 100,
-    tol: TolOpt = 1e-3,
+    max_iter: MaxIterOpt = 1000,
+    tol: TolOpt = 1e-5,
     reg_covar: RegCovarOpt = 1e-6,
     cv: Annotated[
         int | None,

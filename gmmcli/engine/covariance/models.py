@@ -62,8 +62,9 @@ class CovarianceModel:
         if self.sklearn is not None:
             return regularised
         sums = structure.scatter_sums(regularised, nk, d)
+        warm = previous if structure.matrix else None
         return constrained.estimate(
-            self.mclust, sums, nk, d=d, previous=previous if structure.matrix else None
+            self.mclust, sums, nk, d=d, previous=warm, tol=INNER_TOL, max_iter=INNER_MAX_ITER
         )
 
 
