@@ -35,7 +35,7 @@ def _runner(client, path, weight_column=None, names=("x", "y")):
     )
 
 
-@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES + ("EEI", "VEV", "EVE"))  # three of mclust's models too
 def test_dask_fit_equals_in_memory_fit(client, stretched, cov):
     runner = _runner(client, SAMPLE / "stretched.csv")
     start = em.initial_params(stretched, 4, cov, init="kmeans", random_state=0)
