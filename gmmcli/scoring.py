@@ -91,6 +91,7 @@ def score_table(
                     raise UsageError(
                         f"--keep names unknown column {unknown[0]!r} "
                         f"(input has: {', '.join(map(str, block.columns))})"
+                        + tables.separator_hint(block.columns)
                     )
             out = score_block(model, block, kind, keep, dropna)
             tables.write_block(out, fh, fmt, header=first)
