@@ -64,7 +64,7 @@ def option_record(param, ctx) -> tuple[str, str] | None:
     record = param.get_help_record(ctx)
     if record is None:
         return None
-    names = sorted(param.opts, key=lambda o: (len(o) > 2, o))
+    names = sorted(param.opts, key=lambda o: len(o) > 2)  # short flags first, as declared
     if param.is_flag and param.secondary_opts:
         name = " / ".join([", ".join(names), ", ".join(param.secondary_opts)])
     elif param.is_flag or param.count:

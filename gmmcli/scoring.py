@@ -17,20 +17,24 @@ from .model import Model
 KINDS = ("predict", "proba", "score")
 
 
-def score_block(model: Model, frame, kind: str, keep: list[str], dropna: bool):
+def score_block(
+    model: Model, frame, kind: str, keep: list[str], dropna: bool, features: list[str] | None = None
+):
     """The output rows for one input block: the --keep columns, then the result columns.
 
     ``frame`` is a pandas DataFrame, or a ``PlainTable`` (a small plain input, read without
-    pandas): then the features are already numbers, and nothing is missing.
+    pandas): then the features are already numbers, and nothing is missing. ``features`` are
+    the input columns that hold the model's features, in its order (default: its names).
     """
+    features = list(features or model.feature_names)
     if isinstance(frame, PlainTable):
-        X = frame.matrix(model.feature_names)
+        X = frame.matrix(features)
         out = frame.select(keep)
     else:
         import pandas as pd
 
-        numeric = tables.numeric_view(frame, [c for c in model.feature_names if c in keep])
-        X, kept = tables.feature_matrix(numeric, model.feature_names, dropna)
+        numeric = tables.numeric_view(frame, [c for c in features if c in keep])
+        X, kept = tables.feature_matrix(numeric, features, dropna)
         out = frame.loc[kept, keep].reset_index(drop=True) if keep else pd.DataFrame(index=range(len(X)))
     if kind == "predict":
         out["label"] = density.predict(X, model.params)
@@ -56,11 +60,18 @@ def score_table(
     block_rows: int = tables.BLOCK_ROWS,
     header: bool = True,
     plain: bool = True,
+    columns: list[str] = (),
+    exclude: list[str] = (),
+    precision: int | None = None,
+    output_header: bool = True,
 ) -> int:
     """Stream ``source`` through the model into ``output``; return the number of rows written.
 
     ``plain`` lets a small plain input skip pandas (the same output, sooner); tests turn it off
-    to compare the two readers.
+    to compare the two readers. ``columns`` names the input columns that hold the model's
+    features, in the model's order (input whose names differ, a headerless one say);
+    ``exclude`` names columns the model must not read. ``precision`` rounds the floats written
+    to that many significant digits; ``output_header`` False writes no header line.
 
     With ``-o FILE`` the file appears only when every block has been written (atomic write);
     on stdout, rows already written stay written when a later block turns out to be bad.
@@ -74,6 +85,7 @@ def score_table(
         raise UsageError(
             f"--keep column {clash[0]!r} has the name of an output column; rename it in the input"
         )
+    features = _features(model, list(columns), list(exclude))
     rows, first = 0, True
     with tables.output_stream(output) as fh:
         blocks = tables.read_blocks(
@@ -82,7 +94,7 @@ def score_table(
             block_rows,
             header=header,
             text_columns=keep,
-            plain_features=model.feature_names if plain else None,
+            plain_features=features if plain else None,
         )
         for block in blocks:
             if first:
@@ -93,11 +105,29 @@ def score_table(
                         f"(input has: {', '.join(map(str, block.columns))})"
                         + tables.separator_hint(block.columns)
                     )
-            out = score_block(model, block, kind, keep, dropna)
-            tables.write_block(out, fh, fmt, header=first)
+            out = score_block(model, block, kind, keep, dropna, features)
+            tables.write_block(out, fh, fmt, header=first and output_header, precision=precision)
             first = False
             rows += len(out)
     return rows
+
+
+def _features(model: Model, columns: list[str], exclude: list[str]) -> list[str]:
+    """The input columns to read the model's features from: --columns, in the model's order, or
+    the model's own names (none of them --exclude'd)."""
+    if columns:
+        if len(columns) != len(model.feature_names):
+            raise UsageError(
+                f"--columns names {len(columns)} columns, but the model has {len(model.feature_names)} "
+                f"features ({', '.join(model.feature_names)}): name one input column for each, in that order"
+            )
+        features = columns
+    else:
+        features = list(model.feature_names)
+    excluded = [c for c in features if c in exclude]
+    if excluded:
+        raise UsageError(f"--exclude {excluded[0]!r}: the model needs that column as a feature")
+    return features
 
 
 def _result_columns(model: Model, kind: str) -> list[str]:

@@ -429,7 +429,7 @@ def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
                 f"column {name!r} is not numeric{_first_text(frame, name)} (exclude it with --exclude {name})"
             )
     X = frame[names].to_numpy(dtype=dtype)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # over: HUGE is inf in float32
         finite = (np.abs(X) <= HUGE).all(axis=1)  # False for NaN and inf too
     if not finite.all():
         if not dropna:
@@ -492,8 +492,11 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def write_block(frame, fh, fmt: str, header: bool) -> None:
-    """Write one block of output rows (a DataFrame or a PlainTable) to an open text stream."""
+def write_block(frame, fh, fmt: str, header: bool, precision: int | None = None) -> None:
+    """Write one block of output rows (a DataFrame or a PlainTable) to an open text stream.
+
+    ``precision``: floats with that many significant digits (``%.Ng``), else all of them.
+    """
     if fmt == "json":
         import json
 
@@ -502,21 +505,32 @@ def write_block(frame, fh, fmt: str, header: bool) -> None:
             frame.rows() if isinstance(frame, plain.PlainTable) else frame.itertuples(index=False, name=None)
         )
         for row in rows:
-            fh.write(json.dumps(dict(zip(columns, map(_plain, row)))) + "\n")
+            fh.write(json.dumps(dict(zip(columns, (_plain(v, precision) for v in row)))) + "\n")
     elif isinstance(frame, plain.PlainTable):
-        plain.write(frame, fh, fmt, header)
+        plain.write(frame, fh, fmt, header, precision)
     else:
-        frame.to_csv(fh, index=False, header=header, sep="\t" if fmt == "tsv" else ",", lineterminator="\n")
+        frame.to_csv(
+            fh,
+            index=False,
+            header=header,
+            sep="\t" if fmt == "tsv" else ",",
+            lineterminator="\n",
+            float_format=None if precision is None else f"%.{precision}g",
+        )
 
 
-def _plain(value):
-    """numpy scalars to builtins, so json writes floats with full round-trip precision.
+def _plain(value, precision: int | None = None):
+    """numpy scalars to builtins, so json writes floats with full round-trip precision (or
+    rounded to ``precision`` significant digits).
 
     NaN and infinities become null: json.dumps would write NaN/Infinity, which is not JSON.
     """
     value = value.item() if hasattr(value, "item") else value
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        if precision is not None:
+            return float(f"{value:.{precision}g}")
     return value
 
 
@@ -540,7 +554,9 @@ def output_stream(output: str | None):
         yield fh
 
 
-def write_table(frame, output: str | None, fmt: str) -> None:
+def write_table(
+    frame, output: str | None, fmt: str, *, header: bool = True, precision: int | None = None
+) -> None:
     """Write a whole table to stdout or atomically to a file."""
     with output_stream(output) as fh:
-        write_block(frame, fh, fmt, header=True)
+        write_block(frame, fh, fmt, header=header, precision=precision)
