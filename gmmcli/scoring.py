@@ -85,7 +85,7 @@ def score_table(
         raise UsageError(
             f"--keep column {clash[0]!r} has the name of an output column; rename it in the input"
         )
-    features = _features(model, list(columns), list(exclude))
+    features = feature_columns(model, list(columns), list(exclude))
     rows, first = 0, True
     with tables.output_stream(output) as fh:
         blocks = tables.read_blocks(
@@ -112,7 +112,7 @@ def score_table(
     return rows
 
 
-def _features(model: Model, columns: list[str], exclude: list[str]) -> list[str]:
+def feature_columns(model: Model, columns: list[str], exclude: list[str]) -> list[str]:
     """The input columns to read the model's features from: --columns, in the model's order, or
     the model's own names (none of them --exclude'd)."""
     if columns:
