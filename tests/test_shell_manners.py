@@ -242,6 +242,18 @@ def test_top_level_help_has_examples_and_exit_codes(gmm):
         assert f"\n  {name} " in r.out
 
 
+def test_readme_lists_the_exit_codes_the_help_does():
+    from gmmcli.help import EXIT_CODES
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Exit codes") :]
+    for code, _ in EXIT_CODES:
+        for number in code.split("/"):
+            assert (
+                re.search(rf"^\| {number} ", table, re.M) or f"{number} /" in table or f"/ {number}" in table
+            )
+
+
 def test_bare_gmmcli_prints_help_on_stderr_and_exits_2(gmm):
     r = gmm()
     assert r.code == 2 and r.out == "" and r.err.startswith("usage: gmmcli")
