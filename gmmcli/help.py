@@ -99,8 +99,11 @@ def _sections(epilog: str | None) -> list[tuple[str, list[str]]]:
     """An epilog's blocks, grouped under the headings it has ("Examples:" and so on)."""
     sections: list[tuple[str, list[str]]] = []
     for block in _paragraphs(epilog):
+        example = block.startswith("  ")
         if block.endswith(":") and "\n" not in block and len(block) < 40:
             sections.append((block[:-1], []))
+        elif sections and sections[-1][0].startswith("Example") and not example:
+            sections.append(("Notes", [block]))  # prose after the examples is not an example
         elif sections:
             sections[-1][1].append(block)
         else:

@@ -178,6 +178,8 @@ def test_completion_answers_commands_choices_and_files():
     assert gmm_process(env=bash).out.split() == ["predict", "proba"]
     bash = {"_GMMCLI_COMPLETE": "complete_bash", "COMP_WORDS": "gmmcli fit x.csv --dtype ", "COMP_CWORD": "4"}
     assert gmm_process(env=bash).out.split() == ["float64", "float32"]
+    bash = {"_GMMCLI_COMPLETE": "complete_bash", "COMP_WORDS": "gmmcli select x.csv -t EE", "COMP_CWORD": "4"}
+    assert gmm_process(env=bash).out.split() == ["EEI", "EEE", "EEV"]
     fish = {
         "_GMMCLI_COMPLETE": "complete_fish",
         "_TYPER_COMPLETE_FISH_ACTION": "get-args",

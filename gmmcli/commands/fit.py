@@ -27,6 +27,7 @@ from .options import (
     WeightsOpt,
     WorkerMemoryOpt,
     choices,
+    covariance_names,
     parse_names,
     read_features,
 )
@@ -64,6 +65,7 @@ def fit(
             metavar="MODEL",
             help="Covariance model: full, tied, diag, spherical, or one of mclust's 14 "
             "(EII ... VVV; see README).",
+            autocompletion=covariance_names,
         ),
     ] = "full",
     n_init: Annotated[

@@ -14,6 +14,13 @@ from typing import Annotated
 import typer
 
 
+def covariance_names(incomplete: str) -> list[str]:
+    """Shell completion of -t: scikit-learn's four names and mclust's fourteen."""
+    from ..engine import covariance
+
+    return choices(*covariance.SKLEARN_TYPES, *covariance.MODEL_NAMES)(incomplete)
+
+
 def choices(*values: str):
     """Shell completion of an option's choices (``typer.Option(autocompletion=choices(...))``)."""
 

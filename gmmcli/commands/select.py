@@ -32,6 +32,7 @@ from .options import (
     WorkerMemoryOpt,
     check_precision,
     choices,
+    covariance_names,
     read_features,
 )
 
@@ -70,6 +71,7 @@ def select(
             metavar="all|MODEL,...",
             help="Covariance models to try, comma-separated: full, tied, diag, spherical "
             "or mclust names (EII ... VVV); all: " + ", ".join(ALL_MODELS) + ".",
+            autocompletion=covariance_names,
         ),
     ] = "all",
     n_init: Annotated[
