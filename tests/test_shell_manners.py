@@ -337,6 +337,20 @@ def test_digits_demo_takes_o_and_keeps_out_dir(gmm, tmp_path):
         assert r.code == 2 and "-k" in r.err and "No such option" not in r.err, (flag, r.err)
 
 
+@pytest.mark.slow
+def test_select_on_dask_reads_every_file(gmm):
+    files = [SAMPLE / "moons.csv", SAMPLE / "stretched.csv"]
+    grid = ["-c", "x,y", "-k", "1", "-t", "full", "--n-init", "1", "--format", "json"]
+    r = gmm("select", "--engine", "dask", "--worker-memory", "600MB", *files, *grid)
+    assert r.code == 0, r.err
+    both = np.vstack([np.loadtxt(f, delimiter=",", skiprows=1) for f in files])
+    expected = gmm(
+        "select", "-", *grid, stdin="x,y\n" + "\n".join(f"{a!r},{b!r}" for a, b in both.tolist()) + "\n"
+    )
+    assert expected.code == 0, expected.err
+    assert json.loads(r.out)["bic"] == pytest.approx(json.loads(expected.out)["bic"], rel=1e-9)
+
+
 def test_select_takes_the_options_fit_has(gmm, tmp_path):
     grid = ["-k", "1-3", "-t", "full", "--n-init", "1"]
     r = gmm("select", BLOBS, "-x", "id", *grid, "--dtype", "float32", "--precision", "4")
@@ -394,7 +408,9 @@ def test_no_output_header(gmm, xy_model):
 # --- plots ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ext, magic", [("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF")])
+@pytest.mark.parametrize(
+    "ext, magic", [("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF"), ("jpg", b"\xff\xd8")]
+)
 def test_plot_format_from_the_extension(gmm, tmp_path, xy_model, ext, magic):
     out = tmp_path / f"blobs.{ext}"
     assert gmm("plot", xy_model, BLOBS, "-o", out).code == 0

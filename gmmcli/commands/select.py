@@ -200,12 +200,8 @@ def select(
     if max_memory:
         memory.parse_size(max_memory)  # a bad size is a usage error before any work
     check_engine(engine, data, scheduler, no_header=no_header)
-    X, names, w = read_features(
-        data[0],
-        Inputs(delimiter, no_header, columns, exclude, dropna),
-        weights=weights,
-        dtype=np.dtype(dtype),
-    )
+    inputs = Inputs(delimiter, no_header, columns, exclude, dropna)
+    X, names, w = _read_inputs(data, engine, inputs, weights, np.dtype(dtype))
     _check_memory(X, k_list, types, jobs, max_memory)
 
     def run_sweep(backend):
@@ -312,6 +308,26 @@ class _progress:
         if self.bar is not None:
             self.bar.stop()
         return False
+
+
+def _read_inputs(data, engine, inputs, weights, dtype):
+    """The rows select fits: one input (the local engine), or with --engine dask the files and
+    globs given, read one by one and stacked (their feature columns must match)."""
+    import numpy as np
+
+    from ..errors import DataError
+
+    if engine == "local":
+        return read_features(data[0], inputs, weights=weights, dtype=dtype)
+    from ..io.dask_tables import expand_paths
+
+    parts = [read_features(path, inputs, weights=weights, dtype=dtype) for path in expand_paths(data)]
+    names = parts[0][1]
+    for path, (_, other, _) in zip(expand_paths(data), parts):
+        if other != names:
+            raise DataError(f"{path} has the columns {', '.join(other)}, not {', '.join(names)}")
+    w = np.concatenate([p[2] for p in parts]) if weights else None
+    return np.vstack([p[0] for p in parts]), names, w
 
 
 def _check_memory(X, k_list, types, jobs, max_memory) -> None:
