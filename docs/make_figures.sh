@@ -17,12 +17,16 @@ trap 'rm -rf "$work"' EXIT
 "$gmmcli" plot "$work/stretched.joblib" sample_data/stretched.csv -o docs/stretched.png \
     --title "stretched blobs: 4 full-covariance components"
 
+# The notebook's k-means figure: labels and farthest-point circles on the stretched blobs
+"$gmmcli" plot sample_data/stretched.csv --kmeans 4 --seed 2018 -o docs/stretched-kmeans.png \
+    --title "stretched blobs: k-means, 4 clusters (circles reach each cluster's farthest point)"
+
 # Density estimation: 16 components on the moons, with 400 generated points on top
 "$gmmcli" fit sample_data/moons.csv -k 16 --seed 0 -o "$work/moons16.joblib"
 "$gmmcli" plot "$work/moons16.joblib" sample_data/moons.csv --no-labels --samples 400 --seed 1 \
     -o docs/moons16.png --title "moons: 16 components and 400 generated points"
 
 # The digits generative model, with the notebook's settings (150 components, seed 0)
-"$gmmcli" digits-demo --out-dir "$work/digits"
+"$gmmcli" digits-demo -o "$work/digits"
 cp "$work/digits/digits_original.png" "$work/digits/digits_generated.png" docs/
 chmod 644 docs/*.png

@@ -15,12 +15,12 @@ from typing import Annotated
 import typer
 import typer.core
 
-from . import __version__, console
-from .commands import check, compare, digits, fit, info, plot, sample, scoring, select
+from . import __version__, console, help
+from .commands import check, compare, completion, digits, fit, info, plot, sample, scoring, select
 from .errors import first_line
 
 
-class _Group(typer.core.TyperGroup):
+class _Group(help.Group):
     """The command group, with one change: errors Typer would handle its own way pass through.
 
     Typer's ``main`` turns EOFError into "Aborted", KeyboardInterrupt into a silent exit 130 and
@@ -41,14 +41,29 @@ class _PassThrough(BaseException):
         self.original = original
 
 
+EPILOG = """Examples:
+
+  gmmcli fit sample_data/blobs.csv -k 4 --exclude id --seed 0 -o blobs.joblib
+
+  gmmcli predict blobs.joblib sample_data/blobs.csv --keep id | head
+
+  gmmcli select sample_data/moons.csv -k 1-20 -t full --plot bic.png > grid.csv
+"""
+
 app = typer.Typer(
     name="gmmcli",
     cls=_Group,
     help="Fit, select, score and sample Gaussian mixture models from the shell.\n\n"
-    "Data goes to stdout, messages to stderr; exit codes are listed in the README.",
-    no_args_is_help=True,
+    "Data goes to stdout (or -o FILE), messages to stderr, one 'error:' line and an exit code "
+    "when something is wrong. Every command reads CSV or TSV from a file or - (stdin).\n\n"
+    "Run 'gmmcli COMMAND --help' for a command's options; 'man gmmcli' (docs/gmmcli.1) has them "
+    "all, and 'gmmcli completion bash|zsh|fish' prints a shell completion script.",
+    epilog=EPILOG,
+    no_args_is_help=False,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -66,23 +81,29 @@ def _global_options(
         bool, typer.Option("--verbose", "-v", help="Show tracebacks, for bug reports.")
     ] = False,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
     console.configure(quiet=quiet, verbose=verbose)
 
 
-app.command("fit", epilog=fit.EPILOG)(fit.fit)
-app.command("predict", epilog=scoring.EPILOGS["predict"])(scoring.predict)
-app.command("proba", epilog=scoring.EPILOGS["proba"])(scoring.proba)
-app.command("score", epilog=scoring.EPILOGS["score"])(scoring.score)
-app.command("info", epilog=info.EPILOG)(info.info)
-app.command("select", epilog=select.EPILOG)(select.select)
-app.command("sample", epilog=sample.EPILOG)(sample.sample)
-app.command("plot", epilog=plot.EPILOG)(plot.plot)
-app.command("digits-demo", epilog=digits.EPILOG)(digits.digits_demo)
-app.command("compare", epilog=compare.EPILOG)(compare.compare)
-app.command("check", epilog=check.EPILOG)(check.check)
+_COMMANDS = {
+    "fit": (fit.fit, fit.EPILOG),
+    "predict": (scoring.predict, scoring.EPILOGS["predict"]),
+    "proba": (scoring.proba, scoring.EPILOGS["proba"]),
+    "score": (scoring.score, scoring.EPILOGS["score"]),
+    "info": (info.info, info.EPILOG),
+    "select": (select.select, select.EPILOG),
+    "sample": (sample.sample, sample.EPILOG),
+    "plot": (plot.plot, plot.EPILOG),
+    "digits-demo": (digits.digits_demo, digits.EPILOG),
+    "compare": (compare.compare, compare.EPILOG),
+    "check": (check.check, check.EPILOG),
+    "completion": (completion.completion, completion.EPILOG),
+}
+for _name, (_function, _epilog) in _COMMANDS.items():
+    app.command(_name, cls=help.Command, epilog=_epilog)(_function)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -112,8 +133,15 @@ def _run(argv: list[str] | None) -> int:
     console.configure()  # no state from an earlier in-process run; the callback sets the flags
     command = typer.main.get_command(app)
     argv = _hoist_global_flags(command, sys.argv[1:] if argv is None else list(argv))
-    if not argv or "--help" in argv or "-h" in argv:
-        _plain_help_off_terminal()
+    if completion.COMPLETE_VAR in os.environ:  # the shell asks what to complete: Typer's classes answer
+        from typer._completion_classes import completion_init
+
+        completion_init()
+    elif not [a for a in argv if a not in _GLOBAL_FLAGS]:  # bare 'gmmcli': help, on stderr, exit 2
+        with typer.Context(command, info_name="gmmcli", **command.context_settings) as ctx:
+            if sys.stderr is not None:
+                print(command.get_help(ctx), end="", file=sys.stderr)
+        return 2
     try:
         try:
             result = command.main(args=argv, prog_name="gmmcli", standalone_mode=False)
@@ -201,20 +229,6 @@ def _hoist_global_flags(group, argv: list[str]) -> list[str]:
         (hoisted if token in _GLOBAL_FLAGS and token not in own else rest).append(token)
         i += 1
     return argv[:position] + hoisted + [argv[position]] + rest
-
-
-def _plain_help_off_terminal() -> None:
-    """Typer draws help with rich, which FORCE_COLOR or TTY_COMPATIBLE turn to escape codes
-    even in a pipe or a log file; gmmcli's rule is colour on a terminal only, and never with
-    NO_COLOR."""
-    if console.colour_allowed(sys.stdout):
-        return
-    try:
-        from typer import rich_utils
-    except ImportError:  # Typer without rich: plain help already
-        return
-    rich_utils.COLOR_SYSTEM = None
-    rich_utils.FORCE_TERMINAL = False
 
 
 @contextlib.contextmanager

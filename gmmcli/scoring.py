@@ -23,21 +23,32 @@ KINDS = ("predict", "proba", "score")
 NOISE_COLUMN = "p_noise"
 
 
-def score_block(model: Model, frame, kind: str, keep: list[str], dropna: bool, outlier_below=None):
+def score_block(
+    model: Model,
+    frame,
+    kind: str,
+    keep: list[str],
+    dropna: bool,
+    features: list[str] | None = None,
+    outlier_below: float | None = None,
+):
     """The output rows for one input block: the --keep columns, then the result columns.
 
     ``frame`` is a pandas DataFrame, or a ``PlainTable`` (a small plain input, read without
-    pandas): then the features are already numbers, and nothing is missing. ``outlier_below``
-    (a log-density, ``quantiles.threshold``) adds the column ``outlier``: 1 below it, else 0.
+    pandas): then the features are already numbers, and nothing is missing. ``features`` are
+    the input columns that hold the model's features, in its order (default: its names).
+    ``outlier_below`` (a log-density, ``quantiles.threshold``) adds the column ``outlier``: 1
+    below it, else 0.
     """
+    features = list(features or model.feature_names)
     if isinstance(frame, PlainTable):
-        X = frame.matrix(model.feature_names)
+        X = frame.matrix(features)
         out = frame.select(keep)
     else:
         import pandas as pd
 
-        numeric = tables.numeric_view(frame, [c for c in model.feature_names if c in keep])
-        X, kept = tables.feature_matrix(numeric, model.feature_names, dropna)
+        numeric = tables.numeric_view(frame, [c for c in features if c in keep])
+        X, kept = tables.feature_matrix(numeric, features, dropna)
         out = frame.loc[kept, keep].reset_index(drop=True) if keep else pd.DataFrame(index=range(len(X)))
     wlp = density.weighted_log_prob(X, model.params)
     if kind == "predict":
@@ -67,11 +78,18 @@ def score_table(
     header: bool = True,
     plain: bool = True,
     outlier_below: float | None = None,
+    columns: list[str] = (),
+    exclude: list[str] = (),
+    precision: int | None = None,
+    output_header: bool = True,
 ) -> int:
     """Stream ``source`` through the model into ``output``; return the number of rows written.
 
     ``plain`` lets a small plain input skip pandas (the same output, sooner); tests turn it off
-    to compare the two readers.
+    to compare the two readers. ``columns`` names the input columns that hold the model's
+    features, in the model's order (input whose names differ, a headerless one say);
+    ``exclude`` names columns the model must not read. ``precision`` rounds the floats written
+    to that many significant digits; ``output_header`` False writes no header line.
 
     With ``-o FILE`` the file appears only when every block has been written (atomic write);
     on stdout, rows already written stay written when a later block turns out to be bad.
@@ -85,6 +103,7 @@ def score_table(
         raise UsageError(
             f"--keep column {clash[0]!r} has the name of an output column; rename it in the input"
         )
+    features = feature_columns(model, list(columns), list(exclude))
     rows, first = 0, True
     with tables.output_stream(output) as fh:
         blocks = tables.read_blocks(
@@ -93,7 +112,7 @@ def score_table(
             block_rows,
             header=header,
             text_columns=keep,
-            plain_features=model.feature_names if plain else None,
+            plain_features=features if plain else None,
         )
         for block in blocks:
             if first:
@@ -102,9 +121,10 @@ def score_table(
                     raise UsageError(
                         f"--keep names unknown column {unknown[0]!r} "
                         f"(input has: {', '.join(map(str, block.columns))})"
+                        + tables.separator_hint(block.columns)
                     )
-            out = score_block(model, block, kind, keep, dropna, outlier_below)
-            tables.write_block(out, fh, fmt, header=first)
+            out = score_block(model, block, kind, keep, dropna, features, outlier_below)
+            tables.write_block(out, fh, fmt, header=first and output_header, precision=precision)
             first = False
             rows += len(out)
     return rows
@@ -126,6 +146,24 @@ def feature_blocks(
             yield block.matrix(names)
         else:
             yield tables.feature_matrix(block, names, dropna)[0]
+
+
+def feature_columns(model: Model, columns: list[str], exclude: list[str]) -> list[str]:
+    """The input columns to read the model's features from: --columns, in the model's order, or
+    the model's own names (none of them --exclude'd)."""
+    if columns:
+        if len(columns) != len(model.feature_names):
+            raise UsageError(
+                f"--columns names {len(columns)} columns, but the model has {len(model.feature_names)} "
+                f"features ({', '.join(model.feature_names)}): name one input column for each, in that order"
+            )
+        features = columns
+    else:
+        features = list(model.feature_names)
+    excluded = [c for c in features if c in exclude]
+    if excluded:
+        raise UsageError(f"--exclude {excluded[0]!r}: the model needs that column as a feature")
+    return features
 
 
 def _result_columns(model: Model, kind: str, outliers: bool = False) -> list[str]:

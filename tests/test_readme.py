@@ -43,3 +43,18 @@ def test_readme_sh_blocks_run(tmp_path):
         report = f"README block failed:\n{block}\n--- stderr:\n{proc.stderr[-3000:]}"
         assert proc.returncode == 0, report
         assert "error:" not in proc.stderr and "Traceback" not in proc.stderr, report
+    _assert_outputs_are_ignored(tmp_path)
+
+
+def _assert_outputs_are_ignored(folder: Path) -> None:
+    """Whatever the examples wrote next to sample_data/ is covered by .gitignore, so trying them
+    in a checkout leaves ``git status`` clean."""
+    if shutil.which("git") is None:
+        return
+    shutil.copy(ROOT / ".gitignore", folder / ".gitignore")
+    git = ["git", "-c", "init.defaultBranch=main", "-C", str(folder)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "sample_data", ".gitignore"], check=True)
+    status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True, check=True)
+    stray = [line for line in status.stdout.splitlines() if line.startswith("??")]
+    assert not stray, f"README examples leave files .gitignore does not cover: {stray}"

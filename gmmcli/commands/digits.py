@@ -6,11 +6,13 @@ from typing import Annotated
 
 import typer
 
+from .options import JobsOpt, SeedOpt
+
 EPILOG = """Examples:
 
-  gmmcli digits-demo                       # 150 components, about half a minute
+  gmmcli digits-demo                       # 150 components, seconds to a minute
 
-  gmmcli digits-demo -k 20 --seed 1 --out-dir /tmp/digits
+  gmmcli digits-demo -k 20 --seed 1 -o /tmp/digits
 
   gmmcli digits-demo --sweep --jobs 2      # also the AIC curve over k = 1, 11, ..., 191
 """
@@ -20,19 +22,18 @@ def digits_demo(
     out_dir: Annotated[
         str,
         typer.Option(
+            "--output",
+            "-o",
             "--out-dir",
             "-O",
             metavar="DIR",
-            help="Folder for the PNGs, model and summary (created if missing).",
+            help="Folder for the PNGs, model and summary (created if missing). -O/--out-dir: the same.",
         ),
     ] = "digits-demo",
     n_components: Annotated[
         int, typer.Option("--n-components", "-k", metavar="N", help="Mixture components.")
     ] = 150,
-    seed: Annotated[
-        int | None,
-        typer.Option("--seed", help="Seed for PCA, EM and sampling; the same seed gives the same files."),
-    ] = 0,
+    seed: SeedOpt = 0,
     n_samples: Annotated[
         int,
         typer.Option(
@@ -49,21 +50,12 @@ def digits_demo(
             "--sweep", help="Also run the AIC sweep (k = 1, 11, ..., 191) and write digits_aic.png."
         ),
     ] = False,
-    jobs: Annotated[
-        int | None,
-        typer.Option(
-            "--jobs",
-            "-j",
-            metavar="N",
-            help="Parallel fits in the sweep (default: all cores).",
-            show_default=False,
-        ),
-    ] = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """Fit a GMM to scikit-learn's bundled 8x8 digits in PCA space and draw new digits from it.
 
     Writes digits_original.png, digits_generated.png (10x10 grids), digits_gmm.joblib (the model,
-    in PCA space) and digits_summary.json into --out-dir; progress goes to stderr.
+    in PCA space) and digits_summary.json into the -o folder; progress goes to stderr.
     """
     from .. import console
     from ..digits import DigitsSettings, run_digits_demo

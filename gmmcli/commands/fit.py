@@ -16,6 +16,8 @@ from .options import (
     DtypeOpt,
     EngineOpt,
     ExcludeOpt,
+    Inputs,
+    JobsOpt,
     MaxIterOpt,
     MaxMemoryOpt,
     NoHeaderOpt,
@@ -25,7 +27,10 @@ from .options import (
     TolOpt,
     WeightsOpt,
     WorkerMemoryOpt,
+    choices,
+    covariance_names,
     parse_names,
+    read_features,
 )
 
 EPILOG = """Examples:
@@ -73,6 +78,7 @@ def fit(
             help="Covariance model: full, tied, diag, spherical, or one of mclust's 14 "
             "(EII ... VVV; see README). [default: full; with --init-model, its model]",
             show_default=False,
+            autocompletion=covariance_names,
         ),
     ] = None,
     n_init: Annotated[
@@ -82,7 +88,13 @@ def fit(
     tol: TolOpt = 1e-3,
     reg_covar: RegCovarOpt = 1e-6,
     init: Annotated[
-        str, typer.Option("--init", metavar="kmeans|k-means++|random|random_from_data", help="How EM starts.")
+        str,
+        typer.Option(
+            "--init",
+            metavar="METHOD",
+            help="How EM starts: kmeans, k-means++, random or random_from_data.",
+            autocompletion=choices("kmeans", "k-means++", "random", "random_from_data"),
+        ),
     ] = "kmeans",
     seed: SeedOpt = None,
     columns: ColumnsOpt = None,
@@ -90,10 +102,7 @@ def fit(
     dropna: DropnaOpt = False,
     weights: WeightsOpt = None,
     dtype: DtypeOpt = "float64",
-    jobs: Annotated[
-        int,
-        typer.Option("--jobs", "-j", metavar="N", help="Run the --n-init restarts on N worker processes."),
-    ] = 1,
+    jobs: JobsOpt = None,
     delimiter: DelimiterOpt = None,
     no_header: NoHeaderOpt = False,
     max_memory: MaxMemoryOpt = None,
@@ -153,20 +162,34 @@ def fit(
         raise UsageError("a model is binary: give -o a file name, not stdout")
     if max_memory:
         memory.parse_size(max_memory)  # a bad size is a usage error before any work
-    check_engine(engine, data, scheduler, no_header=no_header, max_memory=max_memory, jobs=jobs > 1)
-    inputs = dict(columns=columns, exclude=exclude, weights=weights, dropna=dropna, delimiter=delimiter)
+    check_engine(
+        engine,
+        data,
+        scheduler,
+        no_header=no_header,
+        max_memory=max_memory,
+        jobs=jobs is not None and jobs > 1,
+    )
+    if jobs is None:  # all cores, as everywhere; fit uses at most one per --n-init restart
+        from ..engine.cpus import available_cores
+
+        jobs = available_cores()
+    jobs = min(jobs, settings.n_init)
+
     if engine == "dask":
+        inputs = dict(columns=columns, exclude=exclude, weights=weights, dropna=dropna, delimiter=delimiter)
         model, result = _fit_on_dask(data, settings, scheduler, worker_memory, **inputs)
     else:
+        inputs = Inputs(delimiter, no_header, columns, exclude, dropna)
         model, result = _fit_here(
             data[0],
             settings,
             jobs,
-            no_header=no_header,
+            inputs,
+            weights=weights,
             max_memory=max_memory,
             previous=previous,
             noise=noise,
-            **inputs,
         )
     if previous is not None:
         model.meta["warm_start"] = {
@@ -215,37 +238,13 @@ def extras_note(model) -> str:
     return note
 
 
-def _fit_here(
-    source,
-    settings,
-    jobs,
-    *,
-    columns,
-    exclude,
-    weights,
-    dropna,
-    delimiter,
-    no_header,
-    max_memory,
-    previous=None,
-    noise=False,
-):
+def _fit_here(source, settings, jobs, inputs: Inputs, *, weights, max_memory, previous=None, noise=False):
     """The local engine: read the table into memory and fit (memory and rows checked first)."""
     import numpy as np
 
     from .. import fitting
-    from ..io import training
 
-    X, names, w = training.read_training_data(
-        source,
-        delimiter,
-        not no_header,
-        columns=parse_names(columns),
-        exclude=parse_names(exclude),
-        weights=weights,
-        dropna=dropna,
-        dtype=np.dtype(settings.dtype),
-    )
+    X, names, w = read_features(source, inputs, weights=weights, dtype=np.dtype(settings.dtype))
     init_params = None
     if previous is not None:
         X, names, init_params = fitting.warm_start(previous, X, names, settings, noise)

@@ -1,10 +1,34 @@
-"""Options shared by several commands, defined once so they read the same everywhere."""
+"""Options shared by several commands, defined once so they read the same everywhere.
+
+Every command that reads data takes the five input options (``INPUT_OPTIONS``: --no-header,
+-d, --columns, --exclude, --dropna); every command that writes a table takes -o, --format,
+--precision and --no-output-header. tests/test_shell_manners.py checks that each command has
+them, spelled and explained alike.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
+
+
+def covariance_names(incomplete: str) -> list[str]:
+    """Shell completion of -t: scikit-learn's four names and mclust's fourteen."""
+    from ..engine import covariance
+
+    return choices(*covariance.SKLEARN_TYPES, *covariance.MODEL_NAMES)(incomplete)
+
+
+def choices(*values: str):
+    """Shell completion of an option's choices (``typer.Option(autocompletion=choices(...))``)."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [v for v in values if v.startswith(incomplete)]
+
+    return complete
+
 
 DataArg = Annotated[
     str, typer.Argument(metavar="DATA", help="Input CSV/TSV file, or - for stdin.", show_default=False)
@@ -33,7 +57,27 @@ OutputOpt = Annotated[
 FormatOpt = Annotated[
     str,
     typer.Option(
-        "--format", "-f", metavar="csv|tsv|json", help="Output format; json is one object per line."
+        "--format",
+        "-f",
+        metavar="csv|tsv|json",
+        help="Output format; json is one object per line.",
+        autocompletion=choices("csv", "tsv", "json"),
+    ),
+]
+PrecisionOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--precision",
+        metavar="N",
+        help="Write floats with N significant digits (default: all 17, exact round trip).",
+        show_default=False,
+    ),
+]
+NoOutputHeaderOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-output-header",
+        help="Write no header line (csv, tsv). Not --no-header: that one is about the input.",
     ),
 ]
 ColumnsOpt = Annotated[
@@ -42,7 +86,7 @@ ColumnsOpt = Annotated[
         "--columns",
         "-c",
         metavar="A,B",
-        help="Fit on these columns only (comma-separated names).",
+        help="Use these input columns only (comma-separated names; headerless: x0,x1,...).",
         show_default=False,
     ),
 ]
@@ -52,7 +96,7 @@ ExcludeOpt = Annotated[
         "--exclude",
         "-x",
         metavar="A,B",
-        help="Leave these columns out (ids, labels, text).",
+        help="Leave these input columns out (ids, labels, text).",
         show_default=False,
     ),
 ]
@@ -74,13 +118,26 @@ DelimiterOpt = Annotated[
         "--delimiter",
         "-d",
         metavar="CHAR",
-        help="Field separator (default: tab for .tsv, else comma).",
+        help="Field separator: , ; | or tab (default: comma for .csv, tab for .tsv, else sniffed "
+        "from the first lines: comma, tab, semicolon or pipe).",
         show_default=False,
     ),
 ]
 SeedOpt = Annotated[
     int | None,
-    typer.Option("--seed", help="Random seed; the same seed gives the same output.", show_default=False),
+    typer.Option(
+        "--seed", metavar="N", help="Random seed; the same seed gives the same output.", show_default=False
+    ),
+]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        metavar="N",
+        help="Fits in parallel (default: all cores; 1: one at a time). The result does not depend on it.",
+        show_default=False,
+    ),
 ]
 NoHeaderOpt = Annotated[
     bool,
@@ -109,7 +166,10 @@ WeightsOpt = Annotated[
 DtypeOpt = Annotated[
     str,
     typer.Option(
-        "--dtype", metavar="float64|float32", help="Precision of the data in memory; float32 halves it."
+        "--dtype",
+        metavar="float64|float32",
+        help="Precision of the data in memory; float32 halves it.",
+        autocompletion=choices("float64", "float32"),
     ),
 ]
 EngineOpt = Annotated[
@@ -118,6 +178,7 @@ EngineOpt = Annotated[
         "--engine",
         metavar="local|dask",
         help="local: in this process; dask: partition by partition on a Dask cluster (out of core).",
+        autocompletion=choices("local", "dask"),
     ),
 ]
 SchedulerOpt = Annotated[
@@ -196,3 +257,76 @@ OPTION_NAMES = {
 def parse_names(text: str | None) -> list[str]:
     """'a,b , c' -> ['a', 'b', 'c']; None or '' -> []."""
     return [n.strip() for n in text.split(",") if n.strip()] if text else []
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The five input options, as a command received them."""
+
+    delimiter: str | None = None
+    no_header: bool = False
+    columns: str | None = None
+    exclude: str | None = None
+    dropna: bool = False
+
+    @property
+    def header(self) -> bool:
+        return not self.no_header
+
+    @property
+    def column_list(self) -> list[str]:
+        return parse_names(self.columns)
+
+    @property
+    def exclude_list(self) -> list[str]:
+        return parse_names(self.exclude)
+
+
+#: The options of ``Inputs``, by parameter name (a test checks every data command has them).
+INPUT_OPTIONS = {
+    "no_header": "--no-header",
+    "delimiter": "--delimiter",
+    "columns": "--columns",
+    "exclude": "--exclude",
+    "dropna": "--dropna",
+}
+#: The options of every command that writes a table.
+OUTPUT_OPTIONS = {
+    "output": "--output",
+    "fmt": "--format",
+    "precision": "--precision",
+    "no_output_header": "--no-output-header",
+}
+
+
+def check_precision(precision: int | None) -> None:
+    from ..errors import UsageError
+
+    if precision is not None and not 1 <= precision <= 17:
+        raise UsageError(f"--precision must be 1 to 17 significant digits, got {precision}")
+
+
+def read_features(source: str, inputs: Inputs, *, weights: str | None = None, dtype=None):
+    """What fit, select and plot train or draw on: (X, names, weights) from ``source``, with a
+    warning for each feature that looks like a row id."""
+    import numpy as np
+
+    from .. import console
+    from ..io import training
+
+    X, names, w = training.read_training_data(
+        source,
+        inputs.delimiter,
+        inputs.header,
+        columns=inputs.column_list,
+        exclude=inputs.exclude_list,
+        weights=weights,
+        dropna=inputs.dropna,
+        dtype=np.float64 if dtype is None else dtype,
+    )
+    for name in training.row_id_columns(X, names):
+        console.warn(
+            f"column {name!r} looks like a row id (distinct whole numbers in order); "
+            f"it is used as a feature: leave it out with --exclude {name}"
+        )
+    return X, names, w

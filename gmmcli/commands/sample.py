@@ -6,13 +6,15 @@ from typing import Annotated
 
 import typer
 
-from .options import FormatOpt, ModelArg, OutputOpt, SeedOpt
+from .options import FormatOpt, ModelArg, NoOutputHeaderOpt, OutputOpt, PrecisionOpt, SeedOpt, check_precision
 
 EPILOG = """Examples:
 
   gmmcli sample moons16.joblib -n 400 --seed 1 -o generated.csv
 
   gmmcli sample model.joblib -n 5 --with-component --format json
+
+  gmmcli sample model.joblib -n 1000 --precision 4 --no-output-header > points.csv
 """
 
 COMPONENT_COLUMN = "component"
@@ -33,6 +35,8 @@ def sample(
     ] = False,
     output: OutputOpt = None,
     fmt: FormatOpt = "csv",
+    precision: PrecisionOpt = None,
+    no_output_header: NoOutputHeaderOpt = False,
 ) -> None:
     """Draw N new points from MODEL, one row each, under the model's feature names.
 
@@ -44,6 +48,7 @@ def sample(
     from ..model import load_model
 
     tables.check_format(fmt)
+    check_precision(precision)
     if n_samples < 1:
         raise UsageError(f"-n must be at least 1, got {n_samples}")
     m = load_model(model)
@@ -59,4 +64,4 @@ def sample(
     frame = pd.DataFrame(X, columns=m.feature_names)
     if with_component:
         frame[COMPONENT_COLUMN] = components
-    tables.write_table(frame, output, fmt)
+    tables.write_table(frame, output, fmt, header=not no_output_header, precision=precision)

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from .options import (
+    ColumnsOpt,
     DataFilesArg,
     DelimiterOpt,
     DropnaOpt,
     EngineOpt,
+    ExcludeOpt,
     FormatOpt,
+    Inputs,
     KeepOpt,
     ModelArg,
     NoHeaderOpt,
+    NoOutputHeaderOpt,
     OutliersOpt,
     OutputOpt,
+    PrecisionOpt,
     SchedulerOpt,
     WorkerMemoryOpt,
+    check_precision,
     parse_names,
 )
 
@@ -25,11 +31,18 @@ _DASK_NOTE = (
 
 _EXAMPLES = {
     "predict": "Example:\n\n  cat data.csv | gmmcli predict model.joblib - --keep id | head",
-    "proba": "Example:\n\n  gmmcli proba model.joblib data.csv -o proba.csv",
+    "proba": "Examples:\n\n  gmmcli proba model.joblib data.csv -o proba.csv\n\n"
+    "  gmmcli proba model.joblib data.csv --precision 3 --no-output-header | head",
     "score": "Example (flag the least likely rows):\n\n"
     "  gmmcli score model.joblib data.csv --keep id | sort -t, -k2 -g | head",
 }
-EPILOGS = {kind: text + _DASK_NOTE for kind, text in _EXAMPLES.items()}
+
+
+_COLUMNS_NOTE = (
+    "\n\nFeatures are read from the input columns of the model's feature names; --columns A,B "
+    "names other input columns to read them from, in the model's order."
+)
+EPILOGS = {kind: text + _DASK_NOTE + _COLUMNS_NOTE for kind, text in _EXAMPLES.items()}
 
 
 def _run(
@@ -38,10 +51,10 @@ def _run(
     data,
     output,
     fmt,
+    precision,
+    output_header,
     keep,
-    dropna,
-    delimiter,
-    no_header,
+    inputs: Inputs,
     engine,
     scheduler,
     worker_memory,
@@ -54,16 +67,35 @@ def _run(
     from .engine_choice import check_engine
 
     tables.check_format(fmt)
+    check_precision(precision)
     if outliers is not None:
         quantiles.check_level(outliers)
         if engine == "dask":
             raise UsageError("--outliers is not available with --engine dask")
-    check_engine(engine, data, scheduler, no_header=no_header)
+    check_engine(
+        engine,
+        data,
+        scheduler,
+        no_header=inputs.no_header,
+        columns=inputs.columns,
+        exclude=inputs.exclude,
+        precision=precision is not None,
+        no_output_header=not output_header,
+    )
     model = load_model(model_path)
     limit = None if outliers is None else quantiles.threshold(model, outliers)
     if engine == "dask":
         _run_on_dask(
-            kind, model, data, output, fmt, parse_names(keep), dropna, delimiter, scheduler, worker_memory
+            kind,
+            model,
+            data,
+            output,
+            fmt,
+            parse_names(keep),
+            inputs.dropna,
+            inputs.delimiter,
+            scheduler,
+            worker_memory,
         )
         return
     from ..scoring import score_table
@@ -73,11 +105,15 @@ def _run(
         data[0],
         kind,
         keep=parse_names(keep),
-        dropna=dropna,
+        dropna=inputs.dropna,
         output=output,
         fmt=fmt,
-        delimiter=delimiter,
-        header=not no_header,
+        delimiter=inputs.delimiter,
+        header=inputs.header,
+        columns=inputs.column_list,
+        exclude=inputs.exclude_list,
+        precision=precision,
+        output_header=output_header,
         outlier_below=limit,
     )
 
@@ -97,98 +133,52 @@ def _run_on_dask(kind, model, data, out_dir, fmt, keep, dropna, delimiter, sched
     console.info(f"{kind}: {rows} rows in {files} files -> {out_dir}")
 
 
-def predict(
-    model: ModelArg,
-    data: DataFilesArg,
-    output: OutputOpt = None,
-    fmt: FormatOpt = "csv",
-    keep: KeepOpt = None,
-    dropna: DropnaOpt = False,
-    delimiter: DelimiterOpt = None,
-    no_header: NoHeaderOpt = False,
-    engine: EngineOpt = "local",
-    scheduler: SchedulerOpt = None,
-    worker_memory: WorkerMemoryOpt = "auto",
-    outliers: OutliersOpt = None,
-) -> None:
-    """Label each row of DATA with its most probable component (column 'label').
+def _command(kind: str, summary: str):
+    """predict, proba and score take the same options; only what they write differs."""
 
-    A model fitted with --noise labels the rows its noise component explains best -1.
-    """
-    _run(
-        "predict",
-        model,
-        data,
-        output,
-        fmt,
-        keep,
-        dropna,
-        delimiter,
-        no_header,
-        engine,
-        scheduler,
-        worker_memory,
-        outliers,
-    )
+    def command(
+        model: ModelArg,
+        data: DataFilesArg,
+        output: OutputOpt = None,
+        fmt: FormatOpt = "csv",
+        precision: PrecisionOpt = None,
+        no_output_header: NoOutputHeaderOpt = False,
+        keep: KeepOpt = None,
+        no_header: NoHeaderOpt = False,
+        delimiter: DelimiterOpt = None,
+        columns: ColumnsOpt = None,
+        exclude: ExcludeOpt = None,
+        dropna: DropnaOpt = False,
+        engine: EngineOpt = "local",
+        scheduler: SchedulerOpt = None,
+        worker_memory: WorkerMemoryOpt = "auto",
+        outliers: OutliersOpt = None,
+    ) -> None:
+        _run(
+            kind,
+            model,
+            data,
+            output,
+            fmt,
+            precision,
+            not no_output_header,
+            keep,
+            Inputs(delimiter, no_header, columns, exclude, dropna),
+            engine,
+            scheduler,
+            worker_memory,
+            outliers,
+        )
 
-
-def proba(
-    model: ModelArg,
-    data: DataFilesArg,
-    output: OutputOpt = None,
-    fmt: FormatOpt = "csv",
-    keep: KeepOpt = None,
-    dropna: DropnaOpt = False,
-    delimiter: DelimiterOpt = None,
-    no_header: NoHeaderOpt = False,
-    engine: EngineOpt = "local",
-    scheduler: SchedulerOpt = None,
-    worker_memory: WorkerMemoryOpt = "auto",
-) -> None:
-    """Membership probability of each row in each component (columns p0, p1, ...)."""
-    _run(
-        "proba",
-        model,
-        data,
-        output,
-        fmt,
-        keep,
-        dropna,
-        delimiter,
-        no_header,
-        engine,
-        scheduler,
-        worker_memory,
-    )
+    command.__name__ = command.__qualname__ = kind
+    command.__doc__ = summary
+    return command
 
 
-def score(
-    model: ModelArg,
-    data: DataFilesArg,
-    output: OutputOpt = None,
-    fmt: FormatOpt = "csv",
-    keep: KeepOpt = None,
-    dropna: DropnaOpt = False,
-    delimiter: DelimiterOpt = None,
-    no_header: NoHeaderOpt = False,
-    engine: EngineOpt = "local",
-    scheduler: SchedulerOpt = None,
-    worker_memory: WorkerMemoryOpt = "auto",
-    outliers: OutliersOpt = None,
-) -> None:
-    """Log-density of each row under the model (column 'log_density')."""
-    _run(
-        "score",
-        model,
-        data,
-        output,
-        fmt,
-        keep,
-        dropna,
-        delimiter,
-        no_header,
-        engine,
-        scheduler,
-        worker_memory,
-        outliers,
-    )
+predict = _command(
+    "predict",
+    "Label each row of DATA with its most probable component (column 'label').\n\n"
+    "A model fitted with --noise labels the rows its noise component explains best -1.",
+)
+proba = _command("proba", "Membership probability of each row in each component (columns p0, p1, ...).")
+score = _command("score", "Log-density of each row under the model (column 'log_density').")

@@ -12,18 +12,28 @@ from .. import console
 from .options import (
     AlignToOpt,
     ColumnsOpt,
-    DataArg,
+    DataFilesArg,
     DelimiterOpt,
     DropnaOpt,
+    DtypeOpt,
     EngineOpt,
     ExcludeOpt,
+    Inputs,
+    JobsOpt,
     MaxIterOpt,
+    MaxMemoryOpt,
+    NoHeaderOpt,
+    NoOutputHeaderOpt,
+    PrecisionOpt,
     RegCovarOpt,
     SchedulerOpt,
     TolOpt,
     WeightsOpt,
     WorkerMemoryOpt,
-    parse_names,
+    check_precision,
+    choices,
+    covariance_names,
+    read_features,
 )
 
 EPILOG = """Examples:
@@ -43,7 +53,7 @@ CRITERION_LABEL = {"bic": "BIC", "aic": "AIC", "cv": "CV log-likelihood"}
 
 
 def select(
-    data: DataArg,
+    data: DataFilesArg,
     ks: Annotated[
         str,
         typer.Option(
@@ -61,6 +71,7 @@ def select(
             metavar="all|MODEL,...",
             help="Covariance models to try, comma-separated: full, tied, diag, spherical "
             "or mclust names (EII ... VVV); all: mclust's fourteen models.",
+            autocompletion=covariance_names,
         ),
     ] = "all",
     n_init: Annotated[
@@ -102,6 +113,7 @@ def select(
             "--criterion",
             metavar="bic|aic|cv",
             help="What picks the winner: lowest BIC or AIC, or highest CV log-likelihood (needs --cv).",
+            autocompletion=choices("bic", "aic", "cv"),
         ),
     ] = "bic",
     fmt: Annotated[
@@ -112,6 +124,7 @@ def select(
             metavar="table|csv|tsv|json",
             help="Output on stdout; default: table on a terminal, else csv. json is one object per line.",
             show_default=False,
+            autocompletion=choices(*TABLE_FORMATS),
         ),
     ] = None,
     output: Annotated[
@@ -133,16 +146,16 @@ def select(
             show_default=False,
         ),
     ] = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option(
-            "--jobs",
-            "-j",
-            metavar="N",
-            help="Fits run in parallel (default: all cores; 1 runs in this process).",
-            show_default=False,
-        ),
-    ] = None,
+    jobs: JobsOpt = None,
+    precision: PrecisionOpt = None,
+    no_output_header: NoOutputHeaderOpt = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Exit 3 (and save no model) if the winning cell did not converge."),
+    ] = False,
+    max_memory: MaxMemoryOpt = None,
+    dtype: DtypeOpt = "float64",
+    no_header: NoHeaderOpt = False,
     columns: ColumnsOpt = None,
     exclude: ExcludeOpt = None,
     dropna: DropnaOpt = False,
@@ -159,10 +172,12 @@ def select(
     cross-validated log-likelihood, prints the grid and the winner, and can save the winning
     model and a criteria-versus-k plot.
     """
+    import numpy as np
+
+    from .. import memory
     from .. import selection as sel
     from .. import settings as st
-    from ..errors import UsageError
-    from ..io import training
+    from ..errors import NotConverged, UsageError
     from ..io.atomic import reject_unwritable
     from .engine_choice import check_engine
 
@@ -173,6 +188,9 @@ def select(
     st.check_em(n_init, tol, reg_covar, max_iter)
     st.check_seed(seed)
     st.check_jobs(jobs)
+    check_precision(precision)
+    if dtype not in st.DTYPES:
+        raise st.SettingError("dtype", f"unknown {{}} {dtype!r} (choose from {', '.join(st.DTYPES)})")
     fmt = fmt or ("table" if sys.stdout.isatty() else "csv")
     if fmt not in TABLE_FORMATS:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(TABLE_FORMATS)})")
@@ -181,7 +199,9 @@ def select(
             reject_unwritable(path)
     if output is not None and output == plot:
         raise UsageError("-o and --plot name the same file")
-    check_engine(engine, [data], scheduler)
+    if max_memory:
+        memory.parse_size(max_memory)  # a bad size is a usage error before any work
+    check_engine(engine, data, scheduler, no_header=no_header)
     if align_to is not None and output is None:
         raise UsageError("--align-to relabels the saved model: give -o MODEL too")
     reference = None
@@ -189,14 +209,9 @@ def select(
         from ..model import load_model
 
         reference = load_model(align_to)
-    X, names, w = training.read_training_data(
-        data,
-        delimiter,
-        columns=parse_names(columns),
-        exclude=parse_names(exclude),
-        weights=weights,
-        dropna=dropna,
-    )
+    inputs = Inputs(delimiter, no_header, columns, exclude, dropna)
+    X, names, w = _read_inputs(data, engine, inputs, weights, np.dtype(dtype))
+    _check_memory(X, k_list, types, jobs, max_memory)
 
     def run_sweep(backend):
         with _progress(len(k_list) * len(types)) as advance:
@@ -229,9 +244,15 @@ def select(
     try:
         winner = sel.best(cells, criterion)
     except Exception:
-        _write_grid(cells, fmt, None, criterion, types, k_list, cv)
+        _write_grid(cells, fmt, None, criterion, types, k_list, cv, precision, not no_output_header)
         _warn_failures(cells)
         raise
+    if strict and not winner.converged:
+        _write_grid(cells, fmt, winner, criterion, types, k_list, cv, precision, not no_output_header)
+        raise NotConverged(
+            f"the winning cell ({verdict(winner, criterion, cv)[6:]}) did not converge in {max_iter} "
+            "iterations (raise --max-iter or --tol); no model saved"
+        )
     # Files first (atomically): if one cannot be written, nothing has gone to stdout yet.
     if plot is not None:
         from ..plots.criteria import save_criteria_plot
@@ -250,7 +271,7 @@ def select(
             cv=cv,
         )
         _save_winner(X, names, w, winner, grid, output, reference, align_to)
-    _write_grid(cells, fmt, winner, criterion, types, k_list, cv)
+    _write_grid(cells, fmt, winner, criterion, types, k_list, cv, precision, not no_output_header)
     _warn_failures(cells)
     _warn_unconverged(cells, max_iter)
     console.info(verdict(winner, criterion, cv))
@@ -298,7 +319,43 @@ class _progress:
         return False
 
 
-def _write_grid(cells, fmt, winner, criterion, types, k_list, cv) -> None:
+def _read_inputs(data, engine, inputs, weights, dtype):
+    """The rows select fits: one input (the local engine), or with --engine dask the files and
+    globs given, read one by one and stacked (their feature columns must match)."""
+    import numpy as np
+
+    from ..errors import DataError
+
+    if engine == "local":
+        return read_features(data[0], inputs, weights=weights, dtype=dtype)
+    from ..io.dask_tables import expand_paths
+
+    parts = [read_features(path, inputs, weights=weights, dtype=dtype) for path in expand_paths(data)]
+    names = parts[0][1]
+    for path, (_, other, _) in zip(expand_paths(data), parts):
+        if other != names:
+            raise DataError(f"{path} has the columns {', '.join(other)}, not {', '.join(names)}")
+    w = np.concatenate([p[2] for p in parts]) if weights else None
+    return np.vstack([p[0] for p in parts]), names, w
+
+
+def _check_memory(X, k_list, types, jobs, max_memory) -> None:
+    """Refuse up front a grid whose largest fits would not fit in memory (--max-memory)."""
+    from .. import memory
+    from ..engine.cpus import available_cores
+
+    parallel = available_cores() if jobs is None else jobs
+    need = max(memory.fit_bytes(len(X), X.shape[1], max(k_list), t, parallel=parallel) for t in types)
+    memory.check_memory(
+        need,
+        max_memory,
+        what=f"{parallel} fits at a time, of up to {max(k_list)} components to {len(X)} rows x "
+        f"{X.shape[1]} columns",
+        advice="use fewer components (-k), fewer rows, fewer --jobs or --covariance-type diag",
+    )
+
+
+def _write_grid(cells, fmt, winner, criterion, types, k_list, cv, precision=None, header=True) -> None:
     from ..io import tables
 
     if fmt == "table":
@@ -308,7 +365,8 @@ def _write_grid(cells, fmt, winner, criterion, types, k_list, cv) -> None:
     from ..selection import FIELDS, records
 
     rows = records(cells)  # builtins, None for what a cell lacks: blank in CSV, null in JSON
-    tables.write_table(PlainTable({name: [r[name] for r in rows] for name in FIELDS}, len(rows)), None, fmt)
+    table = PlainTable({name: [r[name] for r in rows] for name in FIELDS}, len(rows))
+    tables.write_table(table, None, fmt, header=header, precision=precision)
 
 
 def _print_table(cells, winner, criterion, types, k_list, cv) -> None:

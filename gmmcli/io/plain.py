@@ -170,15 +170,18 @@ def numbers(column) -> np.ndarray | None:
     return values
 
 
-def write(table: PlainTable, fh, fmt: str, header: bool) -> None:
-    """CSV or TSV exactly as pandas' ``to_csv`` writes the same values (JSON is tables.py's)."""
+def write(table: PlainTable, fh, fmt: str, header: bool, precision: int | None = None) -> None:
+    """CSV or TSV exactly as pandas' ``to_csv`` writes the same values (JSON is tables.py's),
+    floats as ``%.{precision}g`` when given (pandas' ``float_format``)."""
     writer = csv.writer(
         fh, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n", quoting=csv.QUOTE_MINIMAL
     )
     if header:
         writer.writerow(table.columns)
-    writer.writerows(_nan_as_blank(row) for row in table.rows())
+    writer.writerows(_nan_as_blank(row, precision) for row in table.rows())
 
 
-def _nan_as_blank(row):
-    return ["" if isinstance(v, float) and v != v else v for v in row]
+def _nan_as_blank(row, precision: int | None = None):
+    if precision is None:
+        return ["" if isinstance(v, float) and v != v else v for v in row]
+    return [("" if v != v else f"%.{precision}g" % v) if isinstance(v, float) else v for v in row]

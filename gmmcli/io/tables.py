@@ -12,6 +12,7 @@ import contextlib
 import io
 import math
 import os
+import re
 import sys
 from collections.abc import Iterator
 
@@ -28,15 +29,74 @@ BLOCK_ROWS = 65_536
 _BZ2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")  # first block, or end of stream (an empty file)
 
 
-def _delimiter_for(source: str, delimiter: str | None) -> str:
+#: What -d may spell out; and the separators sniffed when -d is not given and the name says nothing.
+_NAMED_SEPARATORS = {"tab": "\t", "\\t": "\t", "\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+SNIFFED = (",", "\t", ";", "|")
+_SNIFF_LINES = 20
+_SNIFF_BYTES = 1 << 16
+
+
+def _delimiter_for(source: str, delimiter: str | None) -> str | None:
+    """The separator -d or the file's name gives; None when it must be sniffed from the text
+    (stdin, or a name without .csv/.tsv/.tab before any compression suffix)."""
     if delimiter:
-        if delimiter in ("\\t", "tab", "\t"):
-            return "\t"
+        if delimiter in _NAMED_SEPARATORS:
+            return _NAMED_SEPARATORS[delimiter]
         if len(delimiter) != 1 or delimiter in '"\r\n' or delimiter.isalnum() or delimiter in ".-+":
             raise UsageError(f"--delimiter must be one character like , ; | or tab, got {delimiter!r}")
         return delimiter
     name = source.removesuffix(".gz").removesuffix(".bz2").removesuffix(".xz")
-    return "\t" if name.endswith((".tsv", ".tab")) else ","
+    if name.endswith((".tsv", ".tab")):
+        return "\t"
+    return "," if name.endswith(".csv") else None
+
+
+def sniff_separator(head: bytes) -> str:
+    """Comma, tab, semicolon or pipe: the one that splits the first lines into the same number
+    (more than one) of fields, the most fields winning, comma first among equals; comma when
+    none does. Only complete lines count (the last one too if the text ends there)."""
+    text = head.decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    if len(lines) > 1:
+        lines.pop()  # cut off where the peek ended (or the empty string after the last newline)
+    lines = [line for line in lines[:_SNIFF_LINES] if line.strip()]
+    best, best_fields = ",", 1
+    for sep in SNIFFED:
+        counts = {line.count(sep) for line in lines}
+        if len(counts) == 1 and (fields := counts.pop() + 1) > best_fields:
+            best, best_fields = sep, fields
+    return best
+
+
+def separator_hint(columns) -> str:
+    """For an error naming a missing column: ' (the input has one column, 'id\\tx\\ty': is the
+    separator right? try -d tab)' when the header looks split on the wrong character, else ''."""
+    names = [str(c) for c in columns]
+    if len(names) != 1:
+        return ""
+    for sep, spelled in (("\t", "tab"), (";", ";"), ("|", "|"), (",", ",")):
+        if sep in names[0]:
+            return f" (the input has one column, {names[0]!r}: is the separator right? try -d '{spelled}')"
+    return ""
+
+
+def _looks_like_number(text: str) -> bool:
+    return bool(_NUMBER.fullmatch(text.strip()))
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def check_header(columns, source: str) -> None:
+    """A header line whose every field is a number is data: refuse it (exit 65), pointing at
+    --no-header, rather than name the features '1', '0.25', '6.48' and lose the first row."""
+    names = [str(c) for c in columns]
+    if names and all(_looks_like_number(n) for n in names):
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        raise DataError(
+            f"the first line of {_name(source)} is all numbers ({shown}), not column names: "
+            "if the input has no header line, use --no-header"
+        )
 
 
 def _check_readable(source: str) -> None:
@@ -153,7 +213,7 @@ class Reader:
         self, source: str, delimiter: str | None = None, header: bool = True, text_columns: list[str] = ()
     ):
         self.source = source
-        self.sep = _delimiter_for(source, delimiter)
+        self.sep = _delimiter_for(source, delimiter)  # None: sniffed from the first lines
         self.header = header
         self.text_columns = list(text_columns)
 
@@ -193,6 +253,7 @@ class Reader:
         except BaseException:
             self.close()
             raise
+        self._sniff(self.ahead)
         if len(self.ahead) > plain.PLAIN_BYTES:
             return None
         self.close()
@@ -209,6 +270,12 @@ class Reader:
             _check_readable(self.source)
             self.stream, self.raw = _open_binary(self.source)
             source = self.stream
+            if self.sep is None:
+                try:
+                    self._sniff(source.peek(_SNIFF_BYTES))
+                except OSError as exc:
+                    self.close()
+                    raise _read_error(self.source, exc) from None
         elif isinstance(self.stream, io.BytesIO):  # the whole input, read ahead
             source = self.stream
         else:  # its beginning, read ahead
@@ -233,6 +300,10 @@ class Reader:
         self.close()
         return self.rename(result)
 
+    def _sniff(self, head: bytes) -> None:
+        if self.sep is None:
+            self.sep = sniff_separator(head[:_SNIFF_BYTES])
+
     def close(self) -> None:
         """Close what we opened (never stdin itself)."""
         stream, raw = getattr(self, "stream", None), getattr(self, "raw", None)
@@ -250,9 +321,11 @@ class Reader:
             raw.close()
 
     def rename(self, frame):
-        """Headerless input: columns 0, 1, ... become x0, x1, ..."""
+        """Headerless input: columns 0, 1, ... become x0, x1, ...; a header must not be data."""
         if not self.header:
             frame.columns = [f"x{c}" for c in frame.columns]
+        else:
+            check_header(frame.columns, self.source)
         return frame
 
 
@@ -312,6 +385,8 @@ def read_blocks(
             else plain.parse(text, reader.sep, header, plain_features, reader.text_columns)
         )
         if block is not None:
+            if header:
+                check_header(block.columns, source)
             yield block
             return
     chunks = reader.open(block_rows)
@@ -344,7 +419,9 @@ def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
     """
     missing = [c for c in names if c not in frame.columns]
     if missing:
-        raise DataError(f"input has no column {missing[0]!r}, which the model needs")
+        raise DataError(
+            f"input has no column {missing[0]!r}, which the model needs{separator_hint(frame.columns)}"
+        )
     for name in names:
         kind = frame[name].dtype.kind
         if kind not in "biuf":
@@ -352,7 +429,7 @@ def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
                 f"column {name!r} is not numeric{_first_text(frame, name)} (exclude it with --exclude {name})"
             )
     X = frame[names].to_numpy(dtype=dtype)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # over: HUGE is inf in float32
         finite = (np.abs(X) <= HUGE).all(axis=1)  # False for NaN and inf too
     if not finite.all():
         if not dropna:
@@ -415,8 +492,11 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def write_block(frame, fh, fmt: str, header: bool) -> None:
-    """Write one block of output rows (a DataFrame or a PlainTable) to an open text stream."""
+def write_block(frame, fh, fmt: str, header: bool, precision: int | None = None) -> None:
+    """Write one block of output rows (a DataFrame or a PlainTable) to an open text stream.
+
+    ``precision``: floats with that many significant digits (``%.Ng``), else all of them.
+    """
     if fmt == "json":
         import json
 
@@ -425,21 +505,32 @@ def write_block(frame, fh, fmt: str, header: bool) -> None:
             frame.rows() if isinstance(frame, plain.PlainTable) else frame.itertuples(index=False, name=None)
         )
         for row in rows:
-            fh.write(json.dumps(dict(zip(columns, map(_plain, row)))) + "\n")
+            fh.write(json.dumps(dict(zip(columns, (_plain(v, precision) for v in row)))) + "\n")
     elif isinstance(frame, plain.PlainTable):
-        plain.write(frame, fh, fmt, header)
+        plain.write(frame, fh, fmt, header, precision)
     else:
-        frame.to_csv(fh, index=False, header=header, sep="\t" if fmt == "tsv" else ",", lineterminator="\n")
+        frame.to_csv(
+            fh,
+            index=False,
+            header=header,
+            sep="\t" if fmt == "tsv" else ",",
+            lineterminator="\n",
+            float_format=None if precision is None else f"%.{precision}g",
+        )
 
 
-def _plain(value):
-    """numpy scalars to builtins, so json writes floats with full round-trip precision.
+def _plain(value, precision: int | None = None):
+    """numpy scalars to builtins, so json writes floats with full round-trip precision (or
+    rounded to ``precision`` significant digits).
 
     NaN and infinities become null: json.dumps would write NaN/Infinity, which is not JSON.
     """
     value = value.item() if hasattr(value, "item") else value
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        if precision is not None:
+            return float(f"{value:.{precision}g}")
     return value
 
 
@@ -463,7 +554,9 @@ def output_stream(output: str | None):
         yield fh
 
 
-def write_table(frame, output: str | None, fmt: str) -> None:
+def write_table(
+    frame, output: str | None, fmt: str, *, header: bool = True, precision: int | None = None
+) -> None:
     """Write a whole table to stdout or atomically to a file."""
     with output_stream(output) as fh:
-        write_block(frame, fh, fmt, header=True)
+        write_block(frame, fh, fmt, header=header, precision=precision)

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import DataError, UsageError
 from . import plain
-from .tables import Reader, feature_matrix, read_frame
+from .tables import Reader, check_header, feature_matrix, read_frame, separator_hint
 
 
 def read_training_data(
@@ -27,6 +27,8 @@ def read_training_data(
         text = reader.read_small()
         table = None if text is None else plain.split(text, reader.sep, header)
         if table is not None:
+            if header:
+                check_header(table.columns, source)
             names = training_columns(table, columns, exclude, weights)
             values = [plain.numbers(table.data[n]) for n in names + ([weights] if weights else [])]
             if all(v is not None for v in values):
@@ -46,7 +48,10 @@ def choose_features(frame, columns: list[str], exclude: list[str]) -> list[str]:
     """The columns to fit on: --columns if given, else every column not --exclude'd."""
     missing = [c for c in columns + exclude if c not in frame.columns]
     if missing:
-        raise UsageError(f"unknown column {missing[0]!r} (input has: {', '.join(map(str, frame.columns))})")
+        raise UsageError(
+            f"unknown column {missing[0]!r} (input has: {', '.join(map(str, frame.columns))})"
+            + separator_hint(frame.columns)
+        )
     names = columns or [c for c in frame.columns if c not in exclude]
     names = [c for c in names if c not in exclude]
     if not names:
@@ -83,6 +88,7 @@ def training_columns(frame, columns: list[str], exclude: list[str], weights: str
         if weights not in frame.columns:
             raise UsageError(
                 f"unknown --weights column {weights!r} (input has: {', '.join(map(str, frame.columns))})"
+                + separator_hint(frame.columns)
             )
         if weights in columns:
             raise UsageError(f"column {weights!r} cannot be both a feature and the --weights column")
@@ -97,3 +103,21 @@ def checked_weights(w: np.ndarray, name: str) -> np.ndarray:
     if not w.sum() > 0:
         raise DataError(f"--weights column {name!r} sums to zero")
     return w
+
+
+#: Fewer rows than this are too few to call a column a row id.
+ROW_ID_MIN_ROWS = 10
+
+
+def row_id_columns(X: np.ndarray, names: list[str]) -> list[str]:
+    """The features that look like a row id: whole numbers, all distinct, in increasing or
+    decreasing order (1, 2, 3, ... or 1001, 1005, 1010, ...)."""
+    if len(X) < ROW_ID_MIN_ROWS:
+        return []
+    found = []
+    for j, name in enumerate(names):
+        column = X[:, j]
+        steps = np.diff(column)
+        if np.all(column == np.round(column)) and (np.all(steps > 0) or np.all(steps < 0)):
+            found.append(name)
+    return found

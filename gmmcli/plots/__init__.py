@@ -1,4 +1,4 @@
-"""matplotlib figures, drawn off-screen (Agg) and saved atomically as PNG.
+"""matplotlib figures, drawn off-screen (Agg) and saved atomically as PNG, SVG, PDF, ...
 
 One module per kind of figure: ``criteria`` (AIC/BIC curves), ``mixture`` (points and
 ellipses), ``images`` (digit grids). matplotlib is imported only when a figure is drawn.
@@ -24,13 +24,37 @@ def pyplot():
     return plt
 
 
-def save_png(fig, path, dpi: int = 100) -> None:
-    """Save a figure atomically and free it."""
+#: The formats a figure is written in, by the output's extension (what matplotlib's Agg canvas
+#: writes without extra libraries beyond Pillow, which matplotlib requires).
+FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "tif", "tiff", "webp", "eps", "ps")
+
+
+def figure_format(path) -> str:
+    """The format of a figure file, from its name: 'blobs.svg' -> 'svg'. A name without a known
+    extension is a usage error (never PNG bytes in a .jpg2 file)."""
+    from ..errors import UsageError
+
+    name = os.path.basename(str(path))
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if ext not in FORMATS:
+        raise UsageError(
+            f"cannot tell the figure format of {name!r}: end the name in .png, .svg or .pdf "
+            f"(also {', '.join('.' + f for f in FORMATS[3:])})"
+        )
+    return ext
+
+
+def save_figure(fig, path, dpi: int = 100) -> None:
+    """Save a figure atomically, in the format its name says, and free it."""
     from ..io.atomic import atomic_path
 
+    fmt = figure_format(path)
     plt = pyplot()
     try:
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, format="png", dpi=dpi)
+        with atomic_path(path, suffix="." + fmt) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=dpi)
     finally:
         plt.close(fig)
+
+
+save_png = save_figure  # the name digits and select use; every figure follows its file name

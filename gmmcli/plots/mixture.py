@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine.params import MixtureParams
+from .points import FIGSIZE, PointStyle, draw_points, finish
 
 N_SIGMAS = (1, 2, 3)
 MAX_ALPHA = 0.2  # the notebook's w_factor: the heaviest component gets this opacity
-FIGSIZE = (8, 6)
+OUTLINE_ROWS = 2000  # from this many rows on, the 2-sigma ellipse is also outlined over the points
 
 
 def marginal_covariances(params: MixtureParams, i: int, j: int) -> np.ndarray:
@@ -46,6 +47,8 @@ def mixture_figure(
     samples: np.ndarray | None = None,
     color_by_label: bool = True,
     title: str | None = None,
+    style: PointStyle | None = None,
+    ellipses: bool = True,
 ):
     """Draw the figure and return it (save it with ``plots.save_png``).
 
@@ -54,14 +57,17 @@ def mixture_figure(
     params : the mixture; its means and covariances are projected onto ``pair``.
     points : (n, 2) the data in the two plotted features.
     labels : (n,) most probable component of each row (from all features, not just the pair).
-    certainty : (n,) max posterior probability of each row; point size is ``50 * certainty**2``.
+    certainty : (n,) max posterior probability of each row; with labels a point's size is
+        ``size * certainty**2`` (the notebook's ``50 * p_max**2`` at up to 400 rows), without
+        labels the size alone, as in the notebook's density figures.
     pair : indices of the plotted features in the model.
     names : axis labels.
     samples : optional (m, 2) generated points to overlay.
     color_by_label : colour points by label (viridis); False draws them in one colour.
+    style : point size, opacity and the most rows drawn (``points.PointStyle``).
+    ellipses : False draws the points alone.
     """
     from matplotlib.colors import Normalize
-    from matplotlib.patches import Ellipse
 
     from . import pyplot
 
@@ -70,13 +76,37 @@ def mixture_figure(
     k = params.n_components
     cmap = plt.get_cmap("viridis")
     norm = Normalize(vmin=0, vmax=max(k - 1, 1))
-    size = 50.0 * np.asarray(certainty) ** 2
-
+    style = style or PointStyle()
     if color_by_label:
-        ax.scatter(points[:, 0], points[:, 1], c=labels, cmap=cmap, norm=norm, s=size, zorder=2, label="data")
+        weights = np.asarray(certainty) ** 2
+        draw_points(ax, points, style, colours=labels, cmap=cmap, norm=norm, weights=weights)
     else:
-        ax.scatter(points[:, 0], points[:, 1], color="C0", s=size, zorder=2, label="data")
+        draw_points(ax, points, style)
+    if ellipses:
+        _draw_ellipses(ax, params, pair, cmap, norm, color_by_label, outline=len(points) >= OUTLINE_ROWS)
 
+    if samples is not None and len(samples):
+        ax.scatter(
+            samples[:, 0],
+            samples[:, 1],
+            marker="x",
+            s=14,
+            linewidths=0.8,
+            color="crimson",
+            zorder=3,
+            label=f"generated ({len(samples)})",
+        )
+        ax.legend(loc="best", markerscale=1.0)
+    finish(fig, ax, names, title)
+    return fig
+
+
+def _draw_ellipses(ax, params, pair, cmap, norm, color_by_label: bool, outline: bool) -> None:
+    """1, 2 and 3 sigma ellipses under the points, opacity by weight; with ``outline``, the
+    2-sigma one also as a line over them (dense points would hide the fill)."""
+    from matplotlib.patches import Ellipse
+
+    k = params.n_components
     means = params.means[:, list(pair)]
     covs = marginal_covariances(params, *pair)
     factor = MAX_ALPHA / float(params.weights.max())
@@ -96,29 +126,20 @@ def mixture_figure(
                     zorder=1,
                 )
             )
-
-    if samples is not None and len(samples):
-        ax.scatter(
-            samples[:, 0],
-            samples[:, 1],
-            marker="x",
-            s=14,
-            linewidths=0.8,
-            color="crimson",
-            zorder=3,
-            label=f"generated ({len(samples)})",
-        )
-        ax.legend(loc="best", markerscale=1.0)
-
-    ax.set_xlabel(names[0])
-    ax.set_ylabel(names[1])
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.autoscale_view()
-    ax.grid(True, alpha=0.3)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
+        if outline:
+            ax.add_patch(
+                Ellipse(
+                    means[c],
+                    2 * width,
+                    2 * height,
+                    angle=angle,
+                    facecolor="none",
+                    edgecolor="black",
+                    linewidth=0.8,
+                    alpha=0.7,
+                    zorder=3,
+                )
+            )
 
 
 def feature_pair(feature_names: list[str], x: str | None, y: str | None) -> tuple[int, int]:
@@ -127,7 +148,7 @@ def feature_pair(feature_names: list[str], x: str | None, y: str | None) -> tupl
     from ..errors import DataError, UsageError
 
     if len(feature_names) < 2:
-        raise DataError(f"plot needs a model with at least two features; this one has {len(feature_names)}")
+        raise DataError(f"plot needs at least two features; this one has {len(feature_names)}")
     for flag, name in (("--x", x), ("--y", y)):
         if name is not None and name not in feature_names:
             raise UsageError(f"unknown {flag} column {name!r} (model features: {', '.join(feature_names)})")
@@ -151,6 +172,8 @@ def model_figure(
     seed: int | None = None,
     color_by_label: bool = True,
     title: str | None = None,
+    style: PointStyle | None = None,
+    ellipses: bool = True,
 ):
     """``mixture_figure`` for a ``Model`` and its full feature matrix ``X``.
 
@@ -171,4 +194,6 @@ def model_figure(
         samples=samples,
         color_by_label=color_by_label,
         title=title,
+        style=style,
+        ellipses=ellipses,
     )
