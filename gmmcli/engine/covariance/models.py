@@ -15,6 +15,7 @@ the four the two orders give the same covariances.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,9 +64,11 @@ class CovarianceModel:
             return regularised
         sums = structure.scatter_sums(regularised, nk, d)
         warm = previous if structure.matrix else None
-        return constrained.estimate(
-            self.mclust, sums, nk, d=d, previous=warm, tol=INNER_TOL, max_iter=INNER_MAX_ITER
-        )
+        with warnings.catch_warnings():  # an inner loop cut at INNER_MAX_ITER: the next EM step goes on
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return constrained.estimate(
+                self.mclust, sums, nk, d=d, previous=warm, tol=INNER_TOL, max_iter=INNER_MAX_ITER
+            )
 
 
 #: mclust's order (``mclust.options("emModelNames")``), with scikit-learn's four names.
