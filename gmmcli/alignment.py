@@ -81,7 +81,7 @@ def match(a: Model, b: Model) -> Matching:
 def permuted(params, order: np.ndarray):
     """The same mixture with its components in ``order``: weights, means, covariances and
     precision factors together (a tied covariance is shared, so it stays as it is)."""
-    tied = params.structure.name == "tied"
+    tied = params.structure.shared
     return replace(
         params,
         weights=params.weights[order],

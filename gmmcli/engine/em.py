@@ -326,7 +326,7 @@ def initial_params(
     reg_covar: float = 1e-6,
     sample_weight: np.ndarray | None = None,
 ) -> MixtureParams:
-    """One initialisation exactly as scikit-learn's (see ``em_init``); consumes random_state."""
+    """One initialisation exactly as scikit-learn's (see ``starts``); consumes random_state."""
     X = _check_X(X, n_components)
     w = _check_weights(sample_weight, X.shape[0])
     data = _Data(X, w, covariance_type, n_components)

@@ -144,6 +144,7 @@ class _Matrix:
 class Full(_Matrix):
     name = "full"
     extra_row = False
+    shared = False  # one covariance for all components
 
     def cov_shape(self, k: int, d: int) -> tuple:
         return (k, d, d)
@@ -190,6 +191,7 @@ class Full(_Matrix):
 
 class Tied(_Matrix):
     name = "tied"
+    shared = True
     extra_row = True  # the moments of the data itself (responsibility one), for the data scatter
 
     def cov_shape(self, k: int, d: int) -> tuple:
@@ -240,6 +242,7 @@ class _Vector:
 
     extra_row = False
     matrix = False
+    shared = False
 
     def precision_cholesky(self, cov: np.ndarray) -> np.ndarray:
         if np.any(cov <= 0.0):
