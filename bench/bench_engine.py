@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_engine.py            # writes bench/RESULTS.md
     .venv/bin/python bench/bench_engine.py --quick    # fewer repeats, no file
+    .venv/bin/python bench/bench_engine.py --fourteen # gmmcli alone, mclust's 14 models (own section)
 
 Data: make_blobs(200_000, 10 features, 8 centers, random_state=0); 8 components. Every engine
 starts from the same initial parameters (sklearn gets them as weights_init/means_init/
@@ -18,6 +19,12 @@ timed both with its default BLAS threads and with BLAS at one thread, and the fa
 mlpack (``pip install mlpack``, not a project dependency) initialises with its own k-means and
 cannot be handed our start; its per-iteration time is (t(6) - t(1)) / 5 from the same seed,
 each the best of --repeats - 1 runs.
+
+--fourteen times gmmcli alone on the same data, k and start method for each of mclust's fourteen
+covariance models (the models interleaved in each repeat, default threads), reports each as a
+ratio to VVV's time in the same run (the 14-models target: none above 3x VVV) and the share of an
+iteration spent in ``m_step`` (timed inside the same runs, (M(20) - M(1)) / 19 like the
+iteration). It writes its own section of RESULTS.md and keeps the others.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import timed as _timed  # noqa: E402
 
-from gmmcli.engine import em  # noqa: E402
+from gmmcli.engine import covariance, em  # noqa: E402
 
 N, D, CENTERS, K = 200_000, 10, 8, 8
 LONG, SHORT = 20, 1
@@ -104,24 +111,63 @@ def _ours_run(X, start, max_iter):
     return em.run_em(X, start, tol=0.0, max_iter=max_iter).lower_bound
 
 
-def per_iteration(runs: dict, repeats: int, once=()) -> dict:
+def per_iteration(runs: dict, repeats: int, once=(), mstep=None) -> dict:
     """runs: name -> (fn(max_iter) -> lower bound, context factory). Interleaved repeats.
 
-    Runs named in ``once`` are timed in the first repeat only (to bound the total time).
+    Runs named in ``once`` are timed in the first repeat only (to bound the total time). With
+    ``mstep`` (a ``_MStepTimer``) each value is (s/iter, lower bound, M-step s/iter) instead.
     """
     best = {name: {LONG: np.inf, SHORT: np.inf} for name in runs}
+    best_m = {name: {LONG: np.inf, SHORT: np.inf} for name in runs}
     lower = {}
     for rep in range(repeats):
         for n_iter in (LONG, SHORT):
             for name, (fn, ctx) in runs.items():
                 if rep > 0 and name in once:
                     continue
+                if mstep is not None:
+                    mstep.total = 0.0
                 with ctx():
                     t, lb = _timed(lambda: fn(n_iter))
                 best[name][n_iter] = min(best[name][n_iter], t)
+                if mstep is not None:
+                    best_m[name][n_iter] = min(best_m[name][n_iter], mstep.total)
                 if n_iter == LONG:
                     lower[name] = lb
-    return {name: (max(b[LONG] - b[SHORT], 1e-9) / (LONG - SHORT), lower[name]) for name, b in best.items()}
+    out = {}
+    for name, b in best.items():
+        per = max(b[LONG] - b[SHORT], 1e-9) / (LONG - SHORT)
+        if mstep is None:
+            out[name] = (per, lower[name])
+        else:
+            m = best_m[name]
+            out[name] = (per, lower[name], max(m[LONG] - m[SHORT], 0.0) / (LONG - SHORT))
+    return out
+
+
+class _MStepTimer:
+    """Replaces the EM loop's ``m_step`` with one that adds its time to ``total``."""
+
+    def __init__(self):
+        self.total = 0.0
+        self._original = em.m_step
+
+    def __enter__(self):
+        original = self._original
+
+        def timed_m_step(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.total += time.perf_counter() - start
+
+        em.m_step = timed_m_step
+        return self
+
+    def __exit__(self, *exc):
+        em.m_step = self._original
+        return False
 
 
 def mlpack_per_iteration(X, diagonal: bool, repeats: int):
@@ -168,6 +214,144 @@ def blas_info() -> list[str]:
 
 
 OTHERS = "# Other benchmarks"
+ENGINE = "# EM engine benchmark"
+FOURTEEN = "# The fourteen covariance models"
+ITERATIVE = ("VEI", "VEV", "VEE", "EVE", "VVE")  # the models whose M-step iterates
+TARGET = 3.0  # the 14-models issue: no model above 3x VVV's time per iteration
+
+
+def write_section(path: Path, heading: str, lines: list[str]) -> None:
+    """Put ``lines`` (starting with ``heading``) in place of that section of ``path``, or before
+    the hand-written "Other benchmarks" when the file has no such section yet; keeps the rest."""
+    text = path.read_text() if path.exists() else ""
+    new = "\n".join(lines).rstrip("\n") + "\n"
+    parts = _sections(text)
+    for i, part in enumerate(parts):
+        if part.startswith(heading):
+            parts[i] = new
+            break
+    else:
+        at = next((i for i, part in enumerate(parts) if part.startswith(OTHERS)), len(parts))
+        parts.insert(at, new)
+    path.write_text("\n".join(part.rstrip("\n") + "\n" for part in parts if part.strip()))
+
+
+def _sections(text: str) -> list[str]:
+    """The file cut before each top-level "# " heading (any text before the first is its own part)."""
+    parts, current = [], []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("# ") and current:
+            parts.append("".join(current))
+            current = []
+        current.append(line)
+    if current:
+        parts.append("".join(current))
+    return parts
+
+
+def _command(argv) -> str:
+    args = sys.argv[1:] if argv is None else list(argv)
+    env = f"PYTHONPATH={os.environ['PYTHONPATH']} " if os.environ.get("PYTHONPATH") else ""
+    return f"{env}{sys.executable} bench/bench_engine.py {' '.join(args)}".rstrip()
+
+
+def _machine(load_before, load_after) -> str:
+    return (
+        f"- machine: `uname -m` = {platform.machine()}, {os.cpu_count()} CPUs (cores), "
+        f"load average {load_before[0]:.1f} at start, {load_after[0]:.1f} at end "
+        "(other engineers share the machine: timings are noisy)"
+    )
+
+
+def fourteen(args, repeats: int) -> int:
+    """gmmcli's ms per EM iteration for each of mclust's 14 models, as ratios to VVV's."""
+    from sklearn.datasets import make_blobs
+
+    t_start = time.perf_counter()
+    load_before = os.getloadavg()
+    X, _ = make_blobs(N, D, centers=CENTERS, random_state=0)
+    models = list(covariance.MODEL_NAMES)
+    print(
+        f"gmmcli, {len(models)} models, {N} x {D}, k = {K}, kmeans start (random_state=0), tol=0, "
+        f"ms/iter = (t({LONG}) - t({SHORT})) / {LONG - SHORT}, best of {repeats}, models interleaved "
+        f"(on {os.cpu_count()} shared cores; expect ~{22 * repeats + 15} s)",
+        flush=True,
+    )
+    starts = {}
+    for name in models:
+        starts[name] = em.initial_params(X, K, name, init="kmeans", random_state=0)
+    print(f"starts drawn ({time.perf_counter() - t_start:.0f} s)", flush=True)
+    runs = {name: (lambda it, s=start: _ours_run(X, s, it), _null) for name, start in starts.items()}
+    with _MStepTimer() as timer:
+        res = per_iteration(runs, repeats, mstep=timer)
+    vvv = res["VVV"][0]
+    rows = []
+    for name in models:
+        per, lb, m = res[name]
+        row = {
+            "model": name,
+            "sklearn": covariance.get(name).sklearn,
+            "ms": per * 1e3,
+            "ratio": per / vvv,
+            "mstep_ms": m * 1e3,
+            "share": min(m / per, 1.0),
+            "lb": lb,
+        }
+        rows.append(row)
+        flag = f"  ABOVE {TARGET:g}x VVV" if row["ratio"] > TARGET else ""
+        print(
+            f"{name} {('(' + row['sklearn'] + ')') if row['sklearn'] else '':12s} {row['ms']:7.1f} ms/iter"
+            f"  {row['ratio']:5.2f}x VVV   M-step {row['mstep_ms']:6.2f} ms/iter ({row['share']:5.1%})"
+            f"   lower bound {lb:.6f}{flag}",
+            flush=True,
+        )
+    above = [r["model"] for r in rows if r["ratio"] > TARGET]
+    elapsed = time.perf_counter() - t_start
+    load_after = os.getloadavg()
+    print(
+        f"above {TARGET:g}x VVV: {', '.join(above) if above else 'none'}; total benchmark time {elapsed:.0f} s",
+        flush=True,
+    )
+    if args.quick:
+        return 0
+
+    lines = [
+        FOURTEEN,
+        "",
+        f"- date: {_dt.datetime.now().isoformat(timespec='seconds')}",
+        _machine(load_before, load_after),
+        f"- python {platform.python_version()}, numpy {np.__version__}",
+        "- BLAS (threadpoolctl):",
+        *[f"  - {line}" for line in blas_info()],
+        f"- command: `{_command(args.argv)}` ({elapsed:.0f} s)",
+        "",
+        f"gmmcli alone, every model on the same data: make_blobs({N}, {D} features, {CENTERS} centers, "
+        f"random_state=0), {K} components, each model's own k-means start (`em.initial_params(X, {K}, "
+        f"model, init='kmeans', random_state=0)`), tol=0, default threads ({os.cpu_count()}, BLAS at "
+        f"one). ms per EM iteration = (t({LONG} iterations) - t({SHORT})) / {LONG - SHORT}, best of "
+        f"{repeats} runs, the fourteen models interleaved in each repeat; the ratio is to VVV's time in "
+        f"the same run (target of the 14-models issue: none above {TARGET:g}x). M-step: the time "
+        f"inside `m_step` in the same runs, (M({LONG}) - M({SHORT})) / {LONG - SHORT} (its runs' best), "
+        "as a share of the iteration; the iterative M-steps are marked *.",
+        "",
+        "| model | scikit-learn | ms/iter | / VVV | M-step ms/iter | M-step share | lower bound |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        star = "*" if r["model"] in ITERATIVE else ""
+        ratio = f"**{r['ratio']:.2f}x** (above {TARGET:g}x)" if r["ratio"] > TARGET else f"{r['ratio']:.2f}x"
+        lines.append(
+            f"| {r['model']}{star} | {r['sklearn'] or ''} | {r['ms']:.1f} | {ratio} | "
+            f"{r['mstep_ms']:.2f} | {r['share']:.1%} | {r['lb']:.6f} |"
+        )
+    lines += [
+        "",
+        f"Above {TARGET:g}x VVV: {', '.join(above) if above else 'none'}.",
+        "",
+    ]
+    write_section(Path(args.out), FOURTEEN, lines)
+    print(f"wrote {args.out}")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -175,9 +359,15 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="1 repeat, full only, no file")
     ap.add_argument("--no-mlpack", action="store_true")
+    ap.add_argument(
+        "--fourteen", action="store_true", help="gmmcli alone, mclust's 14 models, as ratios to VVV"
+    )
     ap.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
     args = ap.parse_args(argv)
+    args.argv = argv
     repeats = 1 if args.quick else args.repeats
+    if args.fourteen:
+        return fourteen(args, repeats)
     cov_types = ["full"] if args.quick else ["full", "diag", "tied", "spherical"]
 
     import sklearn
@@ -269,12 +459,10 @@ def main(argv=None) -> int:
 
     full = next(r for r in rows if r["cov"] == "full")
     lines = [
-        "# EM engine benchmark",
+        ENGINE,
         "",
         f"- date: {_dt.datetime.now().isoformat(timespec='seconds')}",
-        f"- machine: `uname -m` = {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"load average {load_before[0]:.1f} at start, {load_after[0]:.1f} at end "
-        "(other engineers share the machine: timings are noisy)",
+        _machine(load_before, load_after),
         f"- python {platform.python_version()}, numpy {np.__version__}, "
         f"scikit-learn {sklearn.__version__}" + (f", mlpack {_mlpack_version()}" if ml else ""),
         "- BLAS (threadpoolctl):",
@@ -326,11 +514,7 @@ def main(argv=None) -> int:
         lines.append("")
     elif not args.no_mlpack:
         lines += ["mlpack: not installed, skipped.", ""]
-    out = Path(args.out)
-    others = ""  # the other benchmarks' section, written by hand below ours: kept
-    if out.exists() and OTHERS in out.read_text():
-        others = OTHERS + out.read_text().split(OTHERS, 1)[1]
-    out.write_text("\n".join(lines) + ("\n" + others if others else ""))
+    write_section(Path(args.out), ENGINE, lines)  # the other sections (--fourteen's, by hand): kept
     print(f"wrote {args.out}")
     return 0
 
