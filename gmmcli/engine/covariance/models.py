@@ -24,11 +24,15 @@ from . import constrained
 from .structures import STRUCTURES
 
 #: Inner iterations of the iterative M-steps (VEI, VEV, VEE, EVE, VVE): relative change of the
-#: iterate at most INNER_TOL, warm-started from the last EM iteration. 1e-10 keeps them within
-#: 1e-9 of the fixed point (mclust stops on the objective's change at sqrt(eps), further off) at a
-#: fraction of the inner steps 1e-12 takes.
+#: iterate at most INNER_TOL. 1e-10 keeps them within 1e-9 of the fixed point (mclust stops on
+#: the objective's change at sqrt(eps), further off) at a fraction of the steps 1e-12 takes.
+#: Warm-started from the last EM iteration, at most WARM_MAX_ITER steps: where the common
+#: orientation is barely determined (EVE on near-spherical components) the MM steps crawl, and
+#: 1,000 of them bought 3e-9 nats per row over 100 while taking 73% of an iteration (bench
+#: --fourteen, bench/RESULTS.md); EM goes on from there, as a generalised EM.
 INNER_TOL = 1e-10
 INNER_MAX_ITER = 1000
+WARM_MAX_ITER = 100
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,13 @@ class CovarianceModel:
         with warnings.catch_warnings():  # an inner loop cut at INNER_MAX_ITER: the next EM step goes on
             warnings.simplefilter("ignore", RuntimeWarning)
             return constrained.estimate(
-                self.mclust, sums, nk, d=d, previous=warm, tol=INNER_TOL, max_iter=INNER_MAX_ITER
+                self.mclust,
+                sums,
+                nk,
+                d=d,
+                previous=warm,
+                tol=INNER_TOL,
+                max_iter=INNER_MAX_ITER if warm is None else WARM_MAX_ITER,
             )
 
 
