@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
@@ -23,19 +24,35 @@ def info(
 
     from ..model import load_model
 
+    from ..io.tables import require_stdout
+
+    require_stdout()
     m = load_model(model)
     summary = model_summary(m, params)
-    if as_json:
-        print(json.dumps(summary, sort_keys=False))
+    if as_json:  # exact JSON: control characters as \u001b, NaN and infinities as null
+        print(json.dumps(json_ready(summary), sort_keys=False, allow_nan=False))
         return
     from rich.table import Table
+    from rich.text import Text
 
-    from ..console import stdout_console
+    from ..console import shown, stdout_console
 
     table = Table(show_header=False, box=None)
     for key, value in summary.items():
-        table.add_row(key, json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+        text = json.dumps(json_ready(value)) if isinstance(value, (dict, list)) else str(value)
+        table.add_row(Text(shown(key)), Text(shown(text)))  # Text: never parsed as markup
     stdout_console().print(table)
+
+
+def json_ready(value):
+    """``value`` with every NaN or infinity replaced by None (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
 
 
 def model_summary(m, with_params: bool = False) -> dict:

@@ -447,10 +447,7 @@ def _plain(value):
 def output_stream(output: str | None):
     """stdout for None or "-", else an atomically replaced file."""
     if output in (None, "-"):
-        if sys.stdout is None:  # started with stdout closed (>&-)
-            from ..errors import CannotCreateOutput
-
-            raise CannotCreateOutput("stdout is closed: write to a file with -o FILE")
+        require_stdout()
         try:
             yield sys.stdout
             sys.stdout.flush()
@@ -461,6 +458,15 @@ def output_stream(output: str | None):
 
     with atomic_text(output) as fh:
         yield fh
+
+
+def require_stdout(output: str | None = None) -> None:
+    """Refuse (exit 73) to write to stdout when the process was started with it closed (``>&-``);
+    commands call this before any work, so nothing is computed for nobody."""
+    if output in (None, "-") and sys.stdout is None:
+        from ..errors import CannotCreateOutput
+
+        raise CannotCreateOutput("stdout is closed: write to a file with -o FILE")
 
 
 def write_table(frame, output: str | None, fmt: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine.params import MixtureParams
+from ..console import plot_text
 
 N_SIGMAS = (1, 2, 3)
 MAX_ALPHA = 0.2  # the notebook's w_factor: the heaviest component gets this opacity
@@ -110,13 +111,13 @@ def mixture_figure(
         )
         ax.legend(loc="best", markerscale=1.0)
 
-    ax.set_xlabel(names[0])
-    ax.set_ylabel(names[1])
+    ax.set_xlabel(plot_text(names[0]))  # names come from the model file: text, never mathtext
+    ax.set_ylabel(plot_text(names[1]))
     ax.set_aspect("equal", adjustable="datalim")
     ax.autoscale_view()
     ax.grid(True, alpha=0.3)
     if title:
-        ax.set_title(title)
+        ax.set_title(plot_text(title))
     fig.tight_layout()
     return fig
 
