@@ -74,6 +74,29 @@ def fit_bytes(
     return one * max(1, int(parallel))
 
 
+#: More points than any machine can hold: refused as a usage error before anything else.
+MAX_SAMPLES = 10**12
+
+
+def sample_bytes(n_samples: int, n_features: int, per_point: int = 0) -> int:
+    """Peak bytes of drawing ``n_samples`` points and writing them: the normal draws, the
+    points, their shuffled copy and the output table (about 5 float rows per point), labels,
+    the permutation, plus ``per_point`` bytes of whatever uses the points (a plot)."""
+    return int(n_samples) * (8 * (5 * int(n_features) + 4) + per_point) + _OVERHEAD
+
+
+def check_sample_memory(n_samples: int, n_features: int, option: str = "-n", per_point: int = 0) -> None:
+    """Refuse up front a draw that cannot fit in memory (exit 65) or in any machine (exit 2)."""
+    if n_samples > MAX_SAMPLES:
+        raise UsageError(f"{option} must be at most {MAX_SAMPLES:,}, got {n_samples:,}")
+    check_memory(
+        sample_bytes(n_samples, n_features, per_point),
+        what=f"drawing {n_samples:,} points",
+        advice=f"draw fewer points ({option}), or several smaller batches with different seeds",
+        overridable=False,
+    )
+
+
 def available_memory() -> int | None:
     """Bytes this process can still allocate, from every limit we can see; None if none known.
 
@@ -90,6 +113,7 @@ def check_memory(
     *,
     what: str = "this fit",
     advice: str = "use fewer components (-k), fewer rows or --covariance-type diag",
+    overridable: bool = True,
 ) -> None:
     """Raise ResourceError if ``need`` bytes exceed --max-memory (or, without it, what is free)."""
     if max_memory:
@@ -100,7 +124,7 @@ def check_memory(
         if limit is None:
             return
         source = f"only {human(limit)} is available"
-        remedy = f"{advice}, or free memory (--max-memory SIZE overrides this check)"
+        remedy = f"{advice}, or free memory" + (" (--max-memory SIZE overrides this check)" if overridable else "")
     if need > limit:
         if max_memory:
             source = f"{source} ({human(limit)})"

@@ -94,6 +94,7 @@ def fit(
     """Fit a Gaussian mixture to the numeric columns of DATA and save it."""
     from .. import memory
     from ..errors import NotConverged, UsageError
+    from ..io.atomic import refuse_same_file
     from ..model import save_model
     from ..settings import FitSettings, check_jobs
     from .engine_choice import check_engine
@@ -104,6 +105,7 @@ def fit(
     check_jobs(jobs)
     if output in ("-", ""):
         raise UsageError("a model is binary: give -o a file name, not stdout")
+    refuse_same_file(output, data)
     if max_memory:
         memory.parse_size(max_memory)  # a bad size is a usage error before any work
     check_engine(engine, data, scheduler, no_header=no_header, max_memory=max_memory, jobs=jobs > 1)

@@ -8,6 +8,9 @@ import typer
 
 from .options import DataArg, DelimiterOpt, DropnaOpt, ModelArg, SeedOpt
 
+#: What matplotlib keeps per scattered point (paths, colours, sizes), beyond the points themselves.
+PLOT_BYTES_PER_POINT = 400
+
 EPILOG = """Examples:
 
   gmmcli plot blobs.joblib sample_data/blobs.csv -o blobs.png
@@ -70,8 +73,10 @@ def plot(
     """
     import os
 
-    from .. import console
+    from .. import console, memory
     from ..errors import UsageError
+    from ..io.atomic import refuse_same_file
+    from ..settings import check_seed
     from ..io import tables
     from ..model import load_model
     from ..plots import save_png
@@ -81,7 +86,11 @@ def plot(
         raise UsageError("plot writes a PNG file: give -o FILE.png, not -")
     if samples < 0:
         raise UsageError(f"--samples must not be negative, got {samples}")
+    check_seed(seed)
+    refuse_same_file(output, [model, data])
     m = load_model(model)
+    if samples:
+        memory.check_sample_memory(samples, len(m.feature_names), "--samples", per_point=PLOT_BYTES_PER_POINT)
     pair = feature_pair(m.feature_names, x, y)
     frame = tables.read_frame(data, delimiter)
     X, _ = tables.feature_matrix(frame, m.feature_names, dropna)

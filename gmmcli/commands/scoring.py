@@ -35,11 +35,14 @@ def _run(
     kind, model_path, data, output, fmt, keep, dropna, delimiter, no_header, engine, scheduler, worker_memory
 ):
     from ..io import tables
+    from ..io.atomic import refuse_same_file
     from ..model import load_model
     from .engine_choice import check_engine
 
     tables.check_format(fmt)
     check_engine(engine, data, scheduler, no_header=no_header)
+    refuse_same_file(output, [model_path, *data])
+    tables.require_stdout(output)
     model = load_model(model_path)
     if engine == "dask":
         _run_on_dask(

@@ -161,7 +161,8 @@ def select(
     from .. import settings as st
     from ..errors import UsageError
     from ..io import training
-    from ..io.atomic import reject_unwritable
+    from ..io.atomic import refuse_same_file, reject_unwritable
+    from ..io.tables import require_stdout
     from .engine_choice import check_engine
 
     # Everything that can be wrong with the options is found before any data is read or fitted.
@@ -171,12 +172,14 @@ def select(
     st.check_em(n_init, tol, reg_covar, max_iter)
     st.check_seed(seed)
     st.check_jobs(jobs)
-    fmt = fmt or ("table" if sys.stdout.isatty() else "csv")
+    fmt = fmt or ("table" if sys.stdout is not None and sys.stdout.isatty() else "csv")
     if fmt not in TABLE_FORMATS:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(TABLE_FORMATS)})")
-    for path in (output, plot):
+    require_stdout()
+    for path, option in ((output, "-o"), (plot, "--plot")):
         if path is not None:
             reject_unwritable(path)
+            refuse_same_file(path, [data], option)
     if output is not None and output == plot:
         raise UsageError("-o and --plot name the same file")
     check_engine(engine, [data], scheduler)
