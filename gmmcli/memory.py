@@ -124,7 +124,9 @@ def check_memory(
         if limit is None:
             return
         source = f"only {human(limit)} is available"
-        remedy = f"{advice}, or free memory" + (" (--max-memory SIZE overrides this check)" if overridable else "")
+        remedy = f"{advice}, or free memory" + (
+            " (--max-memory SIZE overrides this check)" if overridable else ""
+        )
     if need > limit:
         if max_memory:
             source = f"{source} ({human(limit)})"

@@ -22,9 +22,8 @@ def info(
     """Show a model's settings, fit quality, provenance and (optionally) parameters."""
     import json
 
-    from ..model import load_model
-
     from ..io.tables import require_stdout
+    from ..model import load_model
 
     require_stdout()
     m = load_model(model)

@@ -75,12 +75,12 @@ def plot(
 
     from .. import console, memory
     from ..errors import UsageError
-    from ..io.atomic import refuse_same_file
-    from ..settings import check_seed
     from ..io import tables
+    from ..io.atomic import refuse_same_file
     from ..model import load_model
     from ..plots import save_png
     from ..plots.mixture import feature_pair, model_figure
+    from ..settings import check_seed
 
     if output == "-":
         raise UsageError("plot writes a PNG file: give -o FILE.png, not -")

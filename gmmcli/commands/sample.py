@@ -43,8 +43,8 @@ def sample(
     from ..errors import UsageError
     from ..io import tables
     from ..io.atomic import refuse_same_file
-    from ..settings import check_seed
     from ..model import load_model
+    from ..settings import check_seed
 
     tables.check_format(fmt)
     if n_samples < 1:

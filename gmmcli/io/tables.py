@@ -88,6 +88,14 @@ def _open_binary(source: str):
     return raw, raw
 
 
+def _open_guarded(source: str, sep: str):
+    """``_open_binary``, its text read through a ``line_guard.LineGuard`` (bounded lines)."""
+    from .line_guard import guarded
+
+    stream, raw = _open_binary(source)
+    return guarded(stream, _name(source), sep, owns=stream is not raw), raw
+
+
 def _decompression_errors() -> tuple:
     import lzma
     import zlib
@@ -99,7 +107,13 @@ def _read_errors():
     """The exceptions that mean "this input cannot be read as a table", by library."""
     import pandas as pd
 
-    return pd, (pd.errors.ParserError, UnicodeDecodeError, ValueError, EOFError) + _decompression_errors()
+    return pd, (
+        pd.errors.ParserError,
+        pd.errors.ParserWarning,  # made an error by _quiet_dtypes: rows wider than the header
+        UnicodeDecodeError,
+        ValueError,
+        EOFError,
+    ) + _decompression_errors()
 
 
 class _Prefixed(io.RawIOBase):
@@ -126,6 +140,8 @@ def _read_error(source: str, exc: BaseException) -> Exception:
     """The one-line gmmcli error for an exception raised while parsing ``source``."""
     if isinstance(exc, UnicodeDecodeError):
         return DataError(f"cannot parse {_name(source)}: not UTF-8 text (byte {exc.start} of a block)")
+    if isinstance(exc, Warning):  # pandas' "Length of header or names does not match ..."
+        return DataError(f"cannot parse {_name(source)}: a row has more fields than the header")
     if isinstance(exc, EOFError):
         return DataError(f"cannot read {_name(source)}: compressed input ends early (truncated file?)")
     if isinstance(exc, OSError) and not _is_format_error(exc):
@@ -165,6 +181,7 @@ class Reader:
             compression=None,
             skipinitialspace=True,
             header=0 if self.header else None,
+            index_col=False,  # never take a first column as an index: a row too wide is an error
         )
         if self.text_columns:
             if self.header:
@@ -184,7 +201,7 @@ class Reader:
         pandas what was read ahead followed by the rest, so nothing is read twice or lost.
         """
         _check_readable(self.source)
-        self.stream, self.raw = _open_binary(self.source)
+        self.stream, self.raw = _open_guarded(self.source, self.sep)
         try:
             self.ahead = self.stream.read(plain.PLAIN_BYTES + 1)
         except (OSError, EOFError, ValueError, UnicodeDecodeError) + _decompression_errors() as exc:
@@ -207,7 +224,7 @@ class Reader:
         pd, errors = _read_errors()
         if self.ahead is None:
             _check_readable(self.source)
-            self.stream, self.raw = _open_binary(self.source)
+            self.stream, self.raw = _open_guarded(self.source, self.sep)
             source = self.stream
         elif isinstance(self.stream, io.BytesIO):  # the whole input, read ahead
             source = self.stream
@@ -264,6 +281,7 @@ def _quiet_dtypes(pd):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+        warnings.filterwarnings("error", "Length of header", pd.errors.ParserWarning)
         yield
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.params import MixtureParams
 from ..console import plot_text
+from ..engine.params import MixtureParams
 
 N_SIGMAS = (1, 2, 3)
 MAX_ALPHA = 0.2  # the notebook's w_factor: the heaviest component gets this opacity
