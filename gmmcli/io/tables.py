@@ -230,9 +230,12 @@ class Reader:
             source = self.stream
         else:  # its beginning, read ahead
             source = io.BufferedReader(_Prefixed(self.ahead, self.stream))
+        kwargs = self._kwargs(chunksize)
+        if self.text_columns:
+            source = self._verbatim(source, kwargs, pd)
         try:
             with _quiet_dtypes(pd):
-                result = pd.read_csv(source, **self._kwargs(chunksize))
+                result = pd.read_csv(source, **kwargs)
         except pd.errors.EmptyDataError:
             self.close()
             raise DataError(f"input {_name(self.source)} is empty") from None
@@ -271,6 +274,41 @@ class Reader:
         if not self.header:
             frame.columns = [f"x{c}" for c in frame.columns]
         return frame
+
+    def _verbatim(self, source, kwargs: dict, pd):
+        """Make pandas copy the --keep columns byte for byte: no NA texts turned into blanks
+        ("NA", "nan", "NULL" stay), no leading spaces stripped ("  DE" stays); only an empty
+        field is missing (blank in CSV, null in JSON). Every other
+        column keeps pandas' missing-value texts. Needs the header, which is read here (one
+        bounded line) and given back in front of the rest."""
+        first = source.readline()
+        source = io.BufferedReader(_Prefixed(first, source))
+        try:
+            names = list(
+                pd.read_csv(
+                    io.BytesIO(first),
+                    sep=self.sep,
+                    nrows=0,
+                    encoding="utf-8-sig",
+                    header=0 if self.header else None,
+                    index_col=False,
+                    skipinitialspace=True,  # the names every other read gives the columns
+                ).columns
+            )
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError):  # pandas will say what is wrong
+            return source
+        if self.header:
+            kept = set(self.text_columns) & set(names)
+            kwargs["names"] = names  # the header row, named as above (its spaces not kept)
+        else:
+            kept = {_position(n) for n in self.text_columns} & set(names)
+        kwargs.update(
+            skipinitialspace=False,
+            keep_default_na=False,
+            na_values={n: [""] if n in kept else sorted(plain.NA_TEXTS) for n in names},
+            dtype={n: str for n in kept},
+        )
+        return source
 
 
 @contextlib.contextmanager
@@ -365,6 +403,11 @@ def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
         raise DataError(f"input has no column {missing[0]!r}, which the model needs")
     for name in names:
         kind = frame[name].dtype.kind
+        if kind == "b":  # a decision: True/False is not silently fitted as 1/0
+            raise DataError(
+                f"column {name!r} holds True/False values, which are not fitted as numbers "
+                f"(recode it as 0/1, or exclude it with --exclude {name})"
+            )
         if kind not in "biuf":
             raise DataError(
                 f"column {name!r} is not numeric{_first_text(frame, name)} (exclude it with --exclude {name})"
