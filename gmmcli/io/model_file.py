@@ -293,8 +293,10 @@ def canonical(value):
         return {sys.intern(k): canonical(v) for k, v in value.items()}
     if kind in (list, tuple):
         return kind(canonical(v) for v in value)
-    if kind is np.ndarray:
-        return np.array(value, dtype=np.dtype(value.dtype.newbyteorder("=").str), order="C", copy=True)
+    if kind is np.ndarray:  # np.array(value, dtype=...) would keep value's own dtype object
+        fresh = np.empty(value.shape, dtype=np.dtype(value.dtype.newbyteorder("=").str))
+        fresh[...] = value
+        return fresh
     return value
 
 
