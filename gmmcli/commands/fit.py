@@ -146,6 +146,7 @@ def _fit_here(source, settings, jobs, *, columns, exclude, weights, dropna, deli
         weights=weights,
         dropna=dropna,
         dtype=np.dtype(settings.dtype),
+        check_rows=fitting.memory_check(settings, jobs, max_memory),
     )
     fitting.check_resources(X, settings, jobs, max_memory)
     return fitting.fit_model(X, names, settings, sample_weight=w, jobs=jobs)

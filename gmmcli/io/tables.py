@@ -350,6 +350,7 @@ def read_blocks(
     header: bool = True,
     text_columns: list[str] = (),
     plain_features: list[str] | None = None,
+    reader: Reader | None = None,
 ) -> Iterator:
     """Yield the table in blocks of rows, so that scoring runs in flat memory.
 
@@ -359,7 +360,7 @@ def read_blocks(
     With ``plain_features`` (the numeric columns the caller needs), a small plain input is
     yielded as one ``plain.PlainTable`` instead, and pandas is not even imported.
     """
-    reader = Reader(source, delimiter, header, text_columns)
+    reader = reader or Reader(source, delimiter, header, text_columns)
     if plain_features is not None:
         text = reader.read_small()
         block = (
