@@ -61,12 +61,12 @@ def mixture_figure(
     samples : optional (m, 2) generated points to overlay.
     color_by_label : colour points by label (viridis); False draws them in one colour.
     """
+    from . import pyplot
+
+    plt = pyplot()  # first: it sets matplotlib's config folder before matplotlib is imported
     from matplotlib.colors import Normalize
     from matplotlib.patches import Ellipse
 
-    from . import pyplot
-
-    plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     k = params.n_components
     cmap = plt.get_cmap("viridis")
