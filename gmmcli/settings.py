@@ -16,6 +16,8 @@ from .errors import SettingError
 DTYPES = ("float64", "float32")
 SEED_LIMIT = 2**32
 CRITERIA = ("bic", "aic", "cv")
+MAX_RESTARTS = 10_000  # --n-init
+MAX_ITERATIONS = 1_000_000  # --max-iter
 MAX_COUNTS = 10_000  # component counts in one select grid (-k): each is a fit per covariance type
 ALL_MODELS = covariance.SKLEARN_TYPES  # what "-t all" tries
 
@@ -53,6 +55,9 @@ def check_em(n_init, tol, reg_covar, max_iter) -> None:
     em.check_settings(n_init=n_init, tol=tol, reg_covar=reg_covar, max_iter=max_iter)
     if max_iter < 1:
         raise SettingError("max_iter", f"{{}} must be at least 1, got {max_iter}")
+    for name, value, most in (("n_init", n_init, MAX_RESTARTS), ("max_iter", max_iter, MAX_ITERATIONS)):
+        if value > most:  # --n-init 10**9 would run for years: a mistake, said before any work
+            raise SettingError(name, f"{{}} must be at most {most:,}, got {value:,}")
 
 
 def check_seed(seed) -> None:

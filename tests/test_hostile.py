@@ -1,0 +1,287 @@
+"""Hostile inputs, round two (issues 16 and 19): what a hostile model file, data file or command
+line can make gmmcli do. Every case ends as README promises: a documented exit code (never 1),
+one ``error:`` line, nothing raw reaching the terminal, no partial output, inputs intact.
+
+Matrices, in-process (``gmm``) unless a process is needed; the few slow cases are marked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SAMPLE, gmm_process
+
+from gmmcli.io.model_file import dump_sealed, load_plain
+
+DOCUMENTED = {0, 2, 3, 65, 66, 73, 74}
+BLOBS = (SAMPLE / "blobs.csv").read_text()
+
+HOSTILE_TEXTS = {
+    "clear-screen": "\x1b[2J",
+    "title": "\x1b]0;pwned\x07",
+    "blink": "\x1b[5mblink\x1b[0m",
+    "c1-csi": "\x9b31mred",
+    "close-tag": "[/]",
+    "style": "[red]x[/red]",
+    "link": "[link=http://x]click[/link]",
+    "newline": "a\nerror: forged",
+    "carriage-return": "ok\rFAKE",
+    "rtl-override": "\u202eevil",
+    "nul": "a\x00b",
+    "tab-and-bell": "a\tb\x07",
+    "mathtext": "$\\frac{$",
+    "long": "w" * 100_000,
+    "empty": "",
+}
+
+
+def _raw_controls(text: str) -> list[str]:
+    """Characters that act on a terminal: C0 (but newline and tab), DEL, C1, bidi overrides."""
+    return [c for c in text if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0 or c == "\u202e"]
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory) -> Path:
+    from gmmcli.cli import run
+
+    path = tmp_path_factory.mktemp("hostile") / "good.joblib"
+    assert (
+        run(["-q", "fit", str(SAMPLE / "blobs.csv"), "-k", "2", "-x", "id", "--seed", "0", "-o", str(path)])
+        == 0
+    )
+    return path
+
+
+def _edited(good: Path, tmp_path: Path, name: str = "m.joblib", **changes) -> Path:
+    data = load_plain(good)
+    for key, value in changes.items():
+        data[key] = value
+    path = tmp_path / name
+    seal_unchecked(data, path)
+    return path
+
+
+def seal_unchecked(data, path: Path) -> None:
+    """What dump_sealed writes, without its checks: how a hostile (validly sealed) file is made."""
+    import hashlib
+    import io
+
+    import joblib
+
+    buffer = io.BytesIO()
+    joblib.dump(data, buffer, compress=0)
+    body = buffer.getvalue()
+    path.write_bytes(body + b"#gmmcli-sha256:" + hashlib.sha256(body).hexdigest().encode() + b"\n")
+
+
+def _every_string(value, text):
+    """``value`` with every string in it (keys kept) replaced by ``text``."""
+    if isinstance(value, str):
+        return text
+    if isinstance(value, dict):
+        return {k: _every_string(v, text) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_every_string(v, text) for v in value]
+    return value
+
+
+def _one_error_line(err: str) -> None:
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err[:500]
+    assert "internal error" not in err and "Traceback" not in err
+
+
+# --- 1. terminal and markup injection from a model file --------------------------------------
+
+
+@pytest.mark.parametrize("label", list(HOSTILE_TEXTS))
+def test_info_shows_hostile_metadata_as_text(gmm, good, tmp_path, label):
+    """Every string field of the model (versions, created, fingerprint, fit settings, feature
+    names) holds the hostile text: info's table is text, --json is exact JSON."""
+    text = HOSTILE_TEXTS[label]
+    data = load_plain(good)
+    names = [f"{text}{i}" for i in range(2)]  # unique even when text is empty
+    meta = {
+        k: _every_string(v, text) for k, v in data.items() if k in ("versions", "created", "data_fingerprint")
+    }
+    settings = {k: (text if isinstance(v, str) else v) for k, v in data["fit_settings"].items()}
+    path = _edited(good, tmp_path, feature_names=names, fit_settings=settings, note=text, **meta)
+    table = gmm("info", path)
+    assert table.code == 0, table.err
+    assert not _raw_controls(table.out), label
+    assert "\x1b" not in table.out and "MarkupError" not in table.err
+    if label in ("close-tag", "style", "link"):
+        assert text in table.out  # shown, not rendered as a style
+    as_json = gmm("info", path, "--json")
+    assert as_json.code == 0
+    parsed = json.loads(as_json.out)
+    assert parsed["feature_names"] == names and parsed["note"] == text
+    assert not _raw_controls(as_json.out)
+
+
+@pytest.mark.parametrize(
+    "label", ["clear-screen", "title", "close-tag", "newline", "rtl-override", "mathtext"]
+)
+@pytest.mark.parametrize("command", ["predict", "score", "plot", "sample"])
+def test_hostile_feature_names_in_every_command(gmm, good, tmp_path, label, command):
+    """Feature names reach messages (a missing column), output headers and plot labels."""
+    text = HOSTILE_TEXTS[label]
+    names = [f"{text}a", f"{text}b"]
+    path = _edited(good, tmp_path, feature_names=names)
+    if command == "sample":
+        r = gmm("sample", path, "-n", "2", "--seed", "0", "--format", "json")
+        assert r.code == 0, r.err
+        assert list(json.loads(r.out.splitlines()[0])) == names  # data: exact, as JSON escapes it
+        return
+    args = {
+        "predict": ["predict", path, SAMPLE / "blobs.csv"],
+        "score": ["score", path, SAMPLE / "blobs.csv"],
+    }
+    args["plot"] = ["plot", path, SAMPLE / "blobs.csv", "-o", tmp_path / "p.png"]
+    r = gmm(*args[command])
+    assert r.code == 65  # blobs.csv has no such columns
+    _one_error_line(r.err)
+    assert not _raw_controls(r.err)
+    assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize("label", ["mathtext", "close-tag", "clear-screen", "long"])
+def test_plot_draws_hostile_names_and_titles_as_text(gmm, good, tmp_path, label):
+    text = HOSTILE_TEXTS[label][:200]
+    path = _edited(good, tmp_path, feature_names=[f"{text}x", f"{text}y"])
+    data = tmp_path / "d.csv"
+    data.write_text(
+        "\n".join(["id," + f"{text}x,{text}y".replace("\n", " ")] + BLOBS.splitlines()[1:]) + "\n"
+    )
+    if "\n" in text:
+        pytest.skip("a header with a newline is not a CSV header")
+    r = gmm("-q", "plot", path, data, "-o", tmp_path / "p.png", "--title", text)
+    assert r.code == 0, r.err
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_info_with_escapes_in_every_string_prints_no_control_byte(tmp_path, good):
+    """The issue's "must show": a process's real stdout, bytes below 0x20 only \\n and \\t."""
+    data = load_plain(good)
+    evil = "\x1b[2J\x1b]0;t\x07\x1b[5m[/]\r\x00\x08"
+    data = {
+        k: (_every_string(v, evil) if k not in ("format", "covariance_type", "model") else v)
+        for k, v in data.items()
+    }
+    data["feature_names"] = [evil + "1", evil + "2"]
+    path = tmp_path / "evil.joblib"
+    dump_sealed(data, path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gmmcli", "info", str(path)], capture_output=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not [b for b in proc.stdout if b < 0x20 and b not in (0x0A, 0x09)]
+    assert b"\\x1b[2J" in proc.stdout  # shown escaped
+
+
+def test_info_json_has_null_for_nan_and_infinity(gmm, good, tmp_path):
+    path = _edited(good, tmp_path, aic=float("nan"), bic=float("inf"), extra={"v": float("-inf")})
+    r = gmm("info", path, "--json")
+    assert r.code == 0
+    parsed = json.loads(r.out)  # strict: json.loads accepts NaN, so check the text as well
+    assert "NaN" not in r.out and "Infinity" not in r.out
+    assert parsed["aic"] is None and parsed["bic"] is None and parsed["extra"] == {"v": None}
+
+
+# --- hostile model files ----------------------------------------------------------------------
+
+
+def _negated_diagonal(good):
+    pc = load_plain(good)["precisions_cholesky"].copy()
+    pc[0, 0, 0] = -pc[0, 0, 0]
+    return {"precisions_cholesky": pc}
+
+
+MODEL_CASES = {
+    "format-version-5000-digits": lambda good: {"format_version": 10**5000},
+    "n-iter-5000-digits": lambda good: {"n_iter": 10**5000},
+    "seed-5000-digits": lambda good: {
+        "fit_settings": {**load_plain(good)["fit_settings"], "seed": -(10**5000)}
+    },
+    "precision-sign-flipped": _negated_diagonal,
+    "precision-scaled": lambda good: {"precisions_cholesky": load_plain(good)["precisions_cholesky"] * 1.01},
+    "nan-means": lambda good: {"means": np.full((2, 2), np.nan)},
+    "negative-weights": lambda good: {"weights": np.array([1.5, -0.5])},
+    "not-positive-definite": lambda good: {"covariances": -load_plain(good)["covariances"]},
+    "mismatched-shapes": lambda good: {"means": np.zeros((3, 2))},
+    "deep-nesting": lambda good: {"versions": _nested(60)},
+    "too-deep": lambda good: {"versions": _nested(70)},
+    "huge-declared-shape": lambda good: {"weights": np.zeros(0)},
+    "feature-names-not-text": lambda good: {"feature_names": [1, 2]},
+}
+
+
+def _nested(depth):
+    value: object = "x"
+    for _ in range(depth):
+        value = [value]
+    return {"nest": value}
+
+
+@pytest.mark.parametrize("case", list(MODEL_CASES))
+@pytest.mark.parametrize("command", ["info", "predict", "sample"])
+def test_hostile_model_files_are_damaged_models(gmm, good, tmp_path, case, command):
+    path = _edited(good, tmp_path, **MODEL_CASES[case](good))
+    args = {
+        "info": ["info", path, "--json"],
+        "predict": ["predict", path, SAMPLE / "blobs.csv"],
+        "sample": ["sample", path, "-n", "2"],
+    }[command]
+    r = gmm(*args)
+    if case == "deep-nesting":  # 60 levels is within the reader's limit: a valid model
+        assert r.code == 0, r.err
+        return
+    assert r.code == 65, (case, r.err)
+    _one_error_line(r.err)
+    assert r.out == ""
+
+
+def test_a_model_declaring_a_huge_array_is_refused_before_allocating(tmp_path, good):
+    """A record claiming 2**40 elements (the bytes are not there): refused, nothing allocated."""
+    raw = good.read_bytes()[:-80]  # unsealed
+    from gmmcli.io import model_file
+
+    assert model_file._MAX_ELEMENTS < 2**40
+    path = tmp_path / "huge.joblib"
+    path.write_bytes(raw.replace(b"K\x02\x85", b"J\x00\x00\x00\x40\x85", 1))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    r = gmm_process("info", path)
+    assert r.code == 65, r.err
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_model_file_that_is_not_a_regular_file_is_refused_without_waiting(gmm, tmp_path, kind):
+    path = {"fifo": tmp_path / "m.joblib", "device": Path("/dev/zero"), "directory": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    started = time.monotonic()
+    r = gmm("info", path)
+    assert r.code == 66 and time.monotonic() - started < 5
+    _one_error_line(r.err)
+
+
+def test_model_bytes_do_not_depend_on_jobs(tmp_path, monkeypatch):
+    from gmmcli.cli import run
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    files = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"j{jobs}.joblib"
+        args = ["-q", "fit", str(SAMPLE / "blobs.csv"), "-x", "id", "-k", "3", "--n-init", "4", "--seed", "0"]
+        assert run([*args, "--jobs", jobs, "-o", str(out)]) == 0
+        files.append(out.read_bytes())
+    assert files[0] == files[1]
