@@ -7,11 +7,17 @@ Matrices, in-process (``gmm``) unless a process is needed; the few slow cases ar
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
 import os
+import re
 import resource
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -285,3 +291,148 @@ def test_model_bytes_do_not_depend_on_jobs(tmp_path, monkeypatch):
         assert run([*args, "--jobs", jobs, "-o", str(out)]) == 0
         files.append(out.read_bytes())
     assert files[0] == files[1]
+
+
+# --- 3. an output over its own input ----------------------------------------------------------
+
+
+def _same_file_paths(tmp_path: Path, original: Path) -> dict[str, Path]:
+    """Names for the file ``original``: itself, a relative path, a symlink, a hard link."""
+    link = tmp_path / "link"
+    link.symlink_to(original)
+    hard = tmp_path / "hard"
+    os.link(original, hard)
+    return {"same": original, "relative": Path(os.path.relpath(original)), "symlink": link, "hardlink": hard}
+
+
+CLOBBER = {
+    "predict-data": (["predict", "{model}", "{data}", "-o", "{out}"], "data"),
+    "proba-data": (["proba", "{model}", "{data}", "-o", "{out}"], "data"),
+    "score-model": (["score", "{model}", "{data}", "-o", "{out}"], "model"),
+    "sample-model": (["sample", "{model}", "-n", "3", "-o", "{out}"], "model"),
+    "fit-data": (["fit", "{data}", "-x", "id", "-o", "{out}"], "data"),
+    "select-model": (["select", "{data}", "-x", "id", "-k", "1-2", "-o", "{out}"], "data"),
+    "select-plot": (["select", "{data}", "-x", "id", "-k", "1-2", "--plot", "{out}"], "data"),
+    "plot-model": (["plot", "{model}", "{data}", "-o", "{out}"], "model"),
+}
+
+
+@pytest.mark.parametrize("how", ["same", "relative", "symlink", "hardlink"])
+@pytest.mark.parametrize("case", list(CLOBBER))
+def test_output_that_is_an_input_is_refused_before_reading(gmm, good, tmp_path, monkeypatch, case, how):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "data.csv"
+    data.write_text(BLOBS)
+    model = tmp_path / "model.joblib"
+    model.write_bytes(good.read_bytes())
+    args, victim = CLOBBER[case]
+    target = data if victim == "data" else model
+    before = target.read_bytes()
+    out = _same_file_paths(tmp_path, target)[how]
+    r = gmm(*[a.format(model=model, data=data, out=out) for a in args])
+    assert r.code == 2, r.err
+    _one_error_line(r.err)
+    assert "would be overwritten" in r.err
+    assert target.read_bytes() == before and r.out == ""
+
+
+# --- 4. a pathological line, in bounded memory ------------------------------------------------
+
+WIDE_ROW = "x,y\n" + ",".join(["1"] * 500_000) + "\n1,2\n"
+EXTRA_FIELD = "x,y\n" + "".join(f"{i},{i * 0.1:.2f},{i * 0.7 % 3:.2f}\n" for i in range(40))
+LONG_LINE = "x,y\n" + "1" * (5 << 20) + "\n"
+
+
+def _compressed(text: str, how: str) -> bytes:
+    data = text.encode()
+    return {"plain": bytes, "gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress}[how](data)
+
+
+@pytest.mark.parametrize("how", ["plain", "gz", "bz2", "xz"])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (WIDE_ROW, r"expected 2 fields in line 2, saw 500,000"),
+        (EXTRA_FIELD, r"expected 2 fields in line 2, saw 3"),
+        (LONG_LINE, r"line 2 is longer than 4 MiB"),
+        ("x,y\n" + "1,2\n" * 600_000 + "3,4,5\n", r"expected 2 fields in line 600,002, saw 3"),  # pandas' path
+    ],
+    ids=["500k-fields", "extra-field-every-row", "5MiB-line", "late-wide-row-past-read-ahead"],
+)
+@pytest.mark.parametrize("command", ["predict", "fit"])
+def test_lines_beyond_the_limits_are_refused_naming_line_and_counts(
+    gmm, good, tmp_path, how, text, message, command
+):
+    path = tmp_path / f"d.csv.{how}"
+    path.write_bytes(_compressed(text, how))
+    out = tmp_path / "out"
+    args = ["predict", good, path, "-o", out] if command == "predict" else ["fit", path, "-o", out]
+    r = gmm(*args)
+    assert r.code == 65, r.err
+    _one_error_line(r.err)
+    assert re.search(message, r.err), r.err
+    assert not out.exists()
+
+
+def test_extra_field_in_quoted_input_is_refused_too(gmm, good):
+    r = gmm("predict", good, "-", stdin='"x","y"\n0,2.3,4.3\n1,0.4,5.1\n')
+    assert r.code == 65 and "more fields than the header" in r.err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [WIDE_ROW, "x,y\n" + "1" * (6 << 20)],
+    ids=["500k-fields", "endless-line"],
+)
+def test_pathological_lines_use_bounded_memory_and_time(tmp_path, good, text):
+    path = tmp_path / "d.csv"
+    path.write_text(text)
+    code = (
+        "import resource, sys\nfrom gmmcli.cli import run\n"
+        f"rc = run(['predict', {str(good)!r}, {str(path)!r}])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, rc, file=sys.stderr)\n"
+    )
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    peak_kb, rc = proc.stderr.strip().splitlines()[-1].split()
+    assert rc == "65" and int(peak_kb) < 300_000, proc.stderr  # was 1.4 GB and 60 s
+    assert time.monotonic() - started < 20
+
+
+def test_dev_zero_as_data_is_refused_in_bounded_memory(good):
+    r = gmm_process("predict", good, "/dev/zero")
+    assert r.code == 65 and "longer than 4 MiB" in r.err
+
+
+# --- issue 19: silent misreads ----------------------------------------------------------------
+
+
+def test_keep_copies_bytes_verbatim_on_both_readers(gmm, good, tmp_path):
+    text = "id,x,y\nNA,0.1,0.2\nnan,0.3,0.1\nNULL,1.5,0.2\n  DE,0.5,0.5\n,1,1\n"
+    small = tmp_path / "small.csv"
+    small.write_text(text)
+    big = tmp_path / "big.csv"  # past the plain reader's 4 MiB: pandas reads it
+    big.write_text(text + "A,1,1\n" * 800_000)
+    for path in (small, big):
+        r = gmm("predict", good, path, "--keep", "id")
+        assert r.code == 0, r.err
+        assert [line.rsplit(",", 1)[0] for line in r.out.splitlines()[:6]] == ["id", "NA", "nan", "NULL", "  DE", ""]
+        j = gmm("predict", good, path, "--keep", "id", "--format", "json")
+        assert [json.loads(line)["id"] for line in j.out.splitlines()[:5]] == ["NA", "nan", "NULL", "  DE", None]
+
+
+def test_kept_feature_with_spaces_is_verbatim_and_still_scored(gmm, good):
+    r = gmm("predict", good, "-", "--keep", "x", stdin="x, y\n 1.5, 2\n2,  3\n")
+    plain = gmm("predict", good, "-", stdin="x,y\n1.5,2\n2,3\n")
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[1:] == [f" 1.5,{plain.out.splitlines()[1]}", f"2,{plain.out.splitlines()[2]}"]
+
+
+@pytest.mark.parametrize("command", ["fit", "predict"])
+def test_true_false_columns_are_refused_not_fitted_as_one_and_zero(gmm, good, tmp_path, command):
+    text = "x,y\n" + "".join(f"{i * 0.1},{'True' if i % 2 else 'False'}\n" for i in range(20))
+    args = ["fit", "-", "-o", tmp_path / "m.joblib"] if command == "fit" else ["predict", good, "-"]
+    r = gmm(*args, stdin=text)
+    assert r.code == 65
+    _one_error_line(r.err)
+    assert "column 'y' holds True/False values" in r.err
