@@ -436,3 +436,117 @@ def test_true_false_columns_are_refused_not_fitted_as_one_and_zero(gmm, good, tm
     assert r.code == 65
     _one_error_line(r.err)
     assert "column 'y' holds True/False values" in r.err
+
+
+# --- the red-team matrix: hostile data and options, each ending with a documented code --------
+
+XY = "".join(f"{i * 0.37 % 5:.3f},{i * 0.71 % 3:.3f}\n" for i in range(30))
+RED_TEAM_DATA = {
+    # column names
+    "duplicate-names": ("x,x\n" + XY, 0),
+    "empty-name": (",y\n" + XY, 0),
+    "unicode-names": ("größe,ñ\n" + XY, 0),
+    "rtl-name": ("\u202ex,y\n" + XY, 0),
+    "quoted-newline-name": ('"x\ny",z\n' + XY, 0),
+    "quotes-in-name": ('"x""q",y\n' + XY, 0),
+    "100kB-name": ("n" * 100_000 + ",y\n" + XY, 0),
+    "bom-and-crlf": ("\ufeffx,y\r\n" + XY.replace("\n", "\r\n"), 0),
+    "mixed-line-endings": ("x,y\r\n" + XY.replace("\n", "\r", 3), 65),
+    "nul-byte-in-field": ("x,y\n1,\x002\n" + XY, 65),
+    "nul-bytes-only": ("\x00" * 5000, 65),
+    "header-only": ("x,y\n", 65),
+    "empty": ("", 65),
+    "blank-lines-only": ("\n\n\n", 65),
+    # numbers
+    "1e308": ("x,y\n1e308,1\n" + XY, 65),
+    "subnormal": ("x,y\n5e-324,1\n" + XY, 0),
+    "negative-zero": ("x,y\n-0,1\n-0.0,2\n" + XY, 0),
+    "hex": ("x,y\n0x10,1\n" + XY, 65),
+    "underscores": ("x,y\n1_000,1\n" + XY, 65),
+    "plus-inf": ("x,y\n+inf,1\n" + XY, 65),
+    "NA-and-null": ("x,y\nNA,1\nnull,2\n" + XY, 65),
+    "decimal-commas": ('x,y\n"1,5","2,5"\n' + XY, 65),
+    "decimal-commas-semicolon": ("x;y\n1,5;2,5\n3,1;4,2\n1,1;1,2\n", 65),
+    "bool-column": ("x,y\nTrue,1\nFalse,2\nTrue,3\n", 65),
+    "20-digit-integers": ("x,y\n12345678901234567890,1\n" + XY, 0),
+    "one-column-with-text": ("x,y\nabc,1\n" + XY, 65),
+    "unterminated-quote": ('x,y\n"1,2\n' + XY, 65),
+    "binary-garbage": (bytes(range(256)) * 40, 65),
+    "latin1": ("x,y\n\xe9,1\n".encode("latin-1") + XY.encode(), 65),
+}
+
+
+@pytest.mark.parametrize("case", list(RED_TEAM_DATA))
+@pytest.mark.parametrize("command", ["fit", "predict"])
+def test_red_team_data(gmm, good, tmp_path, case, command):
+    text, fit_code = RED_TEAM_DATA[case]
+    data = text if isinstance(text, bytes) else text.encode()
+    path = tmp_path / "d.csv"
+    path.write_bytes(data)
+    out = tmp_path / "out"
+    if command == "fit":
+        r = gmm("fit", path, "-k", "1", "-o", out)
+        expected = fit_code
+    else:
+        r = gmm("predict", good, path, "-o", out)
+        expected = {0: 65}.get(fit_code, fit_code)  # good's columns are x and y
+        if case in ("bom-and-crlf", "subnormal", "negative-zero", "20-digit-integers"):
+            expected = 0
+    assert r.code == expected, (case, r.err)
+    if r.code:
+        _one_error_line(r.err)
+        assert not out.exists()
+    else:
+        assert out.stat().st_size > 0
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+RED_TEAM_OPTIONS = {
+    "n-init-10**9": (["fit", "{data}", "-x", "id", "--n-init", str(10**9), "-o", "{out}"], 2),
+    "max-iter-10**9": (["fit", "{data}", "-x", "id", "--max-iter", str(10**9), "-o", "{out}"], 2),
+    "seed-2**64": (["fit", "{data}", "-x", "id", "--seed", str(2**64), "-o", "{out}"], 2),
+    "seed-negative": (["fit", "{data}", "-x", "id", "--seed", "-1", "-o", "{out}"], 2),
+    "k-10**20": (["fit", "{data}", "-x", "id", "-k", str(10**20), "-o", "{out}"], 65),
+    "tol-nan": (["fit", "{data}", "-x", "id", "--tol", "nan", "-o", "{out}"], 2),
+    "reg-covar-inf": (["fit", "{data}", "-x", "id", "--reg-covar", "inf", "-o", "{out}"], 2),
+    "max-memory-1B": (["fit", "{data}", "-x", "id", "--max-memory", "1B", "-o", "{out}"], 65),
+    "max-memory-junk": (["fit", "{data}", "-x", "id", "--max-memory", "lots", "-o", "{out}"], 2),
+    "select-k-10**8": (["select", "{data}", "-x", "id", "-k", "1-100000000", "-o", "{out}"], 2),
+    "select-k-list-of-20000": (["select", "{data}", "-k", ",".join(map(str, range(1, 20_001))), "-o", "{out}"], 2),
+    "select-seed-negative": (["select", "{data}", "-x", "id", "--seed", "-1", "-o", "{out}"], 2),
+    "select-seed-2**64": (["select", "{data}", "-x", "id", "--seed", str(2**64), "-o", "{out}"], 2),
+    "select-cv-10**9": (["select", "{data}", "-x", "id", "-k", "1", "--cv", str(10**9), "-o", "{out}"], 2),
+    "select-n-init-10**9": (["select", "{data}", "-x", "id", "--n-init", str(10**9), "-o", "{out}"], 2),
+    "sample-n-10**9": (["sample", "{model}", "-n", str(10**9), "-o", "{out}"], 65),
+    "sample-n-2**63": (["sample", "{model}", "-n", str(2**63), "-o", "{out}"], 2),
+    "sample-n-0": (["sample", "{model}", "-n", "0", "-o", "{out}"], 2),
+    "sample-seed-negative": (["sample", "{model}", "-n", "2", "--seed", "-1", "-o", "{out}"], 2),
+    "plot-samples-10**9": (["plot", "{model}", "{data}", "--samples", str(10**9), "-o", "{out}"], 65),
+    "plot-seed-negative": (["plot", "{model}", "{data}", "--samples", "5", "--seed", "-5", "-o", "{out}"], 2),
+    "delimiter-two-chars": (["predict", "{model}", "{data}", "-d", "ab", "-o", "{out}"], 2),
+    "format-unknown": (["predict", "{model}", "{data}", "-f", "xml", "-o", "{out}"], 2),
+    "output-name-300-bytes": (["predict", "{model}", "{data}", "-o", "{long}"], 73),
+    "output-into-missing-folder": (["predict", "{model}", "{data}", "-o", "{missing}"], 73),
+    "data-is-directory": (["predict", "{model}", "{tmp}", "-o", "{out}"], 66),
+    "model-missing": (["predict", "{tmp}/nope.joblib", "{data}", "-o", "{out}"], 66),
+}
+
+
+@pytest.mark.parametrize("case", list(RED_TEAM_OPTIONS))
+def test_red_team_options_are_checked_before_any_work(gmm, good, tmp_path, case):
+    args, expected = RED_TEAM_OPTIONS[case]
+    out = tmp_path / "out.png"
+    values = dict(
+        data=SAMPLE / "blobs.csv",
+        model=good,
+        out=out,
+        tmp=tmp_path,
+        long=tmp_path / ("o" * 300 + ".csv"),
+        missing=tmp_path / "no" / "out.csv",
+    )
+    started = time.monotonic()
+    r = gmm(*[a.format(**values) for a in args])
+    assert r.code == expected, (case, r.err)
+    _one_error_line(r.err)
+    assert not out.exists() and r.out == ""
+    assert time.monotonic() - started < 10  # refused up front, not after the work
