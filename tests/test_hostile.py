@@ -355,7 +355,10 @@ def _compressed(text: str, how: str) -> bytes:
         (WIDE_ROW, r"expected 2 fields in line 2, saw 500,000"),
         (EXTRA_FIELD, r"expected 2 fields in line 2, saw 3"),
         (LONG_LINE, r"line 2 is longer than 4 MiB"),
-        ("x,y\n" + "1,2\n" * 600_000 + "3,4,5\n", r"expected 2 fields in line 600,002, saw 3"),  # pandas' path
+        (
+            "x,y\n" + "1,2\n" * 600_000 + "3,4,5\n",
+            r"expected 2 fields in line 600,002, saw 3",
+        ),  # pandas' path
     ],
     ids=["500k-fields", "extra-field-every-row", "5MiB-line", "late-wide-row-past-read-ahead"],
 )
@@ -416,9 +419,22 @@ def test_keep_copies_bytes_verbatim_on_both_readers(gmm, good, tmp_path):
     for path in (small, big):
         r = gmm("predict", good, path, "--keep", "id")
         assert r.code == 0, r.err
-        assert [line.rsplit(",", 1)[0] for line in r.out.splitlines()[:6]] == ["id", "NA", "nan", "NULL", "  DE", ""]
+        assert [line.rsplit(",", 1)[0] for line in r.out.splitlines()[:6]] == [
+            "id",
+            "NA",
+            "nan",
+            "NULL",
+            "  DE",
+            "",
+        ]
         j = gmm("predict", good, path, "--keep", "id", "--format", "json")
-        assert [json.loads(line)["id"] for line in j.out.splitlines()[:5]] == ["NA", "nan", "NULL", "  DE", None]
+        assert [json.loads(line)["id"] for line in j.out.splitlines()[:5]] == [
+            "NA",
+            "nan",
+            "NULL",
+            "  DE",
+            None,
+        ]
 
 
 def test_kept_feature_with_spaces_is_verbatim_and_still_scored(gmm, good):
@@ -512,7 +528,10 @@ RED_TEAM_OPTIONS = {
     "max-memory-1B": (["fit", "{data}", "-x", "id", "--max-memory", "1B", "-o", "{out}"], 65),
     "max-memory-junk": (["fit", "{data}", "-x", "id", "--max-memory", "lots", "-o", "{out}"], 2),
     "select-k-10**8": (["select", "{data}", "-x", "id", "-k", "1-100000000", "-o", "{out}"], 2),
-    "select-k-list-of-20000": (["select", "{data}", "-k", ",".join(map(str, range(1, 20_001))), "-o", "{out}"], 2),
+    "select-k-list-of-20000": (
+        ["select", "{data}", "-k", ",".join(map(str, range(1, 20_001))), "-o", "{out}"],
+        2,
+    ),
     "select-seed-negative": (["select", "{data}", "-x", "id", "--seed", "-1", "-o", "{out}"], 2),
     "select-seed-2**64": (["select", "{data}", "-x", "id", "--seed", str(2**64), "-o", "{out}"], 2),
     "select-cv-10**9": (["select", "{data}", "-x", "id", "-k", "1", "--cv", str(10**9), "-o", "{out}"], 2),
@@ -550,3 +569,176 @@ def test_red_team_options_are_checked_before_any_work(gmm, good, tmp_path, case)
     _one_error_line(r.err)
     assert not out.exists() and r.out == ""
     assert time.monotonic() - started < 10  # refused up front, not after the work
+
+
+# --- atomic writes: symlinks, names, full disks, killed writers, races -------------------------
+
+
+def test_output_through_a_symlink_replaces_the_file_it_points_to(gmm, tmp_path):
+    """The README's "current model" link: -o follows it (like the shell's >), the link stays."""
+    real = tmp_path / "blobs-1.joblib"
+    real.write_bytes(b"old")
+    link = tmp_path / "blobs.joblib"
+    link.symlink_to(real.name)
+    r = gmm("-q", "fit", SAMPLE / "blobs.csv", "-x", "id", "-k", "2", "-o", link)
+    assert r.code == 0, r.err
+    assert link.is_symlink() and os.readlink(link) == real.name
+    assert real.read_bytes()[:1] == b"\x80" and gmm("info", link).code == 0
+
+
+def test_output_through_a_dangling_symlink_creates_its_target(gmm, good, tmp_path):
+    link = tmp_path / "out.csv"
+    link.symlink_to("made.csv")
+    assert gmm("sample", good, "-n", "2", "-o", link).code == 0
+    assert link.is_symlink() and (tmp_path / "made.csv").read_text().startswith("x,y")
+
+
+@pytest.mark.parametrize("length", [240, 250])
+def test_long_but_legal_output_names_work(gmm, good, tmp_path, length):
+    out = tmp_path / ("n" * (length - 4) + ".csv")
+    r = gmm("sample", good, "-n", "2", "-o", out)
+    assert r.code == 0, r.err
+    assert out.exists() and len(os.listdir(tmp_path)) == 1
+
+
+def test_output_to_a_full_disk_is_74_and_leaves_nothing(gmm, good):
+    r = gmm("sample", good, "-n", "100", "-o", "/dev/full")
+    assert r.code == 74
+    _one_error_line(r.err)
+
+
+def test_temp_file_of_a_killed_writer_is_removed_by_the_next_write(gmm, good, tmp_path):
+    from gmmcli.io.atomic import temp_prefix
+
+    out = tmp_path / "out.csv"
+    stale = tmp_path / f"{temp_prefix(out.name)}abcd1234.tmp"
+    stale.write_text("half a file")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    fresh = tmp_path / f"{temp_prefix(out.name)}efgh5678.tmp"  # a writer that has just started
+    fresh.write_text("")
+    other = tmp_path / ".other.csv.abcd1234.tmp"  # another target's: not ours to remove
+    other.write_text("")
+    os.utime(other, (time.time() - 3600, time.time() - 3600))
+    assert gmm("sample", good, "-n", "2", "-o", out).code == 0
+    assert not stale.exists() and fresh.exists() and other.exists()
+
+
+def test_temp_file_held_by_a_live_writer_is_kept(tmp_path):
+    import fcntl
+
+    from gmmcli.io.atomic import atomic_text, temp_prefix
+
+    out = tmp_path / "out.csv"
+    held = tmp_path / f"{temp_prefix(out.name)}live0000.tmp"
+    held.write_text("")
+    os.utime(held, (time.time() - 3600, time.time() - 3600))
+    with open(held) as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        with atomic_text(out) as w:
+            w.write("x\n")
+        assert held.exists()
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_write_leaves_a_temp_file_the_next_run_removes(good, tmp_path):
+    """A predict killed with SIGKILL half-way: the old output is intact; the leftover temp file
+    (a minute later) goes with the next write of the same target."""
+    data = tmp_path / "big.csv"
+    data.write_text("x,y\n" + "1.5,2.5\n" * 3_000_000)
+    out = tmp_path / "out.csv"
+    out.write_text("old\n")
+    proc = subprocess.Popen([sys.executable, "-m", "gmmcli", "predict", str(good), str(data), "-o", str(out)])
+    deadline = time.monotonic() + 30
+    while (
+        not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp") and p.stat().st_size]
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    leftovers = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers and out.read_text() == "old\n"
+    for p in leftovers:
+        os.utime(p, (time.time() - 120, time.time() - 120))
+    r = gmm_process("sample", good, "-n", "2", "-o", out)
+    assert r.code == 0 and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.slow
+def test_concurrent_writers_and_50_readers(good, tmp_path):
+    """Four writers replace one model while 50 readers load it: every reader sees a complete
+    model (exit 0), every writer succeeds, and no temp file is left."""
+    target = tmp_path / "m.joblib"
+    target.write_bytes(good.read_bytes())
+    fit = [sys.executable, "-m", "gmmcli", "-q", "fit", str(SAMPLE / "blobs.csv"), "-x", "id", "-k", "2"]
+    writers = [subprocess.Popen([*fit, "--seed", str(i), "-o", str(target)]) for i in range(4)]
+    info = [sys.executable, "-c", "from gmmcli.cli import main; main()", "-q", "info", str(target), "--json"]
+    readers = [subprocess.Popen(info, stdout=subprocess.DEVNULL) for _ in range(50)]
+    assert [w.wait(timeout=240) for w in writers] == [0] * 4
+    assert [r.wait(timeout=240) for r in readers] == [0] * 50
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+# --- closed streams and pipes -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["select", str(SAMPLE / "moons.csv"), "-k", "1-2"],
+        ["info", "{model}"],
+        ["predict", "{model}", str(SAMPLE / "blobs.csv")],
+        ["sample", "{model}", "-n", "2"],
+    ],
+    ids=["select", "info", "predict", "sample"],
+)
+def test_closed_stdout_is_73_before_any_work(good, args):
+    cmd = [sys.executable, "-m", "gmmcli", *[a.format(model=good) for a in args]]
+    proc = subprocess.run(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=120,
+        close_fds=True,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert proc.returncode == 73, proc.stderr
+    assert proc.stderr.decode().startswith("error: stdout is closed")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["fit", "--help"], []], ids=["help", "fit-help", "no-args"])
+def test_help_into_a_closed_pipe_exits_0_quietly(args):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gmmcli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.readline()
+    proc.stdout.close()  # | head -1
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 2) and b"Traceback" not in err and b"error" not in err
+    if args:
+        assert proc.returncode == 0
+
+
+def test_read_only_home_leaves_stderr_empty_under_quiet(good, tmp_path):
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")
+    }
+    env["HOME"] = "/proc"  # not writable even for root: matplotlib cannot make ~/.config there
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gmmcli",
+            "-q",
+            "plot",
+            str(good),
+            str(SAMPLE / "blobs.csv"),
+            "-o",
+            str(tmp_path / "p.png"),
+        ],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stderr == b""
+    assert (tmp_path / "p.png").exists()
