@@ -17,7 +17,6 @@ import resource
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -742,3 +741,162 @@ def test_read_only_home_leaves_stderr_empty_under_quiet(good, tmp_path):
     )
     assert proc.returncode == 0 and proc.stderr == b""
     assert (tmp_path / "p.png").exists()
+
+
+# --- the Dask engine --------------------------------------------------------------------------
+
+DASK = ["--engine", "dask", "--worker-memory", "600MB"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--scheduler", "zzz://::"], r"--scheduler 'zzz://::' is not a Dask scheduler address"),
+        (["--worker-memory", "lots"], r"--worker-memory must be a size"),
+        (["--worker-memory", "1KB"], r"--worker-memory 1KB is too small .* at least 256 MiB"),
+    ],
+    ids=["bad-scheduler", "worker-memory-junk", "worker-memory-1KB"],
+)
+def test_dask_options_refused_before_a_cluster_starts(gmm, tmp_path, args, message):
+    pytest.importorskip("distributed")
+    started = time.monotonic()
+    r = gmm("fit", "--engine", "dask", *args, SAMPLE / "moons.csv", "-k", "2", "-o", tmp_path / "m.joblib")
+    assert r.code == 2, r.err
+    _one_error_line(r.err)
+    assert re.search(message, r.err) and time.monotonic() - started < 10
+
+
+@pytest.mark.slow
+def test_dask_hostile_inputs(tmp_path):
+    """xz input fits; a truncated .gz, rows wider than the header and a column that turns to
+    text after the sample are exit 65 with one line, and --quiet keeps the workers' tracebacks
+    off stderr."""
+    pytest.importorskip("distributed")
+    moons = (SAMPLE / "moons.csv").read_bytes()
+    (tmp_path / "m.csv.xz").write_bytes(lzma.compress(moons))
+    (tmp_path / "cut.csv.gz").write_bytes(gzip.compress((SAMPLE / "blobs.csv").read_bytes())[:3000])
+    (tmp_path / "wide.csv").write_text(EXTRA_FIELD)
+    (tmp_path / "late.csv").write_text("x,y\n" + "1.5,2\n" * 3000 + "abc,1\n")
+    (tmp_path / "nan.csv").write_text("x,y\n" + "1.5,2\n" * 3000 + "inf,1\n")
+    out = tmp_path / "out.joblib"
+    r = gmm_process("-q", "fit", *DASK, tmp_path / "m.csv.xz", "-k", "2", "--seed", "0", "-o", out)
+    assert r.code == 0 and r.err == "", r.err
+    for name, message in [
+        ("cut.csv.gz", r"compressed input ends early"),
+        ("wide.csv", r"expected 2 fields in line 2, saw 3"),
+        ("late.csv", r"column 'x' is not numeric"),
+        ("nan.csv", r"row 3001 has a missing or infinite value"),
+    ]:
+        r = gmm_process("-q", "fit", *DASK, tmp_path / name, "-k", "1", "-o", tmp_path / "bad.joblib")
+        assert r.code == 65, (name, r.err)
+        _one_error_line(r.err)
+        assert re.search(message, r.err), r.err
+        assert not (tmp_path / "bad.joblib").exists()
+
+
+# --- memory: big draws, wide data, reading under a budget ---------------------------------------
+
+
+def test_sample_memory_estimate_bounds_a_real_draw(good):
+    """The estimate sample and plot check up front is above what a draw really takes."""
+    from gmmcli import memory
+
+    code = (
+        "import resource\nfrom gmmcli.cli import run\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        f"assert run(['sample', {str(good)!r}, '-n', '500000', '--seed', '0', '-o', '/dev/null']) == 0\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout.split()[-1]) < memory.sample_bytes(500_000, 2)
+
+
+def test_fit_budget_is_checked_while_reading(gmm, tmp_path):
+    """A small .xz of 3 M rows under --max-memory 100M: refused after reading a part of it."""
+    path = tmp_path / "rows.csv.xz"
+    path.write_bytes(lzma.compress(b"x,y\n" + b"1.5,2.5\n" * 3_000_000))
+    r = gmm("fit", path, "-k", "2", "--max-memory", "100M", "-o", tmp_path / "m.joblib")
+    assert r.code == 65
+    _one_error_line(r.err)
+    rows = int(re.search(r"to (\d+) rows", r.err).group(1))
+    assert rows < 3_000_000  # stopped before the end of the input
+
+
+def test_wide_data_estimate_counts_the_per_block_features():
+    from gmmcli import memory
+
+    assert memory.fit_bytes(50, 3000, 2) > 1_500_000_000  # measured peak 1.4 GB (was estimated 0.6)
+    assert memory.fit_bytes(1_000_000, 2, 16) < 300 << 20  # long, narrow data: unchanged
+
+
+@pytest.mark.slow
+def test_wide_fit_peak_is_within_the_estimate(tmp_path):
+    """50 rows x 1,000 columns, k=2: the peak RSS of the fit stays below the estimate."""
+    from gmmcli import memory
+
+    X = np.random.default_rng(0).normal(size=(50, 1000))
+    np.save(tmp_path / "X.npy", X)
+    code = (
+        "import numpy as np, resource\nfrom gmmcli.engine import em\n"
+        "import sklearn.cluster, scipy.linalg\n"
+        f"X = np.load({str(tmp_path / 'X.npy')!r})\n"
+        "base = int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize()\n"
+        "em.fit(X, 2, covariance_type='full', seed=0, max_iter=5)\n"
+        "peak = next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+        "print(peak - base)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout.split()[-1]) < memory.fit_bytes(50, 1000, 2)
+
+
+# --- digits-demo: all files or none ---------------------------------------------------------------
+
+
+def test_digits_demo_failing_half_way_leaves_the_old_files(tmp_path, monkeypatch):
+    """A failure after the PNGs are drawn (the model cannot be written: a full disk, a signal)
+    leaves the folder exactly as it was: no new PNG beside the old model and summary."""
+    from gmmcli import digits, model
+    from gmmcli.errors import IOFailure
+
+    out = tmp_path / "demo"
+    settings = digits.DigitsSettings(n_components=4, seed=0, n_samples=10, max_iter=5)
+    digits.run_digits_demo(out, settings)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full_disk(*args, **kwargs):
+        raise IOFailure("writing digits_gmm.joblib failed: No space left on device")
+
+    monkeypatch.setattr(model, "save_model", full_disk)
+    with pytest.raises(IOFailure):
+        digits.run_digits_demo(out, digits.DigitsSettings(n_components=5, seed=1, n_samples=10, max_iter=5))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no staging folder either
+
+
+def test_digits_demo_replaces_the_whole_set(tmp_path):
+    from gmmcli import digits
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / digits.AIC_PNG).write_bytes(b"from an earlier --sweep run")
+    (out / "notes.txt").write_text("mine")
+    result = digits.run_digits_demo(
+        out, digits.DigitsSettings(n_components=4, seed=0, n_samples=10, max_iter=5)
+    )
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(
+        [digits.ORIGINAL_PNG, digits.GENERATED_PNG, digits.MODEL_FILE, digits.SUMMARY_FILE, "notes.txt"]
+    )
+    assert all(Path(p).exists() for p in result.files.values())
+
+
+def test_digits_demo_failure_removes_a_folder_it_created(tmp_path, monkeypatch):
+    from gmmcli import digits, model
+
+    monkeypatch.setattr(model, "save_model", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        digits.run_digits_demo(
+            tmp_path / "new", digits.DigitsSettings(n_components=4, n_samples=10, max_iter=5)
+        )
+    assert not (tmp_path / "new").exists()
