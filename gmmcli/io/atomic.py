@@ -54,9 +54,10 @@ def refuse_same_file(output, inputs, option: str = "-o") -> None:
 
 
 def resolved(target) -> Path:
-    """The file a write to ``target`` replaces: a symbolic link's final target, else itself."""
+    """The file a write to ``target`` replaces: a symbolic link's final target, else itself.
+    A link to a device or a pipe (``/dev/stdout``) is left as it is: it is written directly."""
     target = Path(target)
-    return Path(os.path.realpath(target)) if target.is_symlink() else target
+    return Path(os.path.realpath(target)) if target.is_symlink() and not is_special(target) else target
 
 
 def reject_unwritable(target) -> None:
@@ -66,6 +67,8 @@ def reject_unwritable(target) -> None:
     if len(os.fsencode(Path(target).name)) > _NAME_MAX:
         raise CannotCreateOutput(f"cannot write {shown}: the file name is longer than {_NAME_MAX} bytes")
     try:
+        if is_special(target):
+            return
         target = resolved(target)
         if target.is_dir():
             raise CannotCreateOutput(f"cannot write {shown}: it is a directory")
