@@ -53,7 +53,13 @@ class LineGuard(io.RawIOBase):
         if not self._quoted and b'"' in data:
             self._quoted = True
         chars = np.frombuffer(data, dtype=np.uint8)
-        ends = np.flatnonzero(chars == 10)
+        newline = chars == 10
+        if self._counting:  # newlines and separators in one index: fields per line by differences
+            marks = np.flatnonzero(newline | (chars == self._sep))
+            at_end = np.flatnonzero(newline[marks])
+            ends = marks[at_end]
+        else:
+            ends = np.flatnonzero(newline)
         if not len(ends):
             self._length += len(data)
             if self._counting:
@@ -67,9 +73,7 @@ class LineGuard(io.RawIOBase):
         if lengths[longest] > MAX_LINE_BYTES:
             self._refuse_long(int(lengths[longest]), self._line + longest)
         if self._counting:
-            where = np.flatnonzero(chars == self._sep)
-            seps = np.bincount(np.searchsorted(ends, where), minlength=len(ends) + 1)
-            fields = seps[:-1] + 1
+            fields = np.diff(at_end, prepend=-1)  # separators before each newline, plus one
             fields[0] += self._seps
             if self._header is None:
                 self._header = int(fields[0])
@@ -77,7 +81,7 @@ class LineGuard(io.RawIOBase):
             wide = np.flatnonzero(fields > self._header)
             if len(wide):
                 self._refuse_wide(int(fields[wide[0]]), self._line + int(wide[0]), finished=True)
-            self._seps = int(seps[-1])
+            self._seps = len(marks) - int(at_end[-1]) - 1
         self._line += len(ends)
         self._length = len(data) - int(ends[-1]) - 1
         self._refuse_long(self._length, self._line)
