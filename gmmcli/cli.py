@@ -17,7 +17,7 @@ import typer.core
 
 from . import __version__, console, help
 from .commands import check, compare, completion, digits, fit, info, plot, sample, scoring, select
-from .errors import first_line
+from .errors import OutputClosed, first_line
 
 
 class _Group(help.Group):
@@ -108,7 +108,25 @@ for _name, (_function, _epilog) in _COMMANDS.items():
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app and turn every failure into an exit code."""
+    _hold_closed_standard_fds()
     sys.exit(run(argv))
+
+
+def _hold_closed_standard_fds() -> None:
+    """Started with stdin, stdout or stderr closed (``>&-``): put /dev/null on that descriptor.
+
+    Python has already set ``sys.stdout`` (say) to None, so gmmcli knows it is closed; but the
+    next file opened would otherwise get descriptor 1, and a worker process (which inherits
+    it as its stdout) could print into an output file.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                opened = os.open(os.devnull, os.O_RDWR)
+                if opened != fd:  # a lower one was closed too and took it: keep it open as well
+                    os.dup2(opened, fd)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -142,6 +160,8 @@ def _run(argv: list[str] | None) -> int:
             if sys.stderr is not None:
                 print(command.get_help(ctx), end="", file=sys.stderr)
         return 2
+    if "--help" in argv or "-h" in argv:
+        _help_quiet_on_closed_pipe()
     try:
         try:
             result = command.main(args=argv, prog_name="gmmcli", standalone_mode=False)
@@ -229,6 +249,20 @@ def _hoist_global_flags(group, argv: list[str]) -> list[str]:
         (hoisted if token in _GLOBAL_FLAGS and token not in own else rest).append(token)
         i += 1
     return argv[:position] + hoisted + [argv[position]] + rest
+
+
+def _help_quiet_on_closed_pipe() -> None:
+    """``gmmcli --help | head -1``: rich, which draws the help, exits 1 when the reader goes
+    away; for gmmcli a closed pipe is a quiet success (exit 0), so it raises OutputClosed."""
+    try:
+        from rich.console import Console
+    except ImportError:
+        return
+
+    def closed(self) -> None:
+        raise OutputClosed()
+
+    Console.on_broken_pipe = closed
 
 
 @contextlib.contextmanager

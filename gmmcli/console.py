@@ -127,6 +127,27 @@ def one_line(message: str) -> str:
     return "".join(c if c.isprintable() else _escape(c) for c in text)
 
 
+def shown(value, markup: bool = False) -> str:
+    """The one sanitiser for text from a model file or input data that a person will see.
+
+    Control characters, escape sequences and invisible format characters (ESC, newlines, the
+    right-to-left override) become ``\\x1b``-style escapes, so no string can move the cursor,
+    clear the screen, retitle the terminal or forge a line; with ``markup``, rich's markup
+    brackets are escaped too, for text that rich will parse as markup (``[red]`` stays text).
+    """
+    text = one_line(value)
+    if markup:
+        from rich.markup import escape
+
+        text = escape(text)
+    return text
+
+
+def plot_text(value) -> str:
+    """``shown`` for matplotlib, which reads ``$...$`` as mathematics (and fails on bad TeX)."""
+    return shown(value).replace("$", r"\$")
+
+
 def _printable_lines(message: str) -> str:
     """Like one_line, but a message of several lines (a summary table) keeps its newlines."""
     return "\n".join(one_line(line) for line in str(message).split("\n"))

@@ -8,8 +8,11 @@ over k = 1, 11, ..., 191 first. Composed from ``fitting``, ``model`` and ``plots
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,19 +68,35 @@ def run_digits_demo(
 
     ``progress`` receives one line per step, for the CLI to show on stderr.
     """
-    from sklearn.datasets import load_digits
-    from sklearn.decomposition import PCA
-
-    from .fitting import FitSettings, fit_model
-    from .model import save_model
-    from .plots import save_png
-    from .plots.images import image_grid
+    from .fitting import FitSettings
 
     settings = (settings or DigitsSettings()).validate()
     fit_settings = FitSettings(
         settings.n_components, settings.covariance_type, max_iter=settings.max_iter, seed=settings.seed
     ).validate()
+    existed = Path(out_dir).is_dir()
     out = _prepare_dir(out_dir)
+    try:
+        with _staged(out) as staging:
+            result = _run(staging, settings, fit_settings, progress)
+    except BaseException:
+        if not existed:  # a folder made for this run goes with it: no empty leftover
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+    result.files = {key: str(out / Path(path).name) for key, path in result.files.items()}
+    return result
+
+
+def _run(out: Path, settings: DigitsSettings, fit_settings, progress) -> DigitsResult:
+    """The demo itself, writing its files into ``out`` (the staging folder)."""
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+
+    from .fitting import fit_model
+    from .model import save_model
+    from .plots import save_png
+    from .plots.images import image_grid
 
     digits = load_digits()
     pixels = digits.data
@@ -142,6 +161,53 @@ def run_digits_demo(
         summary["aic_sweep"] = sweep
     _write_json(summary, files["summary"])
     return DigitsResult(summary, {key: str(path) for key, path in files.items()}, new_pixels)
+
+
+OUTPUT_FILES = (ORIGINAL_PNG, GENERATED_PNG, MODEL_FILE, SUMMARY_FILE, AIC_PNG)
+
+
+@contextlib.contextmanager
+def _staged(out: Path):
+    """A temporary folder inside ``out`` for the demo's files, moved into ``out`` together.
+
+    Nothing reaches ``out`` until every file is written; then the renames run with stop
+    signals held back (a SIGTERM then lands after the last one), and a file of an earlier run
+    that this one did not make (``digits_aic.png`` without --sweep) goes, so the folder never
+    mixes two runs. On any failure the staging folder is removed and ``out`` is untouched.
+    """
+    staging = Path(tempfile.mkdtemp(prefix=".digits-demo-staging.", dir=out))
+    try:
+        yield staging
+        with _signals_held():
+            made = {p.name for p in staging.iterdir()}
+            for name in OUTPUT_FILES:
+                if name in made:
+                    os.replace(staging / name, out / name)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(out / name)
+    except OSError as exc:
+        from .io.atomic import io_error
+
+        raise io_error(exc, out) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _signals_held():
+    import signal
+    import threading
+
+    stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _prepare_dir(out_dir) -> Path:

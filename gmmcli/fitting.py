@@ -18,6 +18,7 @@ __all__ = [
     "check_resources",
     "fit_model",
     "fit_model_dask",
+    "memory_check",
     "model_of",
     "noise_box",
     "require_rows",
@@ -55,14 +56,24 @@ def check_resources(
 ) -> None:
     """Refuse up front a fit of X with fewer rows than components, or one that would need more
     memory than ``max_memory`` (default: what is available now)."""
+    require_rows(len(X), settings.n_components)  # before the memory estimate: the clearer reason
+    memory_check(settings, jobs, max_memory)(len(X), X.shape[1])
+
+
+def memory_check(settings: FitSettings, jobs: int = 1, max_memory: str | None = None):
+    """``check(n_rows, n_features)``: ResourceError if a fit of that shape cannot fit in memory.
+    Called while the data is read too, so that a huge input is refused before it is all read."""
     k = settings.n_components
-    require_rows(len(X), k)  # before the memory estimate: the clearer reason
-    need = memory.fit_bytes(
-        len(X), X.shape[1], k, settings.covariance_type, parallel=min(jobs, settings.n_init)
-    )
-    memory.check_memory(
-        need, max_memory, what=f"fitting {k} components to {len(X)} rows x {X.shape[1]} columns"
-    )
+
+    def check(n_rows: int, n_features: int) -> None:
+        need = memory.fit_bytes(
+            n_rows, n_features, k, settings.covariance_type, parallel=min(jobs, settings.n_init)
+        )
+        memory.check_memory(
+            need, max_memory, what=f"fitting {k} components to {n_rows} rows x {n_features} columns"
+        )
+
+    return check
 
 
 def fit_model(

@@ -70,8 +70,47 @@ def fit_bytes(
         + _BYTES_PER_ROW * n
         + 8 * _COVARIANCE_COPIES * cov
         + _OVERHEAD
+        + max(0, block_bytes(n, d, k, covariance_type) - _OVERHEAD)
     )
     return one * max(1, int(parallel))
+
+
+def block_bytes(n_rows: int, n_features: int, n_components: int, covariance_type: str = "full") -> int:
+    """The E-step's per-block features (phi(x): d(d+1)/2 + d + 1 per row for full covariances)
+    of the blocks that run at once. A block has at least 256 rows, so for wide data this is
+    the largest term: 50 rows x 3,000 columns make 1.7 GiB of features (measured peak 1.4 GB,
+    where the other terms sum to 0.6 GB). Small ones fit in the fixed overhead."""
+    from .engine.cpus import available_cores
+    from .engine.stats import default_block_rows, n_moment_features
+
+    n, d, k = int(n_rows), int(n_features), int(n_components)
+    rows = default_block_rows(covariance_type, d, k)
+    width = max(n_moment_features(covariance_type, d), k * d, k)
+    at_once = min(math.ceil(n / rows), available_cores())
+    return 8 * min(n, rows) * width * max(1, at_once)
+
+
+#: More points than any machine can hold: refused as a usage error before anything else.
+MAX_SAMPLES = 10**12
+
+
+def sample_bytes(n_samples: int, n_features: int, per_point: int = 0) -> int:
+    """Peak bytes of drawing ``n_samples`` points and writing them: the normal draws, the
+    points, their shuffled copy and the output table (about 5 float rows per point), labels,
+    the permutation, plus ``per_point`` bytes of whatever uses the points (a plot)."""
+    return int(n_samples) * (8 * (5 * int(n_features) + 4) + per_point) + _OVERHEAD
+
+
+def check_sample_memory(n_samples: int, n_features: int, option: str = "-n", per_point: int = 0) -> None:
+    """Refuse up front a draw that cannot fit in memory (exit 65) or in any machine (exit 2)."""
+    if n_samples > MAX_SAMPLES:
+        raise UsageError(f"{option} must be at most {MAX_SAMPLES:,}, got {n_samples:,}")
+    check_memory(
+        sample_bytes(n_samples, n_features, per_point),
+        what=f"drawing {n_samples:,} points",
+        advice=f"draw fewer points ({option}), or several smaller batches with different seeds",
+        overridable=False,
+    )
 
 
 def available_memory() -> int | None:
@@ -90,6 +129,7 @@ def check_memory(
     *,
     what: str = "this fit",
     advice: str = "use fewer components (-k), fewer rows or --covariance-type diag",
+    overridable: bool = True,
 ) -> None:
     """Raise ResourceError if ``need`` bytes exceed --max-memory (or, without it, what is free)."""
     if max_memory:
@@ -100,7 +140,9 @@ def check_memory(
         if limit is None:
             return
         source = f"only {human(limit)} is available"
-        remedy = f"{advice}, or free memory (--max-memory SIZE overrides this check)"
+        remedy = f"{advice}, or free memory" + (
+            " (--max-memory SIZE overrides this check)" if overridable else ""
+        )
     if need > limit:
         if max_memory:
             source = f"{source} ({human(limit)})"

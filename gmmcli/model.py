@@ -10,6 +10,7 @@ import datetime as _dt
 import hashlib
 import os
 import platform
+import stat
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -244,6 +245,8 @@ def load_model(path) -> Model:
         raise InputMissing(f"model file {path} does not exist")
     if os.path.isdir(path):
         raise InputMissing(f"model file {path} is a directory")
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open(), a device never end
+        raise InputMissing(f"model file {path} is not a regular file (a pipe or a device)")
     try:
         data = load_plain(path)
     except PermissionError:
@@ -351,6 +354,14 @@ def _holds_array(value) -> bool:
     return False
 
 
+def _matches(stored: np.ndarray, expected: np.ndarray) -> bool:
+    """Equal up to the rounding of two ways of inverting the same (possibly ill-conditioned)
+    covariances; a sign flipped or a factor edited is far outside it."""
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        return bool(np.all(np.abs(stored - expected) <= 1e-5 * np.abs(expected) + 1e-9 * scale))
+
+
 def _params_from(data: dict) -> MixtureParams:
     cov_type = data["covariance_type"]
     if not covariance.is_known(cov_type):
@@ -378,9 +389,11 @@ def _params_from(data: dict) -> MixtureParams:
     if np.any(weights < 0) or abs(float(weights.sum()) - 1.0) > 1e-6:
         raise ValueError("weights are not probabilities that sum to 1")
     try:  # covariances must be positive definite, or sampling and scoring fail later on
-        structure.check_positive_definite(arrays["covariances"])
+        expected = structure.precision_cholesky(arrays["covariances"])
     except covariance.NotPositiveDefinite:
         raise ValueError("covariances are not positive definite") from None
+    if not _matches(arrays["precisions_cholesky"], expected):  # scoring uses them, sampling not
+        raise ValueError("the precision factors do not match the covariances")
     params = MixtureParams(
         cov_type, arrays["weights"], means, arrays["covariances"], arrays["precisions_cholesky"]
     )

@@ -16,6 +16,9 @@ from .errors import SettingError
 DTYPES = ("float64", "float32")
 SEED_LIMIT = 2**32
 CRITERIA = ("bic", "aic", "cv")
+MAX_RESTARTS = 10_000  # --n-init
+MAX_ITERATIONS = 1_000_000  # --max-iter
+MAX_COUNTS = 10_000  # component counts in one select grid (-k): each is a fit per covariance type
 ALL_MODELS = tuple(m.name for m in covariance.MODELS)  # what "-t all" tries: the fourteen
 
 
@@ -52,6 +55,9 @@ def check_em(n_init, tol, reg_covar, max_iter) -> None:
     em.check_settings(n_init=n_init, tol=tol, reg_covar=reg_covar, max_iter=max_iter)
     if max_iter < 1:
         raise SettingError("max_iter", f"{{}} must be at least 1, got {max_iter}")
+    for name, value, most in (("n_init", n_init, MAX_RESTARTS), ("max_iter", max_iter, MAX_ITERATIONS)):
+        if value > most:  # --n-init 10**9 would run for years: a mistake, said before any work
+            raise SettingError(name, f"{{}} must be at most {most:,}, got {value:,}")
 
 
 def check_seed(seed) -> None:
@@ -87,11 +93,14 @@ def parse_ks(text: str) -> list[int]:
                     raise SettingError("n_components", f"{{}} {item!r}: the step must be at least 1")
                 if hi < lo:
                     raise SettingError("n_components", f"{{}} {item!r}: the range ends before it starts")
-                ks.update(range(lo, hi + 1, step))
+                counts = range(lo, hi + 1, step)
+                _check_grid_size(len(ks) + len(counts))  # before a set of 10**8 ints is built
+                ks.update(counts)
             else:
                 if ":" in item:
                     raise ValueError(item)
                 ks.add(int(item))
+                _check_grid_size(len(ks))
         except SettingError:
             raise
         except ValueError:
@@ -101,6 +110,14 @@ def parse_ks(text: str) -> list[int]:
     if min(ks) < 1:
         raise SettingError("n_components", f"{{}} counts must be at least 1, got {min(ks)}")
     return sorted(ks)
+
+
+def _check_grid_size(n_counts: int) -> None:
+    if n_counts > MAX_COUNTS:
+        raise SettingError(
+            "n_components",
+            f"{{}} asks for {n_counts:,} or more component counts; a grid takes at most {MAX_COUNTS:,}",
+        )
 
 
 def parse_covariance_types(text: str | Sequence[str]) -> list[str]:

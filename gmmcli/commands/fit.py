@@ -140,6 +140,7 @@ def fit(
     """Fit a Gaussian mixture to the numeric columns of DATA and save it."""
     from .. import memory
     from ..errors import DegenerateFit, NotConverged, UsageError
+    from ..io.atomic import refuse_same_file
     from ..model import load_model, save_model
     from ..settings import FitSettings, check_jobs
     from .engine_choice import check_engine
@@ -160,6 +161,7 @@ def fit(
     check_jobs(jobs)
     if output in ("-", ""):
         raise UsageError("a model is binary: give -o a file name, not stdout")
+    refuse_same_file(output, data)
     if max_memory:
         memory.parse_size(max_memory)  # a bad size is a usage error before any work
     check_engine(
@@ -244,7 +246,13 @@ def _fit_here(source, settings, jobs, inputs: Inputs, *, weights, max_memory, pr
 
     from .. import fitting
 
-    X, names, w = read_features(source, inputs, weights=weights, dtype=np.dtype(settings.dtype))
+    X, names, w = read_features(
+        source,
+        inputs,
+        weights=weights,
+        dtype=np.dtype(settings.dtype),
+        check_rows=fitting.memory_check(settings, jobs, max_memory),
+    )
     init_params = None
     if previous is not None:
         X, names, init_params = fitting.warm_start(previous, X, names, settings, noise)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
@@ -40,15 +41,17 @@ def info(
     import json
 
     from ..errors import UsageError
-    from ..io.tables import output_stream
+    from ..io.tables import output_stream, require_stdout
     from ..model import load_model
 
     if fmt not in INFO_FORMATS:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(INFO_FORMATS)})")
+    if output is None:
+        require_stdout()
     m = load_model(model)
     summary = model_summary(m, params)
-    if as_json or fmt == "json":
-        text = json.dumps(summary, sort_keys=False) + "\n"
+    if as_json or fmt == "json":  # exact JSON: control characters as \u001b, NaN and infinities as null
+        text = json.dumps(json_ready(summary), sort_keys=False, allow_nan=False) + "\n"
     else:
         text = as_text(summary)
     with output_stream(output) as fh:
@@ -56,15 +59,29 @@ def info(
 
 
 def as_text(summary: dict) -> str:
-    """'key   value' lines, the values aligned, nothing after the value (no padding to a width)."""
+    """'key   value' lines, the values aligned, nothing after the value (no padding to a width);
+    every string from the file escaped (``console.shown``), so it cannot drive the terminal."""
     import json
+
+    from ..console import shown
 
     width = max(map(len, summary)) + 2
     lines = []
     for key, value in summary.items():
-        shown = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
-        lines.append(f"{key:<{width}}{shown}".rstrip())
+        text = json.dumps(json_ready(value)) if isinstance(value, (dict, list)) else str(value)
+        lines.append(f"{shown(key):<{width}}{shown(text)}".rstrip())  # model strings shown as text
     return "\n".join(lines) + "\n"
+
+
+def json_ready(value):
+    """``value`` with every NaN or infinity replaced by None (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
 
 
 def model_summary(m, with_params: bool = False) -> dict:

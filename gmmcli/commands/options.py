@@ -306,9 +306,10 @@ def check_precision(precision: int | None) -> None:
         raise UsageError(f"--precision must be 1 to 17 significant digits, got {precision}")
 
 
-def read_features(source: str, inputs: Inputs, *, weights: str | None = None, dtype=None):
+def read_features(source: str, inputs: Inputs, *, weights: str | None = None, dtype=None, check_rows=None):
     """What fit, select and plot train or draw on: (X, names, weights) from ``source``, with a
-    warning for each feature that looks like a row id."""
+    warning for each feature that looks like a row id. ``check_rows`` (rows, columns) is called
+    while reading (the memory budget, ``fitting.memory_check``)."""
     import numpy as np
 
     from .. import console
@@ -323,6 +324,7 @@ def read_features(source: str, inputs: Inputs, *, weights: str | None = None, dt
         weights=weights,
         dropna=inputs.dropna,
         dtype=np.float64 if dtype is None else dtype,
+        check_rows=check_rows,
     )
     for name in training.row_id_columns(X, names):
         console.warn(

@@ -18,6 +18,9 @@ from .options import (
     read_features,
 )
 
+#: What matplotlib keeps per scattered point (paths, colours, sizes), beyond the points themselves.
+PLOT_BYTES_PER_POINT = 400
+
 EPILOG = """Examples:
 
   gmmcli plot blobs.joblib sample_data/blobs.csv -o blobs.png
@@ -144,8 +147,10 @@ def plot(
     k-means labels and circles; alone, a scatter."""
     from .. import console
     from ..errors import UsageError
+    from ..io.atomic import refuse_same_file
     from ..plots import figure_format
     from ..plots.points import PointStyle
+    from ..settings import check_seed
 
     if output == "-":
         raise UsageError("plot writes a figure file: give -o FILE.png (or .svg, .pdf), not -")
@@ -157,6 +162,8 @@ def plot(
         raise UsageError("--kmeans clusters DATA itself: give DATA alone, not a MODEL")
     if samples < 0:
         raise UsageError(f"--samples must not be negative, got {samples}")
+    check_seed(seed)
+    refuse_same_file(output, [p for p in (model_path, data) if p is not None])
     if samples and model_path is None:
         raise UsageError("--samples draws from a model: give MODEL DATA")
     if kmeans is not None and kmeans < 1:
@@ -191,12 +198,15 @@ def _base(path: str) -> str:
 
 def _model_plot(model_path, data, inputs, x, y, samples, seed, labels, ellipses, style, title, source):
     """MODEL DATA: the notebook's plot_gmm."""
+    from .. import memory
     from ..io import tables
     from ..model import load_model
     from ..plots.mixture import feature_pair, model_figure
     from ..scoring import feature_columns
 
     m = load_model(model_path)
+    if samples:
+        memory.check_sample_memory(samples, len(m.feature_names), "--samples", per_point=PLOT_BYTES_PER_POINT)
     pair = feature_pair(m.feature_names, x, y)
     features = feature_columns(m, inputs.column_list, inputs.exclude_list)
     frame = tables.read_frame(data, inputs.delimiter, inputs.header)

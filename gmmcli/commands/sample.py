@@ -43,15 +43,22 @@ def sample(
     Rows come in random order (not grouped by component). --seed makes the draw reproducible;
     it is independent of the seed the model was fitted with.
     """
+    from .. import memory
     from ..errors import UsageError
     from ..io import tables
+    from ..io.atomic import refuse_same_file
     from ..model import load_model
+    from ..settings import check_seed
 
     tables.check_format(fmt)
     check_precision(precision)
     if n_samples < 1:
         raise UsageError(f"-n must be at least 1, got {n_samples}")
+    check_seed(seed)
+    refuse_same_file(output, [model])
+    tables.require_stdout(output)
     m = load_model(model)
+    memory.check_sample_memory(n_samples, len(m.feature_names), "-n")
     if with_component and COMPONENT_COLUMN in m.feature_names:
         raise UsageError(
             f"--with-component would add a column {COMPONENT_COLUMN!r}, "

@@ -63,6 +63,7 @@ def _run(
     from .. import quantiles
     from ..errors import UsageError
     from ..io import tables
+    from ..io.atomic import refuse_same_file
     from ..model import load_model
     from .engine_choice import check_engine
 
@@ -82,6 +83,8 @@ def _run(
         precision=precision is not None,
         no_output_header=not output_header,
     )
+    refuse_same_file(output, [model_path, *data])
+    tables.require_stdout(output)
     model = load_model(model_path)
     limit = None if outliers is None else quantiles.threshold(model, outliers)
     if engine == "dask":

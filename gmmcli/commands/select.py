@@ -178,7 +178,8 @@ def select(
     from .. import selection as sel
     from .. import settings as st
     from ..errors import NotConverged, UsageError
-    from ..io.atomic import reject_unwritable
+    from ..io.atomic import refuse_same_file, reject_unwritable
+    from ..io.tables import require_stdout
     from .engine_choice import check_engine
 
     # Everything that can be wrong with the options is found before any data is read or fitted.
@@ -191,12 +192,14 @@ def select(
     check_precision(precision)
     if dtype not in st.DTYPES:
         raise st.SettingError("dtype", f"unknown {{}} {dtype!r} (choose from {', '.join(st.DTYPES)})")
-    fmt = fmt or ("table" if sys.stdout.isatty() else "csv")
+    fmt = fmt or ("table" if sys.stdout is not None and sys.stdout.isatty() else "csv")
     if fmt not in TABLE_FORMATS:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(TABLE_FORMATS)})")
-    for path in (output, plot):
+    require_stdout()
+    for path, option in ((output, "-o"), (plot, "--plot")):
         if path is not None:
             reject_unwritable(path)
+            refuse_same_file(path, [*data, align_to], option)
     if output is not None and output == plot:
         raise UsageError("-o and --plot name the same file")
     if max_memory:

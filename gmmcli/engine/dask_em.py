@@ -38,20 +38,96 @@ def require_dask() -> None:
         raise UsageError(DASK_MISSING) from None
 
 
+#: Below this a worker cannot hold Python, pandas and a partition: it is restarted forever.
+MIN_WORKER_MEMORY = 256 << 20
+
+
+def check_worker_memory(text: str) -> None:
+    """--worker-memory is "auto" or a size of at least MIN_WORKER_MEMORY (UsageError, exit 2)."""
+    if str(text).strip().lower() == "auto":
+        return
+    from dask.utils import parse_bytes
+
+    try:
+        size = parse_bytes(str(text))
+    except (ValueError, TypeError):
+        raise UsageError(f"--worker-memory must be a size like 600MB or 2GB, or auto; got {text!r}") from None
+    if size < MIN_WORKER_MEMORY:
+        raise UsageError(
+            f"--worker-memory {text} is too small for a Dask worker to run: give at least "
+            f"{MIN_WORKER_MEMORY >> 20} MiB"
+        )
+
+
+def quiet_dask_logs() -> None:
+    """Dask's own log lines (a worker's "Compute Failed ... Traceback", memory warnings) stay
+    off stderr unless --verbose: gmmcli reports the failure as its one error line. Set in the
+    environment too, for the worker processes a local cluster spawns."""
+    import logging
+    import os
+
+    from .. import console
+
+    if console.verbose():
+        return
+    os.environ["DASK_LOGGING__DISTRIBUTED"] = "critical"
+    for name in ("distributed", "distributed.worker", "distributed.nanny", "distributed.scheduler"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _input_error(exc: BaseException) -> bool:
+    """True for the exceptions a worker raises on an unreadable input (not a gmmcli bug)."""
+    import lzma
+    import zlib
+
+    import pandas as pd
+
+    if isinstance(exc, OSError):
+        return exc.errno is None  # gzip/bz2 report corrupt data as an OSError without errno
+    if isinstance(exc, ValueError) and str(exc).startswith("Mismatched dtypes"):
+        return True  # a column read as numbers in the sample holds text further on
+    return isinstance(exc, (EOFError, UnicodeDecodeError, zlib.error, lzma.LZMAError, pd.errors.ParserError))
+
+
+@contextlib.contextmanager
+def _input_errors():
+    """A corrupt or truncated input read on a worker is bad data (exit 65), in one line."""
+    from ..errors import first_line
+
+    try:
+        yield
+    except Exception as exc:
+        if not _input_error(exc):
+            raise
+        if isinstance(exc, EOFError):
+            raise DataError("cannot read the input: compressed input ends early (truncated file?)") from None
+        if isinstance(exc, ValueError):
+            columns = [line.split("|")[1].strip() for line in str(exc).splitlines() if line.count("|") >= 4]
+            named = f"column {columns[1]!r}" if len(columns) > 1 else "a column"
+            raise DataError(
+                f"cannot read the input: {named} is not numeric (it holds text further on)"
+            ) from None
+        raise DataError(f"cannot read the input: {first_line(exc)}") from None
+
+
 @contextlib.contextmanager
 def connect(scheduler: str | None = None, n_workers: int | None = None, memory_limit: str = "auto"):
     """A dask Client: to ``scheduler`` if given, else a local cluster with one worker per core."""
     require_dask()
+    quiet_dask_logs()
     from distributed import Client, LocalCluster
 
     if scheduler:
         try:
             client = Client(scheduler, timeout="20s")
+        except ValueError as exc:  # "unknown address scheme 'zzz'"
+            raise UsageError(f"--scheduler {scheduler!r} is not a Dask scheduler address: {exc}") from None
         except (OSError, TimeoutError) as exc:
             raise InputMissing(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
-        with client:
+        with client, _input_errors():
             yield client
         return
+    check_worker_memory(memory_limit)
     workers = n_workers or available_cores()
     with (
         LocalCluster(
@@ -62,6 +138,7 @@ def connect(scheduler: str | None = None, n_workers: int | None = None, memory_l
             dashboard_address=None,
         ) as cluster,
         Client(cluster) as client,
+        _input_errors(),
     ):
         yield client
 

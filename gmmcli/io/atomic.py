@@ -7,6 +7,14 @@ write their own temp file; the last ``os.replace`` wins, and the result is one c
 A target that exists and is not a regular file (``/dev/null``, ``/dev/stdout``, a named pipe,
 ``/dev/full``) cannot be replaced -- and must not be: renaming a temp file over ``/dev/full``
 as root would turn the device into a plain file. Such targets are written directly.
+
+A target that is a symbolic link is followed, as the shell's ``>`` follows it: the file the
+link points to is replaced (atomically, by a temp file in *its* folder) and the link stays.
+
+The temp file is ``.NAME.XXXXXXXX.tmp`` (NAME shortened so the whole stays a legal file
+name) and is locked (``flock``) while it is written. One left behind by a process killed with
+SIGKILL (or a power cut) is removed by the next write of the same target: a temp file of
+that name that nobody holds locked and that has not changed for a minute.
 """
 
 from __future__ import annotations
@@ -16,21 +24,59 @@ import errno
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 
-from ..errors import CannotCreateOutput, IOFailure
+from ..errors import CannotCreateOutput, IOFailure, UsageError
 
 _IO_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG}
+_NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs, tmpfs)
+_RANDOM = 8  # characters mkstemp adds
+_STALE_SECONDS = 60  # an unlocked temp file untouched this long belongs to a dead process
+
+
+def refuse_same_file(output, inputs, option: str = "-o") -> None:
+    """Refuse (exit 2, before anything is read) an output that is one of the inputs.
+
+    "The same" is the same file on disk (device and inode): through symbolic links, relative
+    paths and hard links too. Writing it would replace the data while it is being read.
+    """
+    if output in (None, "", "-"):
+        return
+    for source in inputs:
+        if source in (None, "", "-"):
+            continue
+        with contextlib.suppress(OSError):
+            if os.path.samefile(output, source):
+                raise UsageError(
+                    f"{option} {output} is the input {source}: it would be overwritten; write elsewhere"
+                )
+
+
+def resolved(target) -> Path:
+    """The file a write to ``target`` replaces: a symbolic link's final target, else itself.
+    A link to a device or a pipe (``/dev/stdout``) is left as it is: it is written directly."""
+    target = Path(target)
+    return Path(os.path.realpath(target)) if target.is_symlink() and not is_special(target) else target
 
 
 def reject_unwritable(target) -> None:
-    """Refuse (exit 73) a target that is a folder or lies in a folder that does not exist."""
-    target = Path(target)
-    if target.is_dir():
-        raise CannotCreateOutput(f"cannot write {target}: it is a directory")
-    folder = target.parent
-    if not folder.is_dir():
-        raise CannotCreateOutput(f"cannot write {target}: folder {folder} does not exist")
+    """Refuse (exit 73) a target that is a folder, lies in a folder that does not exist, or
+    whose name is longer than a file name can be."""
+    shown = target
+    if len(os.fsencode(Path(target).name)) > _NAME_MAX:
+        raise CannotCreateOutput(f"cannot write {shown}: the file name is longer than {_NAME_MAX} bytes")
+    try:
+        if is_special(target):
+            return
+        target = resolved(target)
+        if target.is_dir():
+            raise CannotCreateOutput(f"cannot write {shown}: it is a directory")
+        folder = target.parent
+        if not folder.is_dir():
+            raise CannotCreateOutput(f"cannot write {shown}: folder {folder} does not exist")
+    except OSError as exc:  # a path component too long, a loop of links, ...
+        raise CannotCreateOutput(f"cannot write {shown}: {exc.strerror or exc}") from None
 
 
 def is_special(target) -> bool:
@@ -72,7 +118,9 @@ def atomic_path(target: str | os.PathLike, suffix: str = ""):
     handling) becomes CannotCreateOutput (73) or IOFailure (74); any other exception passes
     through unchanged. In every failing case the temp file is removed and the target untouched.
     """
-    target = Path(target)
+    shown = target
+    reject_unwritable(target)
+    target = resolved(target)
     if is_special(target):  # a device or pipe: write straight to it, never rename over it
         try:
             yield target
@@ -81,28 +129,68 @@ def atomic_path(target: str | os.PathLike, suffix: str = ""):
         except OSError as exc:
             raise io_error(exc, target) from None
         return
-    reject_unwritable(target)
     mode = _new_file_mode(target)
+    prefix, suffix = temp_prefix(target.name, suffix), suffix + ".tmp"
+    remove_stale_temps(target.parent, prefix, suffix)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
     except OSError as exc:
-        raise io_error(exc, target) from None
+        raise io_error(exc, shown) from None
     try:
-        os.close(fd)
+        _lock(fd)  # held until the rename: the mark of a live writer
         yield Path(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fchmod(fh.fileno(), mode)
-            os.fsync(fh.fileno())
+        os.fchmod(fd, mode)
+        os.fsync(fd)
         os.replace(tmp, target)
     except OSError as exc:
         _discard(tmp)
         if isinstance(exc, BrokenPipeError):
             raise
-        raise io_error(exc, target) from None
+        raise io_error(exc, shown) from None
     except BaseException:
         _discard(tmp)
         raise
+    finally:
+        os.close(fd)
     _fsync_folder(target.parent)
+
+
+def temp_prefix(name: str, suffix: str = "") -> str:
+    """'.NAME.', NAME cut (at a character boundary) so that the temp name fits in 255 bytes."""
+    room = _NAME_MAX - len(os.fsencode(f"..{suffix}.tmp")) - _RANDOM
+    while len(os.fsencode(name)) > room:
+        name = name[: -max(1, (len(os.fsencode(name)) - room) // 4)]
+    return f".{name}."
+
+
+def _lock(fd: int) -> None:
+    with contextlib.suppress(OSError, ImportError):  # no flock (some network filesystems): no clean-up
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def remove_stale_temps(folder: Path, prefix: str, suffix: str) -> None:
+    """Remove temp files of this target left by a killed writer: unlocked and a minute old."""
+    try:
+        import fcntl
+
+        entries = [e for e in os.scandir(folder) if e.name.startswith(prefix) and e.name.endswith(suffix)]
+    except (OSError, ImportError):
+        return
+    width = len(prefix) + _RANDOM + len(suffix)
+    for entry in entries:
+        if len(entry.name) != width:
+            continue
+        with contextlib.suppress(OSError):
+            if time.time() - entry.stat(follow_symlinks=False).st_mtime < _STALE_SECONDS:
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its writer lives
+                os.unlink(entry.path)
+            finally:
+                os.close(fd)
 
 
 @contextlib.contextmanager

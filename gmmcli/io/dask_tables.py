@@ -27,6 +27,9 @@ def expand_paths(paths: list[str]) -> list[str]:
     return files
 
 
+_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}  # by name: Dask reads the files itself
+
+
 def open_table(paths: list[str], delimiter: str | None = None, blocksize: str = "16MB", text_columns=()):
     """A lazy dask dataframe over CSV/TSV (optionally .gz) or Parquet files.
 
@@ -42,13 +45,15 @@ def open_table(paths: list[str], delimiter: str | None = None, blocksize: str = 
         return dd.read_parquet(files)
     if any(f.endswith((".parquet", ".pq")) for f in files):
         raise UsageError("mix of Parquet and CSV inputs: give one kind")
-    sep = delimiter or ("\t" if files[0].removesuffix(".gz").endswith((".tsv", ".tab")) else ",")
-    compressed = files[0].endswith(".gz")
+    plain_name = files[0].removesuffix(".gz").removesuffix(".bz2").removesuffix(".xz")
+    sep = delimiter or ("\t" if plain_name.endswith((".tsv", ".tab")) else ",")
+    compression = next((kind for end, kind in _COMPRESSION.items() if files[0].endswith(end)), None)
+    check_beginnings(files, sep, compression)
     return dd.read_csv(
         files,
         sep=sep,
-        blocksize=None if compressed else blocksize,
-        compression="gzip" if compressed else None,
+        blocksize=None if compression else blocksize,
+        compression=compression,
         encoding="utf-8-sig",
         assume_missing=True,
         dtype={c: "object" for c in text_columns} or None,
@@ -66,6 +71,32 @@ def partition_matrix(frame, names, weight_column, dropna, dtype):
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise DataError(f"weights column {weight_column!r} has negative, missing or infinite values")
     return X, w
+
+
+def check_beginnings(files: list[str], sep: str, compression: str | None) -> None:
+    """Read the first block of each file through the line guard: rows wider than the header
+    (which pandas would read as an index plus shifted columns), lines beyond the limits, and
+    a corrupt or truncated compressed start are refused here, before any worker starts."""
+    import bz2
+    import gzip
+    import lzma
+    import zlib
+
+    from .line_guard import guarded
+
+    opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(compression, open)
+    for path in files:
+        try:
+            with opener(path, "rb") as fh:
+                guarded(fh, path, sep).read(1 << 20)
+        except (EOFError, zlib.error, lzma.LZMAError) as exc:
+            raise DataError(
+                f"cannot read {path}: compressed input ends early or is corrupt ({exc})"
+            ) from None
+        except OSError as exc:
+            if exc.errno is None:  # gzip's BadGzipFile
+                raise DataError(f"cannot read {path}: {exc}") from None
+            raise InputMissing(f"cannot read input {path}: {exc.strerror or exc}") from None
 
 
 # --- scoring, one output file per partition ------------------------------------------------

@@ -20,6 +20,7 @@ import hashlib
 import os
 import pickle
 import re
+import sys
 
 import numpy as np
 
@@ -33,6 +34,7 @@ _TRAILER_LEN = len(_TRAILER_PREFIX) + 64 + 1
 _MAX_DEPTH = 64  # nesting of lists/dicts in a loaded model
 _MAX_NODES = 1_000_000  # values in a loaded model, counting shared ones each time they appear
 _PLAIN_SCALARS = (type(None), bool, int, float, str)  # no bytes: gmmcli never writes them
+_MAX_INT_BITS = 1024  # about 300 digits; gmmcli writes counts, seeds, versions: 5,000 digits is damage
 
 
 class UnsafeFile(Exception):
@@ -256,6 +258,8 @@ def check_plain(data) -> None:
         if depth > _MAX_DEPTH:
             raise UnsafeFile("model file nests too deeply")
         kind = type(value)  # exact types: numpy scalars subclass float but pickle as objects
+        if kind is int and value.bit_length() > _MAX_INT_BITS:  # no str(): 4,300-digit limit
+            raise UnsafeFile("model file holds an implausibly large integer")
         if kind in _PLAIN_SCALARS:
             continue
         if kind is np.ndarray:
@@ -272,6 +276,28 @@ def check_plain(data) -> None:
             stack.extend((item, depth + 1) for item in value)
             continue
         raise UnsafeFile(f"model file holds a {type(value).__name__}, which is not plain data")
+
+
+def canonical(value):
+    """A copy of plain data whose pickle bytes depend only on its values.
+
+    Pickle writes an object once and refers back to it the next time the same object appears:
+    an array made in a worker process carries its own dtype object, an equal string may be
+    one object or two. Fresh arrays (numpy's own dtype objects, C order, native byte order)
+    and interned strings make the file the same whichever process or thread made the model.
+    """
+    kind = type(value)
+    if kind is str:
+        return sys.intern(value)
+    if kind is dict:
+        return {sys.intern(k): canonical(v) for k, v in value.items()}
+    if kind in (list, tuple):
+        return kind(canonical(v) for v in value)
+    if kind is np.ndarray:  # np.array(value, dtype=...) would keep value's own dtype object
+        fresh = np.empty(value.shape, dtype=np.dtype(value.dtype.newbyteorder("=").str))
+        fresh[...] = value
+        return fresh
+    return value
 
 
 class _HashingWriter:
@@ -296,6 +322,7 @@ def dump_sealed(data, path) -> None:
     import joblib
 
     check_plain(data)
+    data = canonical(data)
     with open(path, "wb") as fh:
         writer = _HashingWriter(fh)
         joblib.dump(data, writer, compress=0)

@@ -66,6 +66,7 @@ class PlainTable:
         self.data = dict(columns)
         self.n_rows = n_rows
         self.features = features or {}  # name -> float64 array: the numeric columns asked for
+        self.spaced: set[str] = set()  # columns whose leading spaces split() removed
 
     @property
     def columns(self) -> list[str]:
@@ -112,7 +113,9 @@ def split(text: str, sep: str, header: bool) -> PlainTable | None:
     if len(lines) < (2 if header else 1) or not all(line.strip(" ") for line in lines):
         return None  # no data rows, or a blank line (pandas skips those)
     rows = [line.split(sep) for line in lines]
+    spaced = set()  # positions of data fields that lost leading spaces: not verbatim for --keep
     if " " in text:  # pandas' skipinitialspace
+        spaced = {j for row in rows[1 if header else 0 :] for j, field in enumerate(row) if field[:1] == " "}
         rows = [[field.lstrip(" ") for field in row] for row in rows]
     width = len(rows[0])
     if any(len(row) != width for row in rows):
@@ -123,7 +126,9 @@ def split(text: str, sep: str, header: bool) -> PlainTable | None:
             return None
     else:
         names = [f"x{i}" for i in range(width)]
-    return PlainTable(dict(zip(names, zip(*rows))), len(rows))
+    table = PlainTable(dict(zip(names, zip(*rows))), len(rows))
+    table.spaced = {names[j] for j in spaced}
+    return table
 
 
 def parse(
@@ -138,18 +143,13 @@ def parse(
     table = split(text, sep, header)
     if table is None or any(name not in table.data for name in numeric + text_columns):
         return None
-    if not all(verbatim(table.data[name]) for name in text_columns):
-        return None
+    if any(name in table.spaced or "" in table.data[name] for name in text_columns):
+        return None  # pandas copies those spaces; a blank is missing (null in JSON)
     for name in numeric:
         table.features[name] = numbers(table.data[name])
         if table.features[name] is None:
             return None
     return table
-
-
-def verbatim(column) -> bool:
-    """Whether pandas reads every value of a text column as the same text (none is missing)."""
-    return not any(v in NA_TEXTS or v[:1].isspace() for v in column)
 
 
 def numbers(column) -> np.ndarray | None:

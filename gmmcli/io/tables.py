@@ -148,6 +148,14 @@ def _open_binary(source: str):
     return raw, raw
 
 
+def _open_guarded(source: str, sep: str):
+    """``_open_binary``, its text read through a ``line_guard.LineGuard`` (bounded lines)."""
+    from .line_guard import guarded
+
+    stream, raw = _open_binary(source)
+    return guarded(stream, _name(source), sep, owns=stream is not raw), raw
+
+
 def _decompression_errors() -> tuple:
     import lzma
     import zlib
@@ -159,7 +167,13 @@ def _read_errors():
     """The exceptions that mean "this input cannot be read as a table", by library."""
     import pandas as pd
 
-    return pd, (pd.errors.ParserError, UnicodeDecodeError, ValueError, EOFError) + _decompression_errors()
+    return pd, (
+        pd.errors.ParserError,
+        pd.errors.ParserWarning,  # made an error by _quiet_dtypes: rows wider than the header
+        UnicodeDecodeError,
+        ValueError,
+        EOFError,
+    ) + _decompression_errors()
 
 
 class _Prefixed(io.RawIOBase):
@@ -186,6 +200,8 @@ def _read_error(source: str, exc: BaseException) -> Exception:
     """The one-line gmmcli error for an exception raised while parsing ``source``."""
     if isinstance(exc, UnicodeDecodeError):
         return DataError(f"cannot parse {_name(source)}: not UTF-8 text (byte {exc.start} of a block)")
+    if isinstance(exc, Warning):  # pandas' "Length of header or names does not match ..."
+        return DataError(f"cannot parse {_name(source)}: a row has more fields than the header")
     if isinstance(exc, EOFError):
         return DataError(f"cannot read {_name(source)}: compressed input ends early (truncated file?)")
     if isinstance(exc, OSError) and not _is_format_error(exc):
@@ -225,6 +241,7 @@ class Reader:
             compression=None,
             skipinitialspace=True,
             header=0 if self.header else None,
+            index_col=False,  # never take a first column as an index: a row too wide is an error
         )
         if self.text_columns:
             if self.header:
@@ -244,7 +261,7 @@ class Reader:
         pandas what was read ahead followed by the rest, so nothing is read twice or lost.
         """
         _check_readable(self.source)
-        self.stream, self.raw = _open_binary(self.source)
+        self.stream, self.raw = _open_guarded(self.source, self.sep)
         try:
             self.ahead = self.stream.read(plain.PLAIN_BYTES + 1)
         except (OSError, EOFError, ValueError, UnicodeDecodeError) + _decompression_errors() as exc:
@@ -268,7 +285,7 @@ class Reader:
         pd, errors = _read_errors()
         if self.ahead is None:
             _check_readable(self.source)
-            self.stream, self.raw = _open_binary(self.source)
+            self.stream, self.raw = _open_guarded(self.source, self.sep)
             source = self.stream
             if self.sep is None:
                 try:
@@ -280,9 +297,12 @@ class Reader:
             source = self.stream
         else:  # its beginning, read ahead
             source = io.BufferedReader(_Prefixed(self.ahead, self.stream))
+        kwargs = self._kwargs(chunksize)
+        if self.text_columns:
+            source = self._verbatim(source, kwargs, pd)
         try:
             with _quiet_dtypes(pd):
-                result = pd.read_csv(source, **self._kwargs(chunksize))
+                result = pd.read_csv(source, **kwargs)
         except pd.errors.EmptyDataError:
             self.close()
             raise DataError(f"input {_name(self.source)} is empty") from None
@@ -328,6 +348,41 @@ class Reader:
             check_header(frame.columns, self.source)
         return frame
 
+    def _verbatim(self, source, kwargs: dict, pd):
+        """Make pandas copy the --keep columns byte for byte: no NA texts turned into blanks
+        ("NA", "nan", "NULL" stay), no leading spaces stripped ("  DE" stays); only an empty
+        field is missing (blank in CSV, null in JSON). Every other
+        column keeps pandas' missing-value texts. Needs the header, which is read here (one
+        bounded line) and given back in front of the rest."""
+        first = source.readline()
+        source = io.BufferedReader(_Prefixed(first, source))
+        try:
+            names = list(
+                pd.read_csv(
+                    io.BytesIO(first),
+                    sep=self.sep,
+                    nrows=0,
+                    encoding="utf-8-sig",
+                    header=0 if self.header else None,
+                    index_col=False,
+                    skipinitialspace=True,  # the names every other read gives the columns
+                ).columns
+            )
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError):  # pandas will say what is wrong
+            return source
+        if self.header:
+            kept = set(self.text_columns) & set(names)
+            kwargs["names"] = names  # the header row, named as above (its spaces not kept)
+        else:
+            kept = {_position(n) for n in self.text_columns} & set(names)
+        kwargs.update(
+            skipinitialspace=False,
+            keep_default_na=False,
+            na_values={n: [""] if n in kept else sorted(plain.NA_TEXTS) for n in names},
+            dtype={n: str for n in kept},
+        )
+        return source
+
 
 @contextlib.contextmanager
 def _quiet_dtypes(pd):
@@ -337,6 +392,7 @@ def _quiet_dtypes(pd):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+        warnings.filterwarnings("error", "Length of header", pd.errors.ParserWarning)
         yield
 
 
@@ -367,6 +423,7 @@ def read_blocks(
     header: bool = True,
     text_columns: list[str] = (),
     plain_features: list[str] | None = None,
+    reader: Reader | None = None,
 ) -> Iterator:
     """Yield the table in blocks of rows, so that scoring runs in flat memory.
 
@@ -376,7 +433,7 @@ def read_blocks(
     With ``plain_features`` (the numeric columns the caller needs), a small plain input is
     yielded as one ``plain.PlainTable`` instead, and pandas is not even imported.
     """
-    reader = Reader(source, delimiter, header, text_columns)
+    reader = reader or Reader(source, delimiter, header, text_columns)
     if plain_features is not None:
         text = reader.read_small()
         block = (
@@ -424,6 +481,11 @@ def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
         )
     for name in names:
         kind = frame[name].dtype.kind
+        if kind == "b":  # a decision: True/False is not silently fitted as 1/0
+            raise DataError(
+                f"column {name!r} holds True/False values, which are not fitted as numbers "
+                f"(recode it as 0/1, or exclude it with --exclude {name})"
+            )
         if kind not in "biuf":
             raise DataError(
                 f"column {name!r} is not numeric{_first_text(frame, name)} (exclude it with --exclude {name})"
@@ -538,10 +600,7 @@ def _plain(value, precision: int | None = None):
 def output_stream(output: str | None):
     """stdout for None or "-", else an atomically replaced file."""
     if output in (None, "-"):
-        if sys.stdout is None:  # started with stdout closed (>&-)
-            from ..errors import CannotCreateOutput
-
-            raise CannotCreateOutput("stdout is closed: write to a file with -o FILE")
+        require_stdout()
         try:
             yield sys.stdout
             sys.stdout.flush()
@@ -552,6 +611,15 @@ def output_stream(output: str | None):
 
     with atomic_text(output) as fh:
         yield fh
+
+
+def require_stdout(output: str | None = None) -> None:
+    """Refuse (exit 73) to write to stdout when the process was started with it closed (``>&-``);
+    commands call this before any work, so nothing is computed for nobody."""
+    if output in (None, "-") and sys.stdout is None:
+        from ..errors import CannotCreateOutput
+
+        raise CannotCreateOutput("stdout is closed: write to a file with -o FILE")
 
 
 def write_table(

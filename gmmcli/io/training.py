@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import DataError, UsageError
 from . import plain
-from .tables import Reader, check_header, feature_matrix, read_frame, separator_hint
+from .tables import Reader, check_header, feature_matrix, read_blocks, read_frame, separator_hint
 
 
 def read_training_data(
@@ -19,9 +19,13 @@ def read_training_data(
     weights: str | None = None,
     dropna: bool = False,
     dtype=np.float64,
+    check_rows=None,
 ):
     """``training_data(read_frame(source, ...), ...)``, without pandas for a small plain input
-    (the same X, names and weights: parsed as pandas parses them)."""
+    (the same X, names and weights: parsed as pandas parses them).
+
+    ``check_rows(n_rows, n_features)``, if given, is called as blocks of rows are read (the
+    memory guard: it raises to stop a read whose fit could not run, before it is all read)."""
     reader = Reader(source, delimiter, header)
     if dtype == np.float64:  # float32: pandas' casts, left to pandas
         text = reader.read_small()
@@ -34,14 +38,33 @@ def read_training_data(
             if all(v is not None for v in values):
                 X = np.column_stack(values[: len(names)])
                 return X, names, checked_weights(values[-1], weights) if weights else None
+    frame = (
+        read_frame(source, reader=reader)
+        if check_rows is None
+        else _read_checked(source, reader, check_rows, columns, exclude, weights)
+    )
     return training_data(
-        read_frame(source, reader=reader),
+        frame,
         columns=columns,
         exclude=exclude,
         weights=weights,
         dropna=dropna,
         dtype=dtype,
     )
+
+
+def _read_checked(source, reader, check_rows, columns, exclude, weights):
+    """The whole table, read in blocks, ``check_rows`` called after each one."""
+    import pandas as pd
+
+    blocks, rows, width = [], 0, None
+    for block in read_blocks(source, reader=reader, header=reader.header):
+        if width is None:
+            width = len(training_columns(block, columns, exclude, weights))
+        rows += len(block)
+        check_rows(rows, width)
+        blocks.append(block)
+    return blocks[0] if len(blocks) == 1 else pd.concat(blocks)
 
 
 def choose_features(frame, columns: list[str], exclude: list[str]) -> list[str]:

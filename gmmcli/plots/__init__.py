@@ -11,11 +11,25 @@ import tempfile
 
 
 def pyplot():
-    """matplotlib.pyplot on the Agg backend, with a config dir that works without a writable HOME."""
-    if not os.environ.get("MPLCONFIGDIR"):
-        home = os.path.expanduser("~")
-        if not os.access(home, os.W_OK):
-            os.environ["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="gmmcli-mpl-")
+    """matplotlib.pyplot on the Agg backend, with a config dir that works without a writable HOME.
+
+    matplotlib needs a writable config and cache folder, and says so on stderr when it lacks
+    one; gmmcli gives it a temporary one instead (removed at exit), and under --quiet its
+    log lines are silenced like every other message.
+    """
+    import logging
+
+    from .. import console
+
+    if console.quiet():
+        logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    if not os.environ.get("MPLCONFIGDIR") and not all(map(_usable, _matplotlib_folders())):
+        import atexit
+        import shutil
+
+        folder = tempfile.mkdtemp(prefix="gmmcli-mpl-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ["MPLCONFIGDIR"] = folder
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -42,6 +56,25 @@ def figure_format(path) -> str:
             f"(also {', '.join('.' + f for f in FORMATS[3:])})"
         )
     return ext
+
+
+def _matplotlib_folders() -> list[str]:
+    """Where matplotlib keeps its configuration and its font cache without MPLCONFIGDIR."""
+    home = os.path.expanduser("~")
+    return [
+        os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"), "matplotlib"),
+        os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache"), "matplotlib"),
+    ]
+
+
+def _usable(folder: str) -> bool:
+    """The folder exists or can be made, and a file can be written in it (not just access())."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def save_figure(fig, path, dpi: int = 100) -> None:

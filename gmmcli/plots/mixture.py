@@ -67,11 +67,11 @@ def mixture_figure(
     style : point size, opacity and the most rows drawn (``points.PointStyle``).
     ellipses : False draws the points alone.
     """
-    from matplotlib.colors import Normalize
-
     from . import pyplot
 
-    plt = pyplot()
+    plt = pyplot()  # first: it sets matplotlib's config folder before matplotlib is imported
+    from matplotlib.colors import Normalize
+
     fig, ax = plt.subplots(figsize=FIGSIZE)
     k = params.n_components
     cmap = plt.get_cmap("viridis")

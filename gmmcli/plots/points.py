@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..console import plot_text
+
 BASE_SIZE = 50.0  # pt^2 at up to BASE_ROWS rows: the notebook's plot_gmm
 BASE_ROWS = 400
 MIN_SIZE, MIN_ALPHA = 1.0, 0.15
@@ -77,13 +79,13 @@ def draw_points(
 
 
 def finish(fig, ax, names: tuple[str, str], title: str | None) -> None:
-    ax.set_xlabel(names[0])
-    ax.set_ylabel(names[1])
+    ax.set_xlabel(plot_text(names[0]))  # names from a file or input: text, never mathtext
+    ax.set_ylabel(plot_text(names[1]))
     ax.set_aspect("equal", adjustable="datalim")
     ax.autoscale_view()
     ax.grid(True, alpha=0.3)
     if title:
-        ax.set_title(title)
+        ax.set_title(plot_text(title))
     fig.tight_layout()
 
 
