@@ -154,16 +154,16 @@ def plot(
 
     if output == "-":
         raise UsageError("plot writes a figure file: give -o FILE.png (or .svg, .pdf), not -")
-    figure_format(output)  # a name whose format is unknown: before any work
+    check_seed(seed)
     if len(inputs) > 2:
         raise UsageError(f"plot takes [MODEL] DATA, got {len(inputs)} arguments")
     model_path, data = (inputs[0], inputs[1]) if len(inputs) == 2 else (None, inputs[0])
+    refuse_same_file(output, [p for p in (model_path, data) if p is not None])
+    figure_format(output)  # a name whose format is unknown: before any work
     if kmeans is not None and model_path is not None:
         raise UsageError("--kmeans clusters DATA itself: give DATA alone, not a MODEL")
     if samples < 0:
         raise UsageError(f"--samples must not be negative, got {samples}")
-    check_seed(seed)
-    refuse_same_file(output, [p for p in (model_path, data) if p is not None])
     if samples and model_path is None:
         raise UsageError("--samples draws from a model: give MODEL DATA")
     if kmeans is not None and kmeans < 1:

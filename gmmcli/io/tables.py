@@ -148,12 +148,22 @@ def _open_binary(source: str):
     return raw, raw
 
 
-def _open_guarded(source: str, sep: str):
-    """``_open_binary``, its text read through a ``line_guard.LineGuard`` (bounded lines)."""
+def _open_guarded(source: str, sep: str | None):
+    """(stream, raw, separator): ``_open_binary``, its text read through a
+    ``line_guard.LineGuard`` (bounded lines). A separator still unknown (None) is sniffed from
+    the first ``_SNIFF_BYTES`` first, since the guard counts fields by it."""
     from .line_guard import guarded
 
     stream, raw = _open_binary(source)
-    return guarded(stream, _name(source), sep, owns=stream is not raw), raw
+    if sep is None:
+        try:
+            head = stream.read(_SNIFF_BYTES)
+        except (OSError, EOFError, ValueError) + _decompression_errors() as exc:
+            raw.close() if raw is not sys.stdin.buffer else None
+            raise _read_error(source, exc) from None
+        sep = sniff_separator(head)
+        stream = io.BufferedReader(_Prefixed(head, stream))
+    return guarded(stream, _name(source), sep, owns=stream is not raw), raw, sep
 
 
 def _decompression_errors() -> tuple:
@@ -261,7 +271,7 @@ class Reader:
         pandas what was read ahead followed by the rest, so nothing is read twice or lost.
         """
         _check_readable(self.source)
-        self.stream, self.raw = _open_guarded(self.source, self.sep)
+        self.stream, self.raw, self.sep = _open_guarded(self.source, self.sep)
         try:
             self.ahead = self.stream.read(plain.PLAIN_BYTES + 1)
         except (OSError, EOFError, ValueError, UnicodeDecodeError) + _decompression_errors() as exc:
@@ -285,7 +295,7 @@ class Reader:
         pd, errors = _read_errors()
         if self.ahead is None:
             _check_readable(self.source)
-            self.stream, self.raw = _open_guarded(self.source, self.sep)
+            self.stream, self.raw, self.sep = _open_guarded(self.source, self.sep)
             source = self.stream
             if self.sep is None:
                 try:
