@@ -29,6 +29,7 @@ def test_readme_sh_blocks_run(tmp_path):
     blocks = BLOCK.findall((ROOT / "README.md").read_text())
     assert blocks, "README has no sh examples"
     shutil.copytree(ROOT / "sample_data", tmp_path / "sample_data")
+    shutil.copytree(ROOT / "tests" / "reference" / "data", tmp_path / "tests" / "reference" / "data")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for kind, body in blocks:
         block = _script(kind, body)
@@ -54,7 +55,7 @@ def _assert_outputs_are_ignored(folder: Path) -> None:
     shutil.copy(ROOT / ".gitignore", folder / ".gitignore")
     git = ["git", "-c", "init.defaultBranch=main", "-C", str(folder)]
     subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "sample_data", ".gitignore"], check=True)
+    subprocess.run([*git, "add", "sample_data", "tests", ".gitignore"], check=True)
     status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True, check=True)
     stray = [line for line in status.stdout.splitlines() if line.startswith("??")]
     assert not stray, f"README examples leave files .gitignore does not cover: {stray}"
