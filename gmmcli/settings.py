@@ -15,7 +15,7 @@ from .errors import SettingError
 
 DTYPES = ("float64", "float32")
 SEED_LIMIT = 2**32
-CRITERIA = ("bic", "aic", "cv")
+CRITERIA = ("bic", "aic", "icl", "cv")
 ALL_MODELS = tuple(m.name for m in covariance.MODELS)  # what "-t all" tries: the fourteen
 
 

@@ -40,7 +40,7 @@ The verdict line ("best: ...") always goes to stderr.
 """
 
 TABLE_FORMATS = ("table", "csv", "tsv", "json")
-CRITERION_LABEL = {"bic": "BIC", "aic": "AIC", "cv": "CV log-likelihood"}
+CRITERION_LABEL = {"bic": "BIC", "aic": "AIC", "icl": "ICL", "cv": "CV log-likelihood"}
 
 
 def select(
@@ -100,8 +100,9 @@ def select(
         str,
         typer.Option(
             "--criterion",
-            metavar="bic|aic|cv",
-            help="What picks the winner: lowest BIC or AIC, or highest CV log-likelihood (needs --cv).",
+            metavar="bic|aic|icl|cv",
+            help="What picks the winner: lowest BIC, AIC or ICL (BIC + 2 x the entropy of the "
+            "classification: penalises overlapping components), or highest CV log-likelihood (needs --cv).",
         ),
     ] = "bic",
     fmt: Annotated[
