@@ -16,7 +16,7 @@ import typer
 import typer.core
 
 from . import __version__, console
-from .commands import check, compare, digits, fit, info, plot, sample, scoring, select
+from .commands import check, compare, digits, fit, info, lrt, plot, sample, scoring, select
 from .errors import first_line
 
 
@@ -78,6 +78,7 @@ app.command("proba", epilog=scoring.EPILOGS["proba"])(scoring.proba)
 app.command("score", epilog=scoring.EPILOGS["score"])(scoring.score)
 app.command("info", epilog=info.EPILOG)(info.info)
 app.command("select", epilog=select.EPILOG)(select.select)
+app.command("lrt", epilog=lrt.EPILOG)(lrt.lrt)
 app.command("sample", epilog=sample.EPILOG)(sample.sample)
 app.command("plot", epilog=plot.EPILOG)(plot.plot)
 app.command("digits-demo", epilog=digits.EPILOG)(digits.digits_demo)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 from typing import Annotated
 
@@ -10,6 +9,7 @@ import typer
 
 from .. import console
 from ..settings import ALL_MODELS
+from .grid_table import CRITERION_LABEL
 from .options import (
     AlignToOpt,
     ColumnsOpt,
@@ -26,6 +26,7 @@ from .options import (
     WorkerMemoryOpt,
     parse_names,
 )
+from .progress import progress
 
 EPILOG = """Examples:
 
@@ -40,7 +41,6 @@ The verdict line ("best: ...") always goes to stderr.
 """
 
 TABLE_FORMATS = ("table", "csv", "tsv", "json")
-CRITERION_LABEL = {"bic": "BIC", "aic": "AIC", "icl": "ICL", "cv": "CV log-likelihood"}
 
 
 def select(
@@ -200,7 +200,7 @@ def select(
     )
 
     def run_sweep(backend):
-        with _progress(len(k_list) * len(types)) as advance:
+        with progress(len(k_list) * len(types)) as advance:
             return sel.sweep(
                 X,
                 k_list,
@@ -269,103 +269,16 @@ def verdict(cell, criterion: str, cv: int | None = None) -> str:
     )
 
 
-class _progress:
-    """A progress bar on stderr while cells finish (only on a terminal); yields the callback."""
-
-    def __init__(self, total: int):
-        self.total, self.bar = total, None
-
-    def __enter__(self):
-        if not console.on_terminal():
-            return lambda cell: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(
-            TextColumn("fitting"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("cells"),
-            TimeElapsedColumn(),
-            console=console.console(),
-            transient=True,
-        )
-        self.bar.start()
-        task = self.bar.add_task("select", total=self.total)
-        return lambda cell: self.bar.advance(task)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()
-        return False
-
-
 def _write_grid(cells, fmt, winner, criterion, types, k_list, cv) -> None:
-    from ..io import tables
-
     if fmt == "table":
-        _print_table(cells, winner, criterion, types, k_list, cv)
+        from .grid_table import print_grid
+
+        print_grid(cells, winner, criterion, types, k_list, cv)
         return
-    from ..io.plain import PlainTable
     from ..selection import FIELDS, records
+    from .records import write_records
 
-    rows = records(cells)  # builtins, None for what a cell lacks: blank in CSV, null in JSON
-    tables.write_table(PlainTable({name: [r[name] for r in rows] for name in FIELDS}, len(rows)), None, fmt)
-
-
-def _print_table(cells, winner, criterion, types, k_list, cv) -> None:
-    """Rows: k; columns: the criterion per covariance type; the winner marked."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    from ..selection import LOWER_IS_BETTER
-
-    better = "lower" if LOWER_IS_BETTER[criterion] else "higher"
-    what = (
-        f"mean held-out log-likelihood per row, {cv}-fold CV"
-        if criterion == "cv"
-        else CRITERION_LABEL[criterion]
-    )
-    table = Table(title=f"{what} ({better} is better)", title_justify="left")
-    table.add_column("k", justify="right")
-    for t in types:
-        table.add_column(t, justify="right")
-    by_key = {(c.k, c.covariance_type): c for c in cells}
-    notes = set()
-    for k in k_list:
-        row = [str(k)]
-        for t in types:
-            cell = by_key[(k, t)]
-            value = cell.value(criterion)
-            if not math.isfinite(value):
-                row.append(Text("failed", style="red"))
-                notes.add("failed")
-                continue
-            text = f"{value:.4f}" if criterion == "cv" else f"{value:.2f}"
-            style = ""
-            if not cell.converged:
-                text += " !"
-                style = "yellow"
-                notes.add("!")
-            if cell is winner:
-                text += " *"
-                style = "bold green"
-                notes.add("*")
-            else:
-                text += "  "
-            row.append(Text(text, style=style))
-        table.add_row(*row)
-    caption = []
-    if "*" in notes:
-        caption.append("* best")
-    if "!" in notes:
-        caption.append("! not converged")
-    if "failed" in notes:
-        caption.append("failed: see the warnings")
-    out = Console()
-    out.print(table)
-    if caption:
-        out.print("   ".join(caption), markup=False, highlight=False)
+    write_records(records(cells), FIELDS, fmt)  # builtins, None for what a cell lacks
 
 
 def _warn_failures(cells) -> None:
