@@ -15,7 +15,8 @@ parameters EM returns. A replicate whose refit fails or is degenerate (a compone
 covariance is singular without ``reg_covar``, ``mstep.degenerate_components``) is drawn again:
 mclust's EM, which has no ``reg_covar``, gives NA there and mclust redraws when its LRTS is NA.
 (Kept, such refits would be held up by ``reg_covar`` alone and inflate the bootstrap statistics:
-on diabetes VVV 4 vs 5, most refits of mclust's 5-component fit put a component on 1-3 rows.) The observed fits are a selection grid's cells
+on diabetes VVV 4 vs 5, most refits of mclust's 5-component fit put a component on 1-3 rows.)
+The observed fits are a selection grid's cells
 (``selection.sweep``: restarts, degenerate fits refused).
 
 Seeds. Replicate b of test k draws from ``SeedSequence([seed, k, b, attempt])``: a replicate's
@@ -254,7 +255,7 @@ def sequential(
         fit0, fit1 = fits.get(k), fits.get(k + 1)
         bad = next(((j, f) for j, f in ((k, fit0), (k + 1, fit1)) if not isinstance(f, Fit)), None)
         if bad is not None:
-            stopped = f"{bad[0]} components cannot be fitted: {bad[1]}"
+            stopped = f"{bad[0]} component{'s' if bad[0] > 1 else ''} cannot be fitted: {bad[1]}"
             break
         progress = None if on_replicates is None else (lambda m, k=k: on_replicates(k, m))
         step = bootstrap_step(

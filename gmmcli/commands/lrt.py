@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Annotated
 
@@ -127,6 +128,11 @@ def lrt(
     fmt = fmt or ("table" if sys.stdout.isatty() else "csv")
     if fmt not in TABLE_FORMATS:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(TABLE_FORMATS)})")
+    if 1 / (n_boot + 1) > level:
+        console.warn(
+            f"with {n_boot} replicates the smallest p-value is {1 / (n_boot + 1):.3g}, above --level "
+            f"{level:g}: no test can reject (use -B {math.ceil(1 / level) - 1} or more)"
+        )
     X, _names, _w = training.read_training_data(
         data, delimiter, columns=parse_names(columns), exclude=parse_names(exclude), dropna=dropna
     )
