@@ -21,14 +21,19 @@ KINDS = ("predict", "proba", "score")
 
 
 NOISE_COLUMN = "p_noise"
+UNCERTAINTY_COLUMN = "uncertainty"
 
 
-def score_block(model: Model, frame, kind: str, keep: list[str], dropna: bool, outlier_below=None):
+def score_block(
+    model: Model, frame, kind: str, keep: list[str], dropna: bool, outlier_below=None, uncertainty=False
+):
     """The output rows for one input block: the --keep columns, then the result columns.
 
     ``frame`` is a pandas DataFrame, or a ``PlainTable`` (a small plain input, read without
     pandas): then the features are already numbers, and nothing is missing. ``outlier_below``
     (a log-density, ``quantiles.threshold``) adds the column ``outlier``: 1 below it, else 0.
+    ``uncertainty`` (predict) adds mclust's ``uncertainty``: 1 - the largest membership
+    probability of the row (the noise component's included).
     """
     if isinstance(frame, PlainTable):
         X = frame.matrix(model.feature_names)
@@ -42,6 +47,8 @@ def score_block(model: Model, frame, kind: str, keep: list[str], dropna: bool, o
     wlp = density.weighted_log_prob(X, model.params)
     if kind == "predict":
         out["label"] = model.label_rows(density.labels_of(wlp, model.params))
+        if uncertainty:
+            out[UNCERTAINTY_COLUMN] = -np.expm1(np.max(wlp, axis=1) - density.logsumexp_rows(wlp))
     elif kind == "proba":
         lse = density.logsumexp_rows(wlp)
         for j, name in enumerate(_result_columns(model, kind)):
@@ -67,6 +74,7 @@ def score_table(
     header: bool = True,
     plain: bool = True,
     outlier_below: float | None = None,
+    uncertainty: bool = False,
 ) -> int:
     """Stream ``source`` through the model into ``output``; return the number of rows written.
 
@@ -80,7 +88,9 @@ def score_table(
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
     keep = list(dict.fromkeys(keep))
-    clash = [c for c in keep if c in _result_columns(model, kind, outlier_below is not None)]
+    if uncertainty and kind != "predict":
+        raise ValueError("uncertainty is a column of predict")
+    clash = [c for c in keep if c in _result_columns(model, kind, outlier_below is not None, uncertainty)]
     if clash:
         raise UsageError(
             f"--keep column {clash[0]!r} has the name of an output column; rename it in the input"
@@ -103,7 +113,7 @@ def score_table(
                         f"--keep names unknown column {unknown[0]!r} "
                         f"(input has: {', '.join(map(str, block.columns))})"
                     )
-            out = score_block(model, block, kind, keep, dropna, outlier_below)
+            out = score_block(model, block, kind, keep, dropna, outlier_below, uncertainty)
             tables.write_block(out, fh, fmt, header=first)
             first = False
             rows += len(out)
@@ -128,9 +138,9 @@ def feature_blocks(
             yield tables.feature_matrix(block, names, dropna)[0]
 
 
-def _result_columns(model: Model, kind: str, outliers: bool = False) -> list[str]:
+def _result_columns(model: Model, kind: str, outliers: bool = False, uncertainty: bool = False) -> list[str]:
     if kind == "predict":
-        names = ["label"]
+        names = ["label"] + ([UNCERTAINTY_COLUMN] if uncertainty else [])
     elif kind == "proba":
         names = [f"p{j}" for j in model.labels] + ([NOISE_COLUMN] if model.params.has_noise else [])
     else:

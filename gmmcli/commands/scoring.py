@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from .options import (
     DataFilesArg,
     DelimiterOpt,
@@ -46,6 +50,7 @@ def _run(
     scheduler,
     worker_memory,
     outliers=None,
+    uncertainty=False,
 ):
     from .. import quantiles
     from ..errors import UsageError
@@ -58,6 +63,8 @@ def _run(
         quantiles.check_level(outliers)
         if engine == "dask":
             raise UsageError("--outliers is not available with --engine dask")
+    if uncertainty and engine == "dask":
+        raise UsageError("--uncertainty is not available with --engine dask")
     check_engine(engine, data, scheduler, no_header=no_header)
     model = load_model(model_path)
     limit = None if outliers is None else quantiles.threshold(model, outliers)
@@ -79,6 +86,7 @@ def _run(
         delimiter=delimiter,
         header=not no_header,
         outlier_below=limit,
+        uncertainty=uncertainty,
     )
 
 
@@ -110,6 +118,13 @@ def predict(
     scheduler: SchedulerOpt = None,
     worker_memory: WorkerMemoryOpt = "auto",
     outliers: OutliersOpt = None,
+    uncertainty: Annotated[
+        bool,
+        typer.Option(
+            "--uncertainty",
+            help="Add a column 'uncertainty': 1 - the row's largest membership probability (mclust's).",
+        ),
+    ] = False,
 ) -> None:
     """Label each row of DATA with its most probable component (column 'label').
 
@@ -129,6 +144,7 @@ def predict(
         scheduler,
         worker_memory,
         outliers,
+        uncertainty,
     )
 
 
