@@ -21,7 +21,7 @@ CRITERION_LABEL = {"bic": "BIC", "aic": "AIC", "icl": "ICL", "cv": "CV log-likel
 LEGEND = {
     "*": "* best",
     "!": "! did not converge (raise --max-iter or --tol)",
-    "degenerate": "degenerate: the best fit has a component on too few rows (no score, never the winner)",
+    "degenerate": "degenerate: a component on too few rows; no score, never the winner",
     "failed": "failed: could not be fitted (see the warnings)",
 }
 
@@ -48,9 +48,9 @@ def print_grid(cells, winner, criterion: str, types, k_list, cv) -> None:
     if _natural_width(out, table) <= out.width:
         out.print(table)
     else:  # turned: a row per model, k across, in blocks that fit
-        for block in _blocks(out, k_list, types, texts, names):
+        for i, block in enumerate(_blocks(out, k_list, types, texts, names)):
             turned = _table(
-                f"{what} ({better} is better); rows: models, columns: k",
+                f"{what} ({better} is better); rows: models, columns: k" if i == 0 else "(continued)",
                 "model",
                 [names[t] for t in types],
                 [str(k) for k in block],
@@ -60,7 +60,8 @@ def print_grid(cells, winner, criterion: str, types, k_list, cv) -> None:
             out.print(turned)
     legend = [text for mark, text in LEGEND.items() if mark in marks]
     if legend:
-        out.print("   ".join(legend), markup=False, highlight=False)
+        line = "   ".join(legend)
+        out.print(line if len(line) <= out.width else "\n".join(legend), markup=False, highlight=False)
 
 
 def _natural_width(out, table) -> int:
