@@ -43,20 +43,22 @@ def print_grid(cells, winner, criterion: str, types, k_list, cv) -> None:
     names = {t: _header(t, types) for t in types}
 
     table = _table(f"{what} ({better} is better)", "k", [str(k) for k in k_list], [names[t] for t in types])
-    for k in k_list:
-        table.add_row(str(k), *[texts[(k, t)] for t in types])
+    by_column = {t: _column([texts[(k, t)] for k in k_list]) for t in types}
+    for i, k in enumerate(k_list):
+        table.add_row(str(k), *[by_column[t][i] for t in types])
     if _natural_width(out, table) <= out.width:
         out.print(table)
     else:  # turned: a row per model, k across, in blocks that fit
-        for i, block in enumerate(_blocks(out, k_list, types, texts, names)):
+        by_k = {k: _column([texts[(k, t)] for t in types]) for k in k_list}
+        for i, block in enumerate(_blocks(out, k_list, types, by_k, names)):
             turned = _table(
                 f"{what} ({better} is better); rows: models, columns: k" if i == 0 else "(continued)",
                 "model",
                 [names[t] for t in types],
                 [str(k) for k in block],
             )
-            for t in types:
-                turned.add_row(names[t], *[texts[(k, t)] for k in block])
+            for j, t in enumerate(types):
+                turned.add_row(names[t], *[by_k[k][j] for k in block])
             out.print(turned)
     legend = [text for mark, text in LEGEND.items() if mark in marks]
     if legend:
@@ -86,14 +88,13 @@ def _table(title: str, corner: str, row_names, columns):
     return table
 
 
-def _cell_text(cell, winner, criterion: str, marks: set[str]):
-    from rich.text import Text
-
+def _cell_text(cell, winner, criterion: str, marks: set[str]) -> tuple[str, str, str]:
+    """(text, mark, style) of one cell; the mark is "  " when there is none."""
     value = cell.value(criterion)
     if not math.isfinite(value):
         kind = "degenerate" if (cell.error or "").startswith("degenerate:") else "failed"
         marks.add(kind)
-        return Text(kind, style="red" if kind == "failed" else "magenta")
+        return kind, "", "red" if kind == "failed" else "magenta"
     text = f"{value:.4f}" if criterion == "cv" else f"{value:.2f}"
     style, mark = "", "  "
     if not cell.converged:
@@ -102,13 +103,21 @@ def _cell_text(cell, winner, criterion: str, marks: set[str]):
     if cell is winner:
         style, mark = "bold green", " *"
         marks.add("*")
-    return Text(text + mark, style=style)
+    return text, mark, style
 
 
-def _blocks(out, k_list, types, texts, names):
+def _column(parts) -> list:
+    """The cells of one column as rich Texts: the marks' room kept only where a mark is."""
+    from rich.text import Text
+
+    room = any(mark.strip() for _, mark, _ in parts)
+    return [Text(text + (mark if room else ""), style=style) for text, mark, style in parts]
+
+
+def _blocks(out, k_list, types, by_k, names):
     """The k columns of the turned table cut into blocks no wider than the terminal."""
     first = max(len("model"), *(len(names[t]) for t in types)) + 3  # padding and border
-    width = {k: max(len(str(k)), *(len(texts[(k, t)]) for t in types)) + 3 for k in k_list}
+    width = {k: max(len(str(k)), *(len(text) for text in by_k[k])) + 3 for k in k_list}
     blocks, block, used = [], [], 1 + first
     for k in k_list:
         if block and used + width[k] > out.width:

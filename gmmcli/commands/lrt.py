@@ -18,10 +18,11 @@ EPILOG = """Examples:
 
   gmmcli lrt data.csv -t EEE --max-k 4 -B 999 --all --format json > lrt.jsonl
 
-For k = 1, 2, ...: LRTS = 2 (log L(k+1) - log L(k)) and its p-value from B parametric bootstrap
-samples of the fitted k-component model, each refitted with k and k+1 components; the first k
-not rejected at --level is the answer. On a terminal the tests are a table, else CSV.
-The verdict line goes to stderr.
+For k = 1, 2, ...: LRTS = 2 (log L(k+1) - log L(k)) and its p-value
+(1 + #{boot >= LRTS}) / (B + 1) from B bootstrap samples of the fitted
+k-component model, each refitted with k and k+1 components.
+The first k not rejected at --level is the answer.
+On a terminal the tests are a table, else CSV; the verdict goes to stderr.
 """
 
 TABLE_FORMATS = ("table", "csv", "tsv", "json")
@@ -164,7 +165,7 @@ def lrt(
         console.warn(f"the tests stop at {result.steps[-1].k1} components: {result.stopped}")
     redraws = sum(s.redraws for s in result.steps)
     if redraws:
-        console.warn(f"{redraws} bootstrap samples were drawn again: a refit of theirs collapsed")
+        console.warn(f"{redraws} bootstrap samples were drawn again: a refit was degenerate or failed")
     console.info(verdict(result, level))
 
 
@@ -188,7 +189,6 @@ def verdict(result, level: float) -> str:
 
 
 def _print_table(result, level: float) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -211,7 +211,7 @@ def _print_table(result, level: float) -> None:
             f"{s.boot_q95:.3f}",
             mark,
         )
-    out = Console()
+    out = console.stdout_console()
     out.print(table)
     out.print(
         f"rejected: p <= {level:g}, k+1 fits better;  kept *: the first k not rejected",

@@ -36,6 +36,10 @@ EPILOG = """Examples:
 
   gmmcli select data.csv -k 1-200:10 --cv 5 --criterion cv --format json > grid.jsonl
 
+  gmmcli select data.csv -t all -k 1-9 --criterion icl --plot criteria.png
+
+For "k or k+1?" by a parametric bootstrap (mclust's mclustBootstrapLRT), see 'gmmcli lrt'.
+
 On a terminal the grid is a table; otherwise (a pipe or a file) it is CSV, one row per cell.
 The verdict line ("best: ...") always goes to stderr.
 """
@@ -130,7 +134,8 @@ def select(
         typer.Option(
             "--plot",
             metavar="FILE.png",
-            help="Draw AIC/BIC (and CV) against k, the winner marked.",
+            help="Draw BIC against k, a line per model (its letters as markers), and the winning "
+            "criterion (AIC by default) in a panel of its own; the winner starred. 800 x 600.",
             show_default=False,
         ),
     ] = None,
@@ -156,7 +161,7 @@ def select(
 ) -> None:
     """Find the number of components and covariance type that fit DATA best.
 
-    Fits every (k, covariance type) cell of the grid, scores it by AIC, BIC and optionally
+    Fits every (k, covariance type) cell of the grid, scores it by AIC, BIC, ICL and optionally
     cross-validated log-likelihood, prints the grid and the winner, and can save the winning
     model and a criteria-versus-k plot.
     """
