@@ -68,9 +68,11 @@ def lrt(
     init: Annotated[
         str,
         typer.Option(
-            "--init", metavar="METHOD,...", help="Initialisation of the fits of the data (as in select)."
+            "--init",
+            metavar="METHOD,...",
+            help="Initialisations of the fits of the data, the best wins (as in select; hc: mclust's).",
         ),
-    ] = "kmeans",
+    ] = "kmeans,hc",
     tol: Annotated[
         float,
         typer.Option(
