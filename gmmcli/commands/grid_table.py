@@ -42,7 +42,7 @@ def print_grid(cells, winner, criterion: str, types, k_list, cv) -> None:
     texts = {key: _cell_text(cell, winner, criterion, marks) for key, cell in by_key.items()}
     names = {t: _header(t, types) for t in types}
 
-    table = _table(f"{what} ({better} is better)", "k", [str(k) for k in k_list], [names[t] for t in types])
+    table = _table(f"{what} ({better} is better)", "k", [names[t] for t in types])
     by_column = {t: _column([texts[(k, t)] for k in k_list]) for t in types}
     for i, k in enumerate(k_list):
         table.add_row(str(k), *[by_column[t][i] for t in types])
@@ -54,7 +54,6 @@ def print_grid(cells, winner, criterion: str, types, k_list, cv) -> None:
             turned = _table(
                 f"{what} ({better} is better); rows: models, columns: k" if i == 0 else "(continued)",
                 "model",
-                [names[t] for t in types],
                 [str(k) for k in block],
             )
             for j, t in enumerate(types):
@@ -78,7 +77,7 @@ def _header(name: str, types) -> str:
     return covariance.get(name).mclust
 
 
-def _table(title: str, corner: str, row_names, columns):
+def _table(title: str, corner: str, columns):
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
