@@ -153,6 +153,7 @@ def test_cli_lrt_table(gmm):
         (["--max-k", "0"], "--max-k must be at least 1"),
         (["--format", "xml"], "unknown format"),
         (["--tol", "-1"], "--tol must not be negative"),
+        (["--rtol", "-1"], "--rtol must be a finite number >= 0"),
     ],
 )
 def test_cli_lrt_bad_options(gmm, args, message):
@@ -169,3 +170,10 @@ def test_cli_lrt_no_test_possible(gmm, tmp_path):
     assert r.code == 65, r.err
     assert "no test can be run: 2 components cannot be fitted" in r.err
     assert r.out == ""
+
+
+def test_em_stops_as_mclusts_by_default():
+    """mclust's relative rule |dL| < rtol (1 + |L|) as gmmcli's per-row tolerance; --tol replaces it."""
+    assert lr.RefitSettings().tol_for(-1130.0, 272) == pytest.approx(1e-5 * 1131 / 272)
+    assert lr.RefitSettings(rtol=1e-4).tol_for(2000.0, 100) == pytest.approx(1e-4 * 2001 / 100)
+    assert lr.RefitSettings(tol=1e-3).tol_for(-1130.0, 272) == 1e-3

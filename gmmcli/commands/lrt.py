@@ -73,14 +73,23 @@ def lrt(
             help="Initialisations of the fits of the data, the best wins (as in select; hc: mclust's).",
         ),
     ] = "kmeans,hc",
-    tol: Annotated[
+    rtol: Annotated[
         float,
+        typer.Option(
+            "--rtol",
+            metavar="X",
+            help="EM stops as mclust's: when log L gains less than X (1 + |log L|) (all fits).",
+        ),
+    ] = 1e-5,
+    tol: Annotated[
+        float | None,
         typer.Option(
             "--tol",
             metavar="X",
-            help="EM stops when the mean log-likelihood gains less than this (all fits).",
+            help="Instead of --rtol: EM stops when the mean log-likelihood per row gains less than X.",
+            show_default=False,
         ),
-    ] = 1e-5,
+    ] = None,
     reg_covar: RegCovarOpt = 1e-6,
     max_iter: Annotated[
         int, typer.Option("--max-iter", metavar="N", help="EM iterations per fit at most.")
@@ -125,7 +134,9 @@ def lrt(
         raise UsageError("-t takes one covariance model for the test (e.g. -t VVV)")
     lr.check_test_settings(n_boot, level, max_k)
     inits = st.parse_inits(init)
-    st.check_em(n_init, tol, reg_covar, max_iter)
+    st.check_em(n_init, 0.0 if tol is None else tol, reg_covar, max_iter)
+    refit = lr.RefitSettings(rtol=rtol, tol=tol, reg_covar=reg_covar, max_iter=max_iter)
+    refit.check()
     st.check_seed(seed)
     st.check_jobs(jobs)
     fmt = fmt or ("table" if sys.stdout.isatty() else "csv")
@@ -148,13 +159,10 @@ def lrt(
             level=level,
             seed=seed,
             run_all=run_all,
-            refit=lr.RefitSettings(tol=tol, reg_covar=reg_covar, max_iter=max_iter),
+            refit=refit,
             jobs=jobs,
             n_init=n_init,
             init=inits,
-            tol=tol,
-            reg_covar=reg_covar,
-            max_iter=max_iter,
             on_replicates=lambda k, m: advance(amount=m),
         )
     if fmt == "table":

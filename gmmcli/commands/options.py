@@ -193,6 +193,7 @@ OPTION_NAMES = {
     "n_boot": "--n-boot",
     "level": "--level",
     "max_k": "--max-k",
+    "rtol": "--rtol",
 }
 
 
