@@ -56,7 +56,7 @@ def z_score(p_ours: float, p_ref: float, n_boot: int) -> float:
 def compare_fits(ref: dict, wanted, seed: int) -> None:
     """Log-likelihoods of the fits of 1 .. maxG + 1 components: mclust's (Mclust defaults, hc
     start), gmmcli's from its hc start (one EM run, tol 1e-8) and gmmcli lrt's (its default
-    starts: 10 k-means restarts and the hc start, the best; tol 1e-5)."""
+    starts: 10 k-means restarts and the hc start, the best; EM stopped by mclust's rule)."""
     print("| data | model | k | mclust log L | gmmcli --init hc | gmmcli lrt (kmeans x 10, hc) |")
     print("|---|---|---:|---:|---:|---:|")
     for run in ref["runs"]:
@@ -67,9 +67,8 @@ def compare_fits(ref: dict, wanted, seed: int) -> None:
         hc = lr.observed_fits(
             X, run["model"], ref["maxG"], jobs=1, init="hc", n_init=1, tol=1e-8, max_iter=100000
         )
-        own = lr.observed_fits(
-            X, run["model"], ref["maxG"], jobs=1, seed=seed, init=lr.DEFAULT_INIT, tol=1e-5, max_iter=1000
-        )
+        tol = lr.observed_tolerance(X, run["model"], lr.RefitSettings())
+        own = lr.observed_fits(X, run["model"], ref["maxG"], jobs=1, seed=seed, tol=tol, max_iter=1000)
         for k in sorted(mclust):
             cells = [f.log_likelihood if isinstance(f, lr.Fit) else math.nan for f in (hc[k], own[k])]
             print(

@@ -278,7 +278,7 @@ def sequential(
     check_test_settings(n_boot, level, max_k)
     refit.check()
     if fits is None:
-        tol = refit.tol_for(_one_component_log_likelihood(X, covariance_type, refit), len(X))
+        tol = observed_tolerance(X, covariance_type, refit)
         fits = observed_fits(
             X,
             covariance_type,
@@ -316,11 +316,13 @@ def sequential(
 # --- internals ----------------------------------------------------------------------------------
 
 
-def _one_component_log_likelihood(X: np.ndarray, covariance_type: str, refit: RefitSettings) -> float:
-    """log L of the one-component fit (closed form: EM's first M-step), for the observed fits'
-    tolerance."""
+def observed_tolerance(X: np.ndarray, covariance_type: str, refit: RefitSettings) -> float:
+    """The per-row tolerance of the observed fits: ``refit.tol``, else mclust's rule at the
+    log-likelihood of the one-component fit (closed form: EM's first M-step)."""
+    if refit.tol is not None:
+        return refit.tol
     one = em.fit(X, 1, covariance_type=covariance_type, reg_covar=refit.reg_covar, max_iter=2, score=True)
-    return float(one.log_likelihood)
+    return refit.tol_for(one.log_likelihood, len(X))
 
 
 def _threads_min_work() -> int:
@@ -440,6 +442,7 @@ __all__ = [
     "bootstrap_step",
     "check_test_settings",
     "observed_fits",
+    "observed_tolerance",
     "p_value",
     "sequential",
     "statistic",
