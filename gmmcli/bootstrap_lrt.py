@@ -207,10 +207,7 @@ def observed_fits(
 
     sweep_settings.setdefault("init", DEFAULT_INIT)
     cells = selection.sweep(X, range(1, max_k + 2), [covariance_type], jobs=jobs, **sweep_settings)
-    return {
-        c.k: Fit(c.k, c.params, c.log_likelihood) if c.error is None else (c.error or "not fitted")
-        for c in cells
-    }
+    return {c.k: Fit(c.k, c.params, c.log_likelihood) if c.error is None else c.error for c in cells}
 
 
 def bootstrap_step(
