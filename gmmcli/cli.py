@@ -16,7 +16,7 @@ import typer
 import typer.core
 
 from . import __version__, console, help
-from .commands import check, compare, completion, digits, fit, info, plot, sample, scoring, select
+from .commands import check, compare, completion, digits, fit, info, lrt, plot, sample, scoring, select
 from .errors import OutputClosed, first_line
 
 
@@ -95,6 +95,7 @@ _COMMANDS = {
     "score": (scoring.score, scoring.EPILOGS["score"]),
     "info": (info.info, info.EPILOG),
     "select": (select.select, select.EPILOG),
+    "lrt": (lrt.lrt, lrt.EPILOG),
     "sample": (sample.sample, sample.EPILOG),
     "plot": (plot.plot, plot.EPILOG),
     "digits-demo": (digits.digits_demo, digits.EPILOG),

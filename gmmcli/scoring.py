@@ -21,6 +21,7 @@ KINDS = ("predict", "proba", "score")
 
 
 NOISE_COLUMN = "p_noise"
+UNCERTAINTY_COLUMN = "uncertainty"
 
 
 def score_block(
@@ -31,6 +32,7 @@ def score_block(
     dropna: bool,
     features: list[str] | None = None,
     outlier_below: float | None = None,
+    uncertainty: bool = False,
 ):
     """The output rows for one input block: the --keep columns, then the result columns.
 
@@ -39,6 +41,8 @@ def score_block(
     the input columns that hold the model's features, in its order (default: its names).
     ``outlier_below`` (a log-density, ``quantiles.threshold``) adds the column ``outlier``: 1
     below it, else 0.
+    ``uncertainty`` (predict) adds mclust's ``uncertainty``: 1 - the largest membership
+    probability of the row (the noise component's included).
     """
     features = list(features or model.feature_names)
     if isinstance(frame, PlainTable):
@@ -53,6 +57,8 @@ def score_block(
     wlp = density.weighted_log_prob(X, model.params)
     if kind == "predict":
         out["label"] = model.label_rows(density.labels_of(wlp, model.params))
+        if uncertainty:
+            out[UNCERTAINTY_COLUMN] = -np.expm1(np.max(wlp, axis=1) - density.logsumexp_rows(wlp))
     elif kind == "proba":
         lse = density.logsumexp_rows(wlp)
         for j, name in enumerate(_result_columns(model, kind)):
@@ -82,6 +88,7 @@ def score_table(
     exclude: list[str] = (),
     precision: int | None = None,
     output_header: bool = True,
+    uncertainty: bool = False,
 ) -> int:
     """Stream ``source`` through the model into ``output``; return the number of rows written.
 
@@ -98,7 +105,9 @@ def score_table(
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
     keep = list(dict.fromkeys(keep))
-    clash = [c for c in keep if c in _result_columns(model, kind, outlier_below is not None)]
+    if uncertainty and kind != "predict":
+        raise ValueError("uncertainty is a column of predict")
+    clash = [c for c in keep if c in _result_columns(model, kind, outlier_below is not None, uncertainty)]
     if clash:
         raise UsageError(
             f"--keep column {clash[0]!r} has the name of an output column; rename it in the input"
@@ -123,7 +132,7 @@ def score_table(
                         f"(input has: {', '.join(map(str, block.columns))})"
                         + tables.separator_hint(block.columns)
                     )
-            out = score_block(model, block, kind, keep, dropna, features, outlier_below)
+            out = score_block(model, block, kind, keep, dropna, features, outlier_below, uncertainty)
             tables.write_block(out, fh, fmt, header=first and output_header, precision=precision)
             first = False
             rows += len(out)
@@ -166,9 +175,9 @@ def feature_columns(model: Model, columns: list[str], exclude: list[str]) -> lis
     return features
 
 
-def _result_columns(model: Model, kind: str, outliers: bool = False) -> list[str]:
+def _result_columns(model: Model, kind: str, outliers: bool = False, uncertainty: bool = False) -> list[str]:
     if kind == "predict":
-        names = ["label"]
+        names = ["label"] + ([UNCERTAINTY_COLUMN] if uncertainty else [])
     elif kind == "proba":
         names = [f"p{j}" for j in model.labels] + ([NOISE_COLUMN] if model.params.has_noise else [])
     else:

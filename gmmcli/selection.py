@@ -2,8 +2,9 @@
 
 Pure numpy on arrays; knows nothing of files or the command line. Each cell is the best of
 ``n_init`` EM restarts for every initialisation method in ``init``. The criteria follow
-scikit-learn's conventions: ``aic = -2 log L + 2 p`` and ``bic = -2 log L + p log n`` (lower is
-better), and with ``cv=K`` the mean held-out log-likelihood per row over K folds (higher is better).
+scikit-learn's conventions: ``aic = -2 log L + 2 p``, ``bic = -2 log L + p log n`` and
+``icl = bic + 2 E`` (E the entropy of the MAP classification, ``criteria.icl``): lower is better;
+with ``cv=K`` also the mean held-out log-likelihood per row over K folds (higher is better).
 
 Seeds. The first initialisation method of every cell runs with ``seed`` itself, the way the
 notebook's loop passes ``random_state=0`` to every ``GaussianMixture``: so one method with
@@ -52,7 +53,8 @@ FIELDS = (
     "n_iter",
     "seconds",
     "error",
-    "model",  # mclust's name (VVV for full): last, so that older scripts' column numbers hold
+    "model",  # mclust's name (VVV for full): after the older fields, so that their column numbers hold
+    "icl",  # appended after model, for the same reason
 )
 
 # Defaults chosen by measurement (bench/bench_select_mclust.py, README "Defaults, and why"): mclust's
@@ -81,6 +83,7 @@ class Cell:
     n_parameters: int = 0
     aic: float = math.nan
     bic: float = math.nan
+    icl: float = math.nan
     cv_log_likelihood: float = math.nan
     converged: bool | None = None
     n_iter: int | None = None
@@ -103,7 +106,7 @@ class Cell:
         return math.isfinite(self.log_likelihood)
 
     def value(self, criterion: str) -> float:
-        """The cell's score for ``criterion`` (aic, bic or cv)."""
+        """The cell's score for ``criterion`` (aic, bic, icl or cv)."""
         return getattr(self, _ATTRIBUTE[check_criterion(criterion)])
 
     def record(self) -> dict:
@@ -117,8 +120,8 @@ class Cell:
         return out
 
 
-_ATTRIBUTE = {"aic": "aic", "bic": "bic", "cv": "cv_log_likelihood"}
-LOWER_IS_BETTER = {"aic": True, "bic": True, "cv": False}
+_ATTRIBUTE = {"aic": "aic", "bic": "bic", "icl": "icl", "cv": "cv_log_likelihood"}
+LOWER_IS_BETTER = {"aic": True, "bic": True, "icl": True, "cv": False}
 
 
 def sweep(
@@ -201,7 +204,7 @@ def sweep(
 
 
 def best(cells: Sequence[Cell], criterion: str = "bic") -> Cell:
-    """The winning cell: lowest AIC or BIC, or highest held-out log-likelihood (``cv``).
+    """The winning cell: lowest AIC, BIC or ICL, or highest held-out log-likelihood (``cv``).
 
     Cells without a finite value for the criterion cannot win; ties go to the earlier cell.
     """
@@ -246,6 +249,7 @@ def _finish(cell: Cell, parts: list[Outcome], n_eff: float, cv: int | None) -> N
         cell.log_likelihood = ll
         cell.aic = criteria.aic(ll, p)
         cell.bic = criteria.bic(ll, p, n_eff)
+        cell.icl = criteria.icl(ll, p, n_eff, full.entropy)
         cell.converged, cell.n_iter = bool(full.converged), int(full.n_iter)
         cell.lower_bound, cell.init, cell.seed, cell.params = (
             full.lower_bound,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import covariance, density, em
+from .engine import covariance, criteria, density, em
 from .engine.params import IllDefinedCovariance, MixtureParams
 from .errors import first_line
 
@@ -66,6 +66,7 @@ class Outcome:
     init: str | None = None
     seed: int | None = None
     heldout: float = math.nan  # summed (weighted) held-out log-likelihood of the fold
+    entropy: float = math.nan  # of the MAP classification of the rows fitted (for ICL; all rows only)
 
 
 def method_seed(seed: int | None, index: int) -> int | None:
@@ -209,6 +210,7 @@ def _fit_task(
             out.params = result.params if keep_params else None
             out.log_likelihood, out.converged, out.n_iter = ll, result.converged, result.n_iter
             out.lower_bound, out.init, out.seed = result.lower_bound, method, seed
+            out.entropy = criteria.classification_entropy(train, result.params, w_train)
         else:
             scores = density.score_samples(X[held], result.params)
             out.heldout = float(scores.sum() if w is None else np.dot(w[held], scores))

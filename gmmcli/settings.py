@@ -15,7 +15,7 @@ from .errors import SettingError
 
 DTYPES = ("float64", "float32")
 SEED_LIMIT = 2**32
-CRITERIA = ("bic", "aic", "cv")
+CRITERIA = ("bic", "aic", "icl", "cv")
 MAX_RESTARTS = 10_000  # --n-init
 MAX_ITERATIONS = 1_000_000  # --max-iter
 MAX_COUNTS = 10_000  # component counts in one select grid (-k): each is a fit per covariance type

@@ -68,9 +68,11 @@ def as_text(summary: dict) -> str:
     width = max(map(len, summary)) + 2
     lines = []
     for key, value in summary.items():
+        if key == "components":
+            continue  # lines of their own, below
         text = json.dumps(json_ready(value)) if isinstance(value, (dict, list)) else str(value)
         lines.append(f"{shown(key):<{width}}{shown(text)}".rstrip())  # model strings shown as text
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _components_lines(summary.get("components", []))) + "\n"
 
 
 def json_ready(value):
@@ -85,14 +87,38 @@ def json_ready(value):
 
 
 def model_summary(m, with_params: bool = False) -> dict:
-    """Everything in the model file as JSON-ready builtins."""
+    """Everything in the model file as JSON-ready builtins, and each component's size, mean and
+    volume / shape / orientation (``components.describe``)."""
     out = {
         "n_components": m.n_components,
         "covariance_type": m.covariance_type,
         "feature_names": m.feature_names,
     }
     out.update(m.meta)
+    from ..components import describe
+
+    out["components"] = describe(m)
     if with_params:
         p = m.params
         out.update(weights=p.weights.tolist(), means=p.means.tolist(), covariances=p.covariances.tolist())
     return out
+
+
+def _components_lines(components: list[dict]) -> list[str]:
+    """Each component's size, mean and volume / shape / orientation, a block of aligned lines:
+    Sigma = volume x D diag(shape) D^T, D's axes as its columns (one row of D per line)."""
+
+    def numbers(values) -> str:
+        return " ".join(f"{v:.4g}" for v in values)
+
+    if not components:
+        return []
+    lines = ["", "components: Sigma = volume x D diag(shape) D^T (D: orientation, one axis per column)"]
+    for c in components:
+        rows = "" if c["expected_rows"] is None else f", {c['expected_rows']:.1f} rows"
+        lines.append(f"  {c['label']}: weight {c['weight']:.4f}{rows}, volume {c['volume']:.4g}")
+        lines.append(f"     mean         {numbers(c['mean'])}")
+        lines.append(f"     shape        {numbers(c['shape'])}")
+        for i, row in enumerate(c["orientation"]):
+            lines.append(f"     {'orientation' if i == 0 else '':<12} {numbers(row)}")
+    return lines

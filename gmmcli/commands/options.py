@@ -251,6 +251,10 @@ OPTION_NAMES = {
     "jobs": "--jobs",
     "cv": "--cv",
     "criterion": "--criterion",
+    "n_boot": "--n-boot",
+    "level": "--level",
+    "max_k": "--max-k",
+    "rtol": "--rtol",
 }
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from .options import (
     ColumnsOpt,
     DataFilesArg,
@@ -59,6 +63,7 @@ def _run(
     scheduler,
     worker_memory,
     outliers=None,
+    uncertainty=False,
 ):
     from .. import quantiles
     from ..errors import UsageError
@@ -73,6 +78,10 @@ def _run(
         quantiles.check_level(outliers)
         if engine == "dask":
             raise UsageError("--outliers is not available with --engine dask")
+    if uncertainty and kind != "predict":
+        raise UsageError("--uncertainty is a column of predict")
+    if uncertainty and engine == "dask":
+        raise UsageError("--uncertainty is not available with --engine dask")
     check_engine(
         engine,
         data,
@@ -118,6 +127,7 @@ def _run(
         precision=precision,
         output_header=output_header,
         outlier_below=limit,
+        uncertainty=uncertainty,
     )
 
 
@@ -134,6 +144,15 @@ def _run_on_dask(kind, model, data, out_dir, fmt, keep, dropna, delimiter, sched
         frame = open_table(data, delimiter, text_columns=keep)
         files, rows = score_to_folder(client, frame, model, kind, out_dir, keep=keep, dropna=dropna, fmt=fmt)
     console.info(f"{kind}: {rows} rows in {files} files -> {out_dir}")
+
+
+UncertaintyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--uncertainty",
+        help="predict: add a column 'uncertainty', 1 - the row's largest membership probability (mclust's).",
+    ),
+]
 
 
 def _command(kind: str, summary: str):
@@ -156,6 +175,7 @@ def _command(kind: str, summary: str):
         scheduler: SchedulerOpt = None,
         worker_memory: WorkerMemoryOpt = "auto",
         outliers: OutliersOpt = None,
+        uncertainty: UncertaintyOpt = False,
     ) -> None:
         _run(
             kind,
@@ -171,6 +191,7 @@ def _command(kind: str, summary: str):
             scheduler,
             worker_memory,
             outliers,
+            uncertainty,
         )
 
     command.__name__ = command.__qualname__ = kind

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import sys
 from typing import Annotated
 
 import typer
 
 from .. import console
+from .grid_table import CRITERION_LABEL
 from .options import (
     AlignToOpt,
     ColumnsOpt,
@@ -35,6 +35,7 @@ from .options import (
     covariance_names,
     read_features,
 )
+from .progress import progress
 
 EPILOG = """Examples:
 
@@ -44,12 +45,15 @@ EPILOG = """Examples:
 
   gmmcli select data.csv -k 1-200:10 --cv 5 --criterion cv --format json > grid.jsonl
 
+  gmmcli select data.csv -t all -k 1-9 --criterion icl --plot criteria.png
+
+For "k or k+1?" by a parametric bootstrap (mclust's mclustBootstrapLRT), see 'gmmcli lrt'.
+
 On a terminal the grid is a table; otherwise (a pipe or a file) it is CSV, one row per cell.
 The verdict line ("best: ...") always goes to stderr.
 """
 
 TABLE_FORMATS = ("table", "csv", "tsv", "json")
-CRITERION_LABEL = {"bic": "BIC", "aic": "AIC", "cv": "CV log-likelihood"}
 
 
 def select(
@@ -111,9 +115,10 @@ def select(
         str,
         typer.Option(
             "--criterion",
-            metavar="bic|aic|cv",
-            help="What picks the winner: lowest BIC or AIC, or highest CV log-likelihood (needs --cv).",
-            autocompletion=choices("bic", "aic", "cv"),
+            metavar="bic|aic|icl|cv",
+            help="What picks the winner: lowest BIC, AIC or ICL (BIC + 2 x the entropy of the "
+            "classification: penalises overlapping components), or highest CV log-likelihood (needs --cv).",
+            autocompletion=choices("bic", "aic", "icl", "cv"),
         ),
     ] = "bic",
     fmt: Annotated[
@@ -142,7 +147,8 @@ def select(
         typer.Option(
             "--plot",
             metavar="FILE.png",
-            help="Draw AIC/BIC (and CV) against k, the winner marked.",
+            help="Draw BIC against k, a line per model (its letters as markers), and the winning "
+            "criterion (AIC by default) in a panel of its own; the winner starred. 800 x 600.",
             show_default=False,
         ),
     ] = None,
@@ -168,7 +174,7 @@ def select(
 ) -> None:
     """Find the number of components and covariance type that fit DATA best.
 
-    Fits every (k, covariance type) cell of the grid, scores it by AIC, BIC and optionally
+    Fits every (k, covariance type) cell of the grid, scores it by AIC, BIC, ICL and optionally
     cross-validated log-likelihood, prints the grid and the winner, and can save the winning
     model and a criteria-versus-k plot.
     """
@@ -217,7 +223,7 @@ def select(
     _check_memory(X, k_list, types, jobs, max_memory)
 
     def run_sweep(backend):
-        with _progress(len(k_list) * len(types)) as advance:
+        with progress(len(k_list) * len(types)) as advance:
             return sel.sweep(
                 X,
                 k_list,
@@ -292,36 +298,6 @@ def verdict(cell, criterion: str, cv: int | None = None) -> str:
     )
 
 
-class _progress:
-    """A progress bar on stderr while cells finish (only on a terminal); yields the callback."""
-
-    def __init__(self, total: int):
-        self.total, self.bar = total, None
-
-    def __enter__(self):
-        if not console.on_terminal():
-            return lambda cell: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(
-            TextColumn("fitting"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("cells"),
-            TimeElapsedColumn(),
-            console=console.console(),
-            transient=True,
-        )
-        self.bar.start()
-        task = self.bar.add_task("select", total=self.total)
-        return lambda cell: self.bar.advance(task)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()
-        return False
-
-
 def _read_inputs(data, engine, inputs, weights, dtype):
     """The rows select fits: one input (the local engine), or with --engine dask the files and
     globs given, read one by one and stacked (their feature columns must match)."""
@@ -359,73 +335,16 @@ def _check_memory(X, k_list, types, jobs, max_memory) -> None:
 
 
 def _write_grid(cells, fmt, winner, criterion, types, k_list, cv, precision=None, header=True) -> None:
-    from ..io import tables
-
     if fmt == "table":
-        _print_table(cells, winner, criterion, types, k_list, cv)
+        from .grid_table import print_grid
+
+        print_grid(cells, winner, criterion, types, k_list, cv)
         return
-    from ..io.plain import PlainTable
     from ..selection import FIELDS, records
+    from .records import write_records
 
-    rows = records(cells)  # builtins, None for what a cell lacks: blank in CSV, null in JSON
-    table = PlainTable({name: [r[name] for r in rows] for name in FIELDS}, len(rows))
-    tables.write_table(table, None, fmt, header=header, precision=precision)
-
-
-def _print_table(cells, winner, criterion, types, k_list, cv) -> None:
-    """Rows: k; columns: the criterion per covariance type; the winner marked."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    from ..selection import LOWER_IS_BETTER
-
-    better = "lower" if LOWER_IS_BETTER[criterion] else "higher"
-    what = (
-        f"mean held-out log-likelihood per row, {cv}-fold CV"
-        if criterion == "cv"
-        else CRITERION_LABEL[criterion]
-    )
-    table = Table(title=f"{what} ({better} is better)", title_justify="left")
-    table.add_column("k", justify="right")
-    for t in types:
-        table.add_column(t, justify="right")
-    by_key = {(c.k, c.covariance_type): c for c in cells}
-    notes = set()
-    for k in k_list:
-        row = [str(k)]
-        for t in types:
-            cell = by_key[(k, t)]
-            value = cell.value(criterion)
-            if not math.isfinite(value):
-                row.append(Text("failed", style="red"))
-                notes.add("failed")
-                continue
-            text = f"{value:.4f}" if criterion == "cv" else f"{value:.2f}"
-            style = ""
-            if not cell.converged:
-                text += " !"
-                style = "yellow"
-                notes.add("!")
-            if cell is winner:
-                text += " *"
-                style = "bold green"
-                notes.add("*")
-            else:
-                text += "  "
-            row.append(Text(text, style=style))
-        table.add_row(*row)
-    caption = []
-    if "*" in notes:
-        caption.append("* best")
-    if "!" in notes:
-        caption.append("! not converged")
-    if "failed" in notes:
-        caption.append("failed: see the warnings")
-    out = Console()
-    out.print(table)
-    if caption:
-        out.print("   ".join(caption), markup=False, highlight=False)
+    # builtins, None for what a cell lacks: blank in CSV, null in JSON
+    write_records(records(cells), FIELDS, fmt, header=header, precision=precision)
 
 
 def _warn_failures(cells) -> None:

@@ -9,6 +9,8 @@
 # with C the MAP (which.max, first on ties) 0/1 matrix of z and 0 log 0 = 0.
 # Sign convention: mclust's BIC and ICL are "higher is better": bic = 2 loglik - df log n.
 # The *_lower_better fields are the negatives (df log n - 2 loglik), the sign gmmcli uses.
+# Mclust's z and loglik are those of the parameters before its last M-step, so each fit also has
+# 'of_parameters': icl() of the stored parameters with their own E-step (estep()'s z and loglik).
 # Also the full mclustICL(X, G = 1:5) table (all 14 models; NA cells -> null).
 #
 # How to run: Rscript tests/reference/mclust_icl.R   (from anywhere; writes next to this script)
@@ -36,6 +38,17 @@ fit_record <- function(fit, X, how) {
   z <- if (is.null(fit$z)) matrix(1, nrow(X), 1) else fit$z
   et <- entropy_term(z)
   ic <- icl(fit)
+  # Mclust's z and loglik belong to the parameters before its last M-step (summaryMclustBIC
+  # redoes mstep(out$z) when pro != colMeans(z)), not to the stored ones: 'of_parameters' is
+  # icl() of the stored parameters, with their own E-step's z and loglik.
+  e <- estep(X, modelName = fit$modelName, parameters = p)
+  own <- fit
+  own$z <- if (fit$G == 1) NULL else e$z
+  own$loglik <- e$loglik
+  own$bic <- 2 * e$loglik - fit$df * log(fit$n)
+  of_parameters <- list(loglik = e$loglik, bic = own$bic, icl = icl(own),
+                        entropy_term = entropy_term(if (fit$G == 1) matrix(1, nrow(X), 1) else e$z),
+                        icl_lower_better = -icl(own))
   list(how = how, model = fit$modelName, G = fit$G, n = fit$n, d = fit$d,
        loglik = fit$loglik, df = fit$df, bic = fit$bic, icl = ic,
        entropy_term = et,
@@ -46,7 +59,8 @@ fit_record <- function(fit, X, how) {
        mean = unname(matrix(p$mean, nrow = fit$d)),
        sigma = mats(p$variance$sigma),
        classification = I(as.integer(fit$classification)),
-       z = unname(as.matrix(z)))
+       z = unname(as.matrix(z)),
+       of_parameters = of_parameters)
 }
 
 result <- list(
