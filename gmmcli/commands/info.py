@@ -115,8 +115,8 @@ def _components_lines(components: list[dict]) -> list[str]:
         return []
     lines = ["", "components: Sigma = volume x D diag(shape) D^T (D: orientation, one axis per column)"]
     for c in components:
-        rows = "" if c["expected_rows"] is None else f", {c['expected_rows']:.1f} rows"
-        lines.append(f"  {c['label']}: weight {c['weight']:.4f}{rows}, volume {c['volume']:.4g}")
+        rows = "" if c["expected_rows"] is None else f", rows {c['expected_rows']:.1f}"
+        lines.append(f"  label {c['label']}: weight {c['weight']:.4f}{rows}, volume {c['volume']:.4g}")
         lines.append(f"     mean         {numbers(c['mean'])}")
         lines.append(f"     shape        {numbers(c['shape'])}")
         for i, row in enumerate(c["orientation"]):
