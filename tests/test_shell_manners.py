@@ -185,7 +185,7 @@ def test_completion_answers_commands_choices_and_files():
         "_TYPER_COMPLETE_FISH_ACTION": "get-args",
         "_TYPER_COMPLETE_ARGS": "gmmcli select x.csv --criterion ",
     }
-    assert gmm_process(env=fish).out.split() == ["bic", "aic", "cv"]
+    assert gmm_process(env=fish).out.split() == ["bic", "aic", "icl", "cv"]
     zsh = {"_GMMCLI_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "gmmcli fit sam"}
     assert gmm_process(env=zsh).out.strip() == "_files"  # DATA: the shell completes file names
 
