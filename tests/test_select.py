@@ -278,9 +278,20 @@ def test_jobs_2_gives_the_same_grid_as_jobs_1(data):
         assert X.shape[0] * X.shape[1] ** 2 >= THREADS_MIN_WORK
     done = []
     serial = sel.sweep(
-        X, [1, 3, 6], ["full", "spherical"], n_init=2, seed=4, cv=2, jobs=1, on_done=done.append
+        X,
+        [1, 3, 6],
+        ["full", "spherical"],
+        n_init=2,
+        init="kmeans",
+        seed=4,
+        cv=2,
+        jobs=1,
+        on_done=done.append,
+        **SK,
     )
-    parallel = sel.sweep(X, [1, 3, 6], ["full", "spherical"], n_init=2, seed=4, cv=2, jobs=2)
+    parallel = sel.sweep(
+        X, [1, 3, 6], ["full", "spherical"], n_init=2, init="kmeans", seed=4, cv=2, jobs=2, **SK
+    )
     strip = [{**c.record(), "seconds": None} for c in serial]
     assert strip == [{**c.record(), "seconds": None} for c in parallel]
     assert sorted((c.covariance_type, c.k) for c in done) == sorted((c.covariance_type, c.k) for c in serial)
