@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .options import DelimiterOpt, DropnaOpt, NoHeaderOpt, OutputOpt
+from .options import DelimiterOpt, DropnaOpt, NoHeaderOpt, OutputOpt, TableFormatOpt
 
 EPILOG = """Examples:
 
@@ -35,16 +35,7 @@ def compare(
     summary: Annotated[
         bool, typer.Option("--summary", help="One row of totals instead of one row per component.")
     ] = False,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            metavar="table|csv|tsv|json",
-            help="Default: table on a terminal, else csv. json is one object per line.",
-            show_default=False,
-        ),
-    ] = None,
+    fmt: TableFormatOpt = None,
     output: OutputOpt = None,
     dropna: DropnaOpt = False,
     delimiter: DelimiterOpt = None,

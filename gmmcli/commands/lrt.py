@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from .. import console
-from .options import ColumnsOpt, DataArg, DelimiterOpt, DropnaOpt, ExcludeOpt, RegCovarOpt, parse_names
+from .options import (
+    TABLE_FORMATS,
+    ColumnsOpt,
+    DataArg,
+    DelimiterOpt,
+    DropnaOpt,
+    ExcludeOpt,
+    RegCovarOpt,
+    TableFormatOpt,
+    parse_names,
+)
 from .progress import progress
 
 EPILOG = """Examples:
@@ -24,8 +34,6 @@ k-component model, each refitted with k and k+1 components.
 The first k not rejected at --level is the answer.
 On a terminal the tests are a table, else CSV; the verdict goes to stderr.
 """
-
-TABLE_FORMATS = ("table", "csv", "tsv", "json")
 
 
 def lrt(
@@ -94,16 +102,7 @@ def lrt(
     max_iter: Annotated[
         int, typer.Option("--max-iter", metavar="N", help="EM iterations per fit at most.")
     ] = 1000,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            metavar="table|csv|tsv|json",
-            help="Output on stdout; default: table on a terminal, else csv. json is one object per line.",
-            show_default=False,
-        ),
-    ] = None,
+    fmt: TableFormatOpt = None,
     jobs: Annotated[
         int | None,
         typer.Option(

@@ -30,6 +30,21 @@ def choices(*values: str):
     return complete
 
 
+#: The formats of commands whose output is a table (select's grid, compare, lrt).
+TABLE_FORMATS = ("table", "csv", "tsv", "json")
+TableFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="table|csv|tsv|json",
+        help="Output on stdout; default: table on a terminal, else csv. json is one object per line.",
+        show_default=False,
+        autocompletion=choices(*TABLE_FORMATS),
+    ),
+]
+
+
 DataArg = Annotated[
     str, typer.Argument(metavar="DATA", help="Input CSV/TSV file, or - for stdin.", show_default=False)
 ]

@@ -10,6 +10,7 @@ import typer
 from .. import console
 from .grid_table import CRITERION_LABEL
 from .options import (
+    TABLE_FORMATS,
     AlignToOpt,
     ColumnsOpt,
     DataFilesArg,
@@ -27,6 +28,7 @@ from .options import (
     PrecisionOpt,
     RegCovarOpt,
     SchedulerOpt,
+    TableFormatOpt,
     TolOpt,
     WeightsOpt,
     WorkerMemoryOpt,
@@ -52,8 +54,6 @@ For "k or k+1?" by a parametric bootstrap (mclust's mclustBootstrapLRT), see 'gm
 On a terminal the grid is a table; otherwise (a pipe or a file) it is CSV, one row per cell.
 The verdict line ("best: ...") always goes to stderr.
 """
-
-TABLE_FORMATS = ("table", "csv", "tsv", "json")
 
 
 def select(
@@ -121,17 +121,7 @@ def select(
             autocompletion=choices("bic", "aic", "icl", "cv"),
         ),
     ] = "bic",
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            metavar="table|csv|tsv|json",
-            help="Output on stdout; default: table on a terminal, else csv. json is one object per line.",
-            show_default=False,
-            autocompletion=choices(*TABLE_FORMATS),
-        ),
-    ] = None,
+    fmt: TableFormatOpt = None,
     output: Annotated[
         str | None,
         typer.Option(
