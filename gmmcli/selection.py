@@ -39,7 +39,15 @@ from .engine.cpus import available_cores
 from .engine.params import MixtureParams
 from .errors import DataError, FitFailed
 from .selection_workers import Outcome, RunSettings, Task, execute, method_seed
-from .settings import CRITERIA, check_criterion, check_cv, parse_covariance_types, parse_inits, parse_ks
+from .settings import (
+    CRITERIA,
+    check_criterion,
+    check_cv,
+    checked_ks,
+    parse_covariance_types,
+    parse_inits,
+    parse_ks,
+)
 
 FIELDS = (
     "k",
@@ -167,7 +175,7 @@ def sweep(
     if not np.all(np.isfinite(X)):
         raise DataError("the data holds missing or infinite values")
     n = len(X)
-    ks = parse_ks(",".join(str(int(k)) for k in ks))
+    ks = checked_ks(ks)
     types = parse_covariance_types(covariance_types)
     em.check_settings(n_init=n_init, tol=tol, reg_covar=reg_covar, max_iter=max_iter)
     settings = RunSettings(

@@ -107,6 +107,15 @@ def parse_ks(text: str) -> list[int]:
             raise SettingError(
                 "n_components", f"{{}} {item!r} is not a count or range (e.g. 1-10, 1-200:10, 2,4,8)"
             ) from None
+    return checked_ks(ks)
+
+
+def checked_ks(ks) -> list[int]:
+    """Component counts as a grid takes them: sorted, no repeats, each at least 1, not too many."""
+    ks = {int(k) for k in ks}
+    if not ks:
+        raise SettingError("n_components", "{} needs component counts, e.g. 1-10, 1-200:10 or 2,4,8")
+    _check_grid_size(len(ks))
     if min(ks) < 1:
         raise SettingError("n_components", f"{{}} counts must be at least 1, got {min(ks)}")
     return sorted(ks)
