@@ -81,7 +81,7 @@ class EStepState:
     scale: np.ndarray | None = None  # direct, variances: (k, d, 1) in dtype
     offset: np.ndarray | None = None  # direct, variances: (k, d, 1) in dtype
     const: np.ndarray | None = None  # direct: (k,) float64, log pi + log det - d/2 log 2 pi
-    shift_c: np.ndarray | None = None  # the shift in dtype, (d, 1)
+    shift_c: np.ndarray | None = None  # the shift in dtype, (d, 1): float32 only
     screen: float = math.inf  # screened: components this far (nats) below a row's best are not recomputed
     noise_log: float | None = None  # with a noise component: log(noise weight / V), every row
     noise_box: np.ndarray | None = None
@@ -96,10 +96,15 @@ def quadratic_error_bound(params: MixtureParams, shift: np.ndarray, radius2: flo
 
     radius2 is max_n |x_n - shift|^2 over the data.
     """
-    d = params.n_features
-    trace = params.structure.precision_trace(params.precisions_cholesky, d)
-    mu2 = np.max(np.sum((params.means - shift) ** 2, axis=1))
-    m = n_moment_features(params.covariance_type, d)
+    return _error_bound(params.covariance_type, params.precisions_cholesky, params.means - shift, radius2)
+
+
+def _error_bound(covariance_type: str, pc: np.ndarray, mu: np.ndarray, radius2: float) -> float:
+    """quadratic_error_bound from the precision factors and the means measured from the shift."""
+    d = mu.shape[1]
+    trace = covariance.get(covariance_type).structure.precision_trace(pc, d)
+    mu2 = float(np.max(np.einsum("ij,ij->i", mu, mu)))
+    m = n_moment_features(covariance_type, d)
     return float(4.0 * math.sqrt(m) * _EPS64 * max(radius2, mu2) * np.max(trace))
 
 
@@ -125,9 +130,12 @@ def prepare_estep(
     shift = np.asarray(shift, dtype=np.float64)
     if kernel not in ("auto", "quadratic", "direct", "screened"):
         raise ValueError(f"unknown E-step kernel {kernel!r}")
+    means = np.asarray(params.means, dtype=np.float64)
+    pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
+    mu = means - shift  # component means measured from the shift
     bound = math.inf
     if kernel in ("auto", "screened") and dtype == np.float64 and radius2 is not None:
-        bound = quadratic_error_bound(params, shift, radius2)
+        bound = _error_bound(params.covariance_type, pc, mu, radius2)
     if kernel == "auto":
         if bound <= QUADRATIC_MAX_ERROR:
             kernel = "quadratic"
@@ -136,15 +144,12 @@ def prepare_estep(
         else:
             kernel = "direct"
 
-    means = np.asarray(params.means, dtype=np.float64)
-    pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
-    mu = means - shift  # component means measured from the shift
+    weights = np.asarray(params.weights, dtype=np.float64)
     with np.errstate(divide="ignore"):
-        log_w = np.log(np.asarray(params.weights, dtype=np.float64))
+        log_w = np.log(weights)
         if params.has_noise:  # the Gaussians share 1 - noise weight
             log_w += np.log1p(-params.noise_weight)
-    log_det = np.broadcast_to(structure.log_det(pc, d), (k,))
-    const = log_w + log_det - 0.5 * d * LOG_2PI
+    const = log_w + structure.log_det(pc, d) - 0.5 * d * LOG_2PI  # log_det: (k,) or one value
     common = dict(
         covariance_type=params.covariance_type,
         n_components=k,
@@ -152,7 +157,7 @@ def prepare_estep(
         shift=shift,
         dtype=dtype,
         kernel=kernel,
-        shift_c=shift.astype(dtype)[:, None],
+        shift_c=None if dtype == np.float64 else shift.astype(dtype)[:, None],
         const=const,
     )
     if params.has_noise:

@@ -25,6 +25,7 @@ In every case the initial M-step is weighted by w, and the initial mixing weight
 from __future__ import annotations
 
 import numbers
+import threading
 
 import numpy as np
 
@@ -90,7 +91,7 @@ def initial_params(
         # One thread's summation order, whatever the machine and --jobs: a fit's bits must not
         # depend on where it runs (scikit-learn's do, on its OpenMP thread count, in the last bits
         # of the centres; the labels agree).
-        labels = kmeans_labels(X, k, random_state, sample_weight=w, n_threads=1)
+        labels = _remembered_kmeans(X, k, random_state, w)
     elif init == "k-means++":
         _, indices = kmeans_plusplus(X, k, random_state, sample_weight=w)
     elif init == "hc":
@@ -122,7 +123,63 @@ def initial_params(
     return m_step(sum_stats(parts), reg_covar, initial=init != "hc")
 
 
-_HC_TREES: dict = {}  # (shape, digest) -> (rows, merges): one agglomeration per data set
+#: A grid asks for the same hc tree at every k, and for the same k-means partition under every
+#: covariance model (14 times over): both are remembered, k-means on data up to this many values.
+MEMO_MAX_VALUES = 1 << 20
+#: What the remembered starts may hold in all (labels, trees), oldest forgotten first.
+MEMO_MAX_BYTES = 64 << 20
+_MEMO: dict = {}  # (kind, data digest, ...) -> (value, bytes)
+_MEMO_LOCK = threading.Lock()  # select's thread backend starts fits concurrently
+
+
+def _digest(X: np.ndarray, w: np.ndarray | None) -> tuple:
+    import hashlib
+
+    h = hashlib.sha1(np.ascontiguousarray(X).data)
+    if w is not None:
+        h.update(np.ascontiguousarray(w, dtype=np.float64).data)
+    return (X.shape, str(X.dtype), h.hexdigest())
+
+
+def _remember(key: tuple, compute):
+    """compute(), kept under ``key`` while the memo stays within ``MEMO_MAX_BYTES``."""
+    with _MEMO_LOCK:
+        if key in _MEMO:
+            return _MEMO[key][0]
+    value = compute()  # outside the lock: two threads may both compute it, with the same result
+    size = sum(a.nbytes for a in _arrays(value))
+    with _MEMO_LOCK:
+        while _MEMO and sum(b for _, b in _MEMO.values()) + size > MEMO_MAX_BYTES:
+            del _MEMO[next(iter(_MEMO))]
+        if size <= MEMO_MAX_BYTES:
+            _MEMO[key] = (value, size)
+    return value
+
+
+def _arrays(value):
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _arrays(item)
+
+
+def _remembered_kmeans(X, k, random_state: np.random.RandomState, w) -> np.ndarray:
+    """``kmeans_labels`` on one thread, remembered by data, k and the random state's position (which
+    it then advances exactly as the run itself would), so that the same start under another
+    covariance model costs nothing."""
+    if X.size > MEMO_MAX_VALUES:
+        return kmeans_labels(X, k, random_state, sample_weight=w, n_threads=1)
+    state = random_state.get_state()
+    position = (state[1].tobytes(), *state[2:])
+
+    def run():
+        labels = kmeans_labels(X, k, random_state, sample_weight=w, n_threads=1)
+        return labels, random_state.get_state()
+
+    labels, after = _remember(("kmeans", _digest(X, w), k, position), run)
+    random_state.set_state(after)
+    return labels.copy()
 
 
 def hc_labels(X: np.ndarray, k: int) -> np.ndarray:
@@ -132,21 +189,23 @@ def hc_labels(X: np.ndarray, k: int) -> np.ndarray:
     above ``hc.MAX_ROWS`` rows it is built on a fixed random subset (seed 0), as mclust does.
     Sample weights do not enter it (nor mclust's).
     """
-    import hashlib
-
     from . import hc
 
-    key = (X.shape, hashlib.sha1(np.ascontiguousarray(X).data).hexdigest())
-    if key not in _HC_TREES:
+    digest = _digest(X, None)  # on any size: a tree costs far more than hashing its data
+
+    def tree():
         rows = np.arange(len(X))
         if len(X) > hc.MAX_ROWS:
             rows = np.sort(np.random.default_rng(0).choice(len(X), size=hc.MAX_ROWS, replace=False))
-        if len(_HC_TREES) >= 4:
-            _HC_TREES.pop(next(iter(_HC_TREES)))
-        _HC_TREES[key] = (rows, hc.hc_tree(X[rows]))
-    rows, merges = _HC_TREES[key]
+        return rows, hc.hc_tree(X[rows])
+
+    rows, merges = _remember(("hc", digest), tree)
     if k > len(rows):
         raise ValueError(f"hc cannot start {k} components on {len(rows)} rows")
-    labels = np.full(len(X), -1, dtype=np.intp)
-    labels[rows] = hc.hc_partitions(merges, len(rows), [k])[k]
-    return labels
+
+    def partition():
+        labels = np.full(len(X), -1, dtype=np.intp)
+        labels[rows] = hc.hc_partitions(merges, len(rows), [k])[k]
+        return labels
+
+    return _remember(("hc", digest, k), partition).copy()

@@ -119,15 +119,20 @@ class SuffStats:
 
 
 def sum_stats(parts) -> SuffStats:
-    """Sum statistics in the order given (so a fixed block order gives a fixed result)."""
+    """Sum statistics in the order given (so a fixed block order gives a fixed result).
+
+    A single part is returned as it is (small data is one block: no copy, no new object)."""
     it = iter(parts)
     try:
         total = next(it)
     except StopIteration:
         raise ValueError("no statistics to sum") from None
+    second = next(it, None)
+    if second is None:
+        return total
     moments = None if total.moments is None else total.moments.copy()
     loglik, weight, noise = total.loglik, total.weight, total.noise
-    for part in it:
+    for part in (second, *it):
         if part.covariance_type != total.covariance_type:
             raise ValueError("statistics of different covariance models cannot be added")
         if moments is not None:

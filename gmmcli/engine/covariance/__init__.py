@@ -13,11 +13,18 @@ from .structures import STRUCTURES, NotPositiveDefinite
 
 SKLEARN_TYPES = ("full", "tied", "diag", "spherical")
 MODEL_NAMES = tuple(m.mclust for m in MODELS)
-_BY_NAME = {m.mclust.lower(): m for m in MODELS} | {m.sklearn: m for m in MODELS if m.sklearn}
+_BY_NAME = (
+    {m.mclust.lower(): m for m in MODELS}
+    | {m.mclust: m for m in MODELS}
+    | {m.sklearn: m for m in MODELS if m.sklearn}
+)
 
 
 def get(name) -> CovarianceModel:
     """The model called ``name`` (an mclust name or a scikit-learn type); ValueError if none is."""
+    model = _BY_NAME.get(name) if isinstance(name, str) else None  # the engine's hot path
+    if model is not None:
+        return model
     if isinstance(name, CovarianceModel):
         return name
     model = _BY_NAME.get(str(name).strip().lower())

@@ -137,7 +137,7 @@ def estimate(
             omega, basis = np.linalg.eigh(W)
         else:
             basis = _common_orientation(name, W, nk, previous, tol, max_iter, mclust_vve)
-            omega = np.einsum("kil,ij,lj->kj", W, basis, basis, optimize=True)
+            omega = _diagonal_in(W, basis)
         values = _volume_shape(name, vol, shp, omega, nk, d, tol, max_iter)
     _check(name, values)
     if basis is None:
@@ -145,6 +145,12 @@ def estimate(
     sigma = (basis * values[:, None, :]) @ np.swapaxes(basis, -1, -2)
     sigma = (sigma + np.swapaxes(sigma, -1, -2)) / 2
     return sigma[0] if kind == "tied" else sigma
+
+
+def _diagonal_in(W: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """diag(D^T W_k D) for each k, (k, d): the scatter's diagonal in the basis D (two small products;
+    einsum's optimize=True costs more in planning, at every M-step, than the products themselves)."""
+    return np.einsum("kij,ij->kj", W @ D, D)
 
 
 def _geomean(x: np.ndarray) -> np.ndarray:
@@ -283,7 +289,7 @@ def _mm_orientation(name, W, nk, omega, D, weighted, tol, max_iter):
 
     def diagonal(D):
         WD = W @ D
-        return WD, np.einsum("kij,ij->kj", WD, D)
+        return WD, np.einsum("kij,ij->kj", WD, D)  # _diagonal_in, keeping W D for the MM step
 
     def objective(B):
         return (nk * np.log(B).sum(axis=1)).sum() if weighted else _geomean(B).sum()

@@ -48,9 +48,9 @@ def unpack_symmetric(packed: np.ndarray, d: int) -> np.ndarray:
 
 
 def _inverse_lower(lower: np.ndarray) -> np.ndarray:
-    """Inverse of lower-triangular Cholesky factors (..., d, d); numpy has no triangular solver."""
-    eye = np.broadcast_to(np.eye(lower.shape[-1], dtype=lower.dtype), lower.shape)
-    return np.tril(np.linalg.solve(lower, eye))
+    """Inverse of lower-triangular Cholesky factors (..., d, d); numpy has no triangular solver
+    (``inv`` is LAPACK's gesv against the identity, as ``solve(lower, eye)``, without its checks)."""
+    return np.tril(np.linalg.inv(lower))
 
 
 def _zero_rounding_noise(variances, second_moments, cov, diag) -> None:
