@@ -337,7 +337,8 @@ def _mm_orientation(name, W, nk, omega, D, weighted, tol, max_iter):
 def _curvature_tables(d):
     """Where the curvature term of _newton_trial's Hessian picks N and G up: rotations s_pq and s_rs
     couple only through a shared axis. Returns the flat (m x m) positions, signs, and flat indices into
-    N (d, d) and G (d, d, d); m = d(d-1)/2 pairs p < q in np.triu_indices order."""
+    N (d, d) and G (d, d, d); m = d(d-1)/2 pairs p < q in np.triu_indices order; then arange(m) and
+    the identity, which every trial needs."""
     p, q = np.triu_indices(d, 1)
     m = p.size
     a, b, r, s = (np.broadcast_to(x, (m, m)) for x in (p[:, None], q[:, None], p[None, :], q[None, :]))
@@ -355,7 +356,7 @@ def _curvature_tables(d):
             at.append(rows * m + cols)
             sign.append(np.full(rows.size, float(sg)))
             idx.append(offset + index[rows, cols])
-    return p, q, np.concatenate(at), np.concatenate(sign), np.concatenate(idx)
+    return p, q, np.concatenate(at), np.concatenate(sign), np.concatenate(idx), np.arange(m), np.eye(d)
 
 
 def _newton_trial(D, WD, B, nk, weighted):
@@ -367,7 +368,7 @@ def _newton_trial(D, WD, B, nk, weighted):
     minimum's basin).
     """
     k, d = B.shape
-    p, q, at, sign, idx = _curvature_tables(d)
+    p, q, at, sign, idx, pairs, eye = _curvature_tables(d)
     m = p.size
     M = D.T @ WD
     if weighted:
@@ -376,8 +377,9 @@ def _newton_trial(D, WD, B, nk, weighted):
         g = _geomean(B)
         c, alpha, beta = g[:, None] / (d * B), g / d**2, -g[:, None] / (d * B**2)
     J = np.zeros((k, d, m))  # J[k, j, pq] = d b_kj / d s_pq
-    J[:, p, np.arange(m)] = -2 * M[:, p, q]
-    J[:, q, np.arange(m)] = 2 * M[:, p, q]
+    Mpq = 2 * M[:, p, q]
+    J[:, p, pairs] = -Mpq
+    J[:, q, pairs] = Mpq
     grad = np.einsum("kj,kja->a", c, J)
     u = np.einsum("kja,kj->ka", J, 1 / B)
     hess = (alpha[:, None] * u).T @ u + J.reshape(k * d, m).T @ (beta[:, :, None] * J).reshape(k * d, m)
@@ -392,5 +394,4 @@ def _newton_trial(D, WD, B, nk, weighted):
     S = np.zeros((d, d))
     S[p, q] = np.linalg.solve(hess, -grad)
     S -= S.T
-    eye = np.eye(d)
     return D @ np.linalg.solve(eye - S / 2, eye + S / 2)
