@@ -8,3 +8,4 @@ data(faithful); out(faithful, "faithful")                                       
 data(banknote); out(banknote[, -1], "banknote")                                 # 200 x 6
 data(thyroid); out(thyroid[, -1], "thyroid")                                    # 215 x 5
 data(wreath); out(setNames(as.data.frame(wreath), c("x", "y")), "wreath")       # 1000 x 2
+data(quakes); out(quakes[, c("lat", "long", "depth", "mag")], "quakes")         # 1000 x 4 (R datasets)
