@@ -77,7 +77,9 @@ def degenerate_components(stats: SuffStats, params: MixtureParams) -> tuple[str,
     nk, _, scatter = _scatter(stats, model)
     structure = model.structure
     try:
-        cov0 = structure.matrices(model.covariances(scatter, nk, 0.0, d), params.n_components, d)
+        # warm-started from the fit itself: the same basin, and a few inner steps instead of a cold start
+        cov0 = model.covariances(scatter, nk, 0.0, d, previous=params.covariances)
+        cov0 = structure.matrices(cov0, params.n_components, d)
     except ValueError:  # the constrained estimate does not even exist without reg_covar
         return ("the covariances are singular without reg_covar",)
     cov = structure.matrices(params.covariances, params.n_components, d)
