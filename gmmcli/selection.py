@@ -167,7 +167,9 @@ def sweep(
     backend : "local" (``jobs`` threads or worker processes) or "dask" (the active Dask client's cluster).
 
     A cell that cannot be fitted (more components than rows, a degenerate covariance) gets NaN
-    criteria and an ``error``; the sweep goes on. The result does not depend on ``jobs``.
+    criteria and an ``error``; the sweep goes on (``gmmcli select`` refuses counts over the rows
+    before it calls this: ``refuse_counts_over_rows``; ``lrt`` stops at the first count that
+    fails). The result does not depend on ``jobs``.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
@@ -209,6 +211,23 @@ def sweep(
             if on_done is not None:
                 on_done(cells[outcome.cell])
     return cells
+
+
+def largest_count(n_rows: int, cv: int | None = None) -> int:
+    """The most components every fit of a grid can have: the rows, or with ``cv`` folds the
+    rows of the smallest training split (the rows less the largest held-out fold)."""
+    return n_rows if cv is None else n_rows - math.ceil(n_rows / cv)
+
+
+def refuse_counts_over_rows(ks: Iterable[int], n_rows: int, cv: int | None = None) -> None:
+    """DataError (exit 65) before any fit when a count exceeds ``largest_count``: a grid of
+    ``-k 1-10000`` on 200 rows is a mistake to say at once, not 9,800 failed cells to fit."""
+    top, most = max(ks), largest_count(n_rows, cv)
+    if top > most:
+        split = f" (the smallest training split of --cv {cv} has {most})" if cv else ""
+        raise DataError(
+            f"-k goes up to {top} but the data has {n_rows} rows{split}: the largest k allowed is {most}"
+        )
 
 
 def best(cells: Sequence[Cell], criterion: str = "bic") -> Cell:
@@ -285,10 +304,12 @@ __all__ = [
     "LOWER_IS_BETTER",
     "Cell",
     "best",
+    "largest_count",
     "method_seed",
     "parse_covariance_types",
     "parse_inits",
     "parse_ks",
     "records",
+    "refuse_counts_over_rows",
     "sweep",
 ]

@@ -210,6 +210,8 @@ def select(
         reference = load_model(align_to)
     inputs = Inputs(delimiter, no_header, columns, exclude, dropna)
     X, names, w = _read_inputs(data, engine, inputs, weights, np.dtype(dtype))
+    st.check_cv(cv, len(X))  # before the rows of its training splits are counted
+    sel.refuse_counts_over_rows(k_list, len(X), cv)
     _check_memory(X, k_list, types, jobs, max_memory)
 
     def run_sweep(backend):
