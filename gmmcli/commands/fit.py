@@ -21,6 +21,7 @@ from .options import (
     MaxIterOpt,
     MaxMemoryOpt,
     NoHeaderOpt,
+    NoiseOpt,
     RegCovarOpt,
     SchedulerOpt,
     SeedOpt,
@@ -127,15 +128,7 @@ def fit(
         ),
     ] = None,
     align_to: AlignToOpt = None,
-    noise: Annotated[
-        bool,
-        typer.Option(
-            "--noise",
-            help="Add mclust's uniform noise component (density 1/V over the data's bounding box, "
-            "its own weight): gross outliers go there instead of pulling the Gaussians; "
-            "predict labels them -1. AIC/BIC count its weight as one more parameter.",
-        ),
-    ] = False,
+    noise: NoiseOpt = False,
 ) -> None:
     """Fit a Gaussian mixture to the numeric columns of DATA and save it."""
     from .. import memory

@@ -236,6 +236,16 @@ AlignToOpt = Annotated[
     ),
 ]
 
+NoiseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--noise",
+        help="Add mclust's uniform noise component (density 1/V over the data's bounding box, "
+        "its own weight): gross outliers go there instead of pulling the Gaussians; "
+        "predict labels them -1. AIC/BIC count two more parameters (its weight and V), as mclust does.",
+    ),
+]
+
 # EM settings shared by fit and select (their defaults are FitSettings' defaults)
 MaxIterOpt = Annotated[
     int, typer.Option("--max-iter", metavar="N", help="EM iterations per restart at most.")
