@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, SAMPLE, read_csv_text
+from conftest import ROOT, read_csv_text
 
 from gmmcli import load_model
 from gmmcli.engine import density, em
@@ -149,11 +149,6 @@ def test_noise_needs_a_box_with_volume(gmm, tmp_path):
     out = tmp_path / "m.joblib"
     res = gmm("fit", tmp_path / "flat.csv", "-k", 1, "--noise", "-o", out)
     assert res.code == 65 and "bounding box" in res.err and not out.exists()
-
-
-def test_noise_is_not_available_on_dask(gmm, tmp_path):
-    res = gmm("fit", SAMPLE / "moons.csv", "--noise", "--engine", "dask", "-o", tmp_path / "m.joblib")
-    assert res.code == 2 and "--engine dask" in res.err
 
 
 @pytest.mark.parametrize(

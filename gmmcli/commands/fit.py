@@ -149,8 +149,6 @@ def fit(
     settings = FitSettings(
         n_components, covariance_type, tol, reg_covar, max_iter, n_init, init, seed, weights, dtype
     ).validate()
-    if engine == "dask" and (noise or align_to or init_model):
-        raise UsageError("--noise, --init-model and --align-to are not available with --engine dask")
     check_jobs(jobs)
     if output in ("-", ""):
         raise UsageError("a model is binary: give -o a file name, not stdout")
@@ -173,7 +171,9 @@ def fit(
 
     if engine == "dask":
         inputs = dict(columns=columns, exclude=exclude, weights=weights, dropna=dropna, delimiter=delimiter)
-        model, result = _fit_on_dask(data, settings, scheduler, worker_memory, **inputs)
+        model, result = _fit_on_dask(
+            data, settings, scheduler, worker_memory, previous=previous, noise=noise, **inputs
+        )
     else:
         inputs = Inputs(delimiter, no_header, columns, exclude, dropna)
         model, result = _fit_here(
@@ -256,19 +256,33 @@ def _fit_here(source, settings, jobs, inputs: Inputs, *, weights, max_memory, pr
 
 
 def _fit_on_dask(
-    sources, settings, scheduler, worker_memory, *, columns, exclude, weights, dropna, delimiter
+    sources,
+    settings,
+    scheduler,
+    worker_memory,
+    *,
+    columns,
+    exclude,
+    weights,
+    dropna,
+    delimiter,
+    previous=None,
+    noise=False,
 ):
     """The Dask engine: partitions stay on disk; each EM pass streams them through the workers."""
     import numpy as np
 
     from ..engine import dask_em
-    from ..fitting import fit_model_dask
+    from ..fitting import check_warm_start, fit_model_dask
     from ..io import dask_tables, training
 
     with dask_em.connect(scheduler, memory_limit=worker_memory) as client:
         frame = dask_tables.open_table(sources, delimiter)
         excluded = parse_names(exclude) + ([weights] if weights else [])
         names = training.choose_features(frame, parse_names(columns), excluded)
+        if previous is not None:  # read the features in PREV's order
+            check_warm_start(previous, names, settings, noise)
+            names = list(previous.feature_names)
         runner = dask_em.DaskRunner(
             client,
             frame,
@@ -278,4 +292,4 @@ def _fit_on_dask(
             dropna=dropna,
             dtype=np.dtype(settings.dtype),
         )
-        return fit_model_dask(runner, settings)
+        return fit_model_dask(runner, settings, previous=previous, noise=noise)

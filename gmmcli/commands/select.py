@@ -51,6 +51,8 @@ EPILOG = """Examples:
 
   gmmcli select data.csv -t all -k 1-9 --criterion icl --plot criteria.png
 
+  gmmcli select data.csv -k 1-9 --noise -o best.joblib     # outliers to a uniform noise component
+
 For "k or k+1?" by a parametric bootstrap (mclust's mclustBootstrapLRT), see 'gmmcli lrt'.
 
 On a terminal the grid is a table; otherwise (a pipe or a file) it is CSV, one row per cell.

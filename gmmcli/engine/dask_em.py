@@ -226,6 +226,7 @@ class DaskRunner:
         self.shift = sum(s["sum"] for s in summaries) / self.weight
         lo = np.min([s["lo"] for s in summaries], axis=0)
         hi = np.max([s["hi"] for s in summaries], axis=0)
+        self.box = np.stack([lo, hi])  # the data's bounding box (a noise component's)
         # the largest squared distance from the shift, bounded by the corners of the data's box
         self.radius2 = float(np.sum(np.maximum((lo - self.shift) ** 2, (hi - self.shift) ** 2)))
         self.fingerprint = (
@@ -274,8 +275,10 @@ def fit(
     seed=None,
     init_params: MixtureParams | None = None,
     sample_rows: int = INIT_SAMPLE_ROWS,
+    noise_box: np.ndarray | None = None,
 ) -> em.FitResult:
-    """EM over all partitions; initialised from a seeded uniform sample of rows (or init_params)."""
+    """EM over all partitions; initialised from a seeded uniform sample of rows (or init_params).
+    ``noise_box`` adds the uniform noise component, as ``em.fit`` does."""
     if init_params is not None:
         starts = [init_params]
     else:
@@ -293,4 +296,5 @@ def fit(
             )
             for _ in range(n_init)
         ]
+    starts = em.noise_starts(starts, noise_box)
     return em.best_restart([em.em_loop(runner, params, tol, reg_covar, max_iter) for params in starts])
