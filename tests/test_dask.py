@@ -89,6 +89,38 @@ def test_seeded_sample_init_is_reproducible(client):
     np.testing.assert_array_equal(a.params.means, b.params.means)
 
 
+def test_a_repeated_sample_is_not_redrawn(client):
+    runner = _runner(client, SAMPLE / "stretched.csv")
+    first = runner.sample(50, 3)[0]
+    assert runner.sample(50, 3)[0] is first and runner.sample(50, 4)[0] is not first
+    assert np.all(np.diff(dask_engine.init_sample(runner, 2, 0)[0][:, 0]) != 0)  # rows, in order
+
+
+@pytest.mark.parametrize(
+    "name, sep, delimiter",
+    [("blobs.txt", ";", None), ("blobs.dat", "\t", None), ("blobs", "|", None), ("blobs.txt", "\t", "tab")],
+)
+def test_open_table_sniffs_the_separator_as_the_local_reader_does(tmp_path, name, sep, delimiter):
+    from gmmcli.io import tables
+
+    path = tmp_path / name
+    pd.read_csv(SAMPLE / "blobs.csv").to_csv(path, sep=sep, index=False)
+    frame = dask_tables.open_table([str(path)], delimiter)
+    assert list(frame.columns) == ["id", "x", "y"]
+    assert tables.Reader(str(path), delimiter).open(None).columns.tolist() == ["id", "x", "y"]
+
+
+def test_open_table_refuses_a_header_of_numbers(tmp_path):
+    from gmmcli.errors import DataError
+
+    path = tmp_path / "nohdr.csv"
+    path.write_text("0.25,6.5\n1.5,2.5\n3,4\n")
+    with pytest.raises(
+        DataError, match=r"first line of .*nohdr.csv is all numbers \(0.25, 6.5\).*--no-header"
+    ):
+        dask_tables.open_table([str(path)])
+
+
 def test_bad_partition_is_a_clean_error(client, tmp_path):
     from gmmcli.errors import DataError
 
@@ -195,6 +227,27 @@ def test_cli_dask_noise_warm_start_and_alignment_equal_local(gmm, tmp_path):
     assert [label for label, _ in got] == [label for label, _ in pairs]
     np.testing.assert_allclose([d for _, d in got], [d for _, d in pairs], rtol=1e-6, atol=1e-7)
     assert dask.meta["bic"] == pytest.approx(local.meta["bic"], rel=1e-12)
+
+
+def test_cli_dask_reads_like_the_local_engine(gmm, tmp_path):
+    """A semicolon file with no telling name and an id column: sniffed, and the id warned about
+    (on the rows EM starts from); a header of numbers refused before any cluster starts."""
+    path = tmp_path / "blobs.txt"
+    pd.read_csv(SAMPLE / "blobs.csv").to_csv(path, sep=";", index=False)
+    model = tmp_path / "m.joblib"
+    res = gmm("fit", "--engine", "dask", "--worker-memory", "600MB", path, "-k", 2, "-o", model)
+    assert res.code == 0, res.err
+    assert "warning: column 'id' looks like a row id" in res.err and "--exclude id" in res.err
+    assert "on 400 rows x 3 columns" in res.err
+    headless = tmp_path / "nohdr.csv"
+    pd.read_csv(SAMPLE / "blobs.csv").to_csv(headless, header=False, index=False)
+    for args in (
+        ["fit", "--engine", "dask", headless, "-o", tmp_path / "n.joblib"],
+        ["predict", "--engine", "dask", model, headless, "-o", tmp_path / "out"],
+    ):
+        res = gmm(*args)
+        assert res.code == 65 and res.err.count("\n") == 1 and "--no-header with the local engine" in res.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blobs.txt", "m.joblib", "nohdr.csv"]
 
 
 def test_cli_dask_scoring_refuses_a_full_folder(gmm, tmp_path):

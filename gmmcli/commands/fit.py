@@ -32,6 +32,7 @@ from .options import (
     covariance_names,
     parse_names,
     read_features,
+    warn_row_ids,
 )
 
 EPILOG = """Examples:
@@ -276,13 +277,13 @@ def _fit_on_dask(
     from ..fitting import check_warm_start, fit_model_dask
     from ..io import dask_tables, training
 
+    frame = dask_tables.open_table(sources, delimiter)  # its checks come before a cluster starts
+    excluded = parse_names(exclude) + ([weights] if weights else [])
+    names = training.choose_features(frame, parse_names(columns), excluded)
+    if previous is not None:  # read the features in PREV's order
+        check_warm_start(previous, names, settings, noise)
+        names = list(previous.feature_names)
     with dask_em.connect(scheduler, memory_limit=worker_memory) as client:
-        frame = dask_tables.open_table(sources, delimiter)
-        excluded = parse_names(exclude) + ([weights] if weights else [])
-        names = training.choose_features(frame, parse_names(columns), excluded)
-        if previous is not None:  # read the features in PREV's order
-            check_warm_start(previous, names, settings, noise)
-            names = list(previous.feature_names)
         runner = dask_em.DaskRunner(
             client,
             frame,
@@ -292,4 +293,6 @@ def _fit_on_dask(
             dropna=dropna,
             dtype=np.dtype(settings.dtype),
         )
+        # the in-memory rule, on the rows EM starts from (sampled in order; no pass of its own)
+        warn_row_ids(dask_em.init_sample(runner, settings.n_components, settings.seed)[0], runner.names)
         return fit_model_dask(runner, settings, previous=previous, noise=noise)
