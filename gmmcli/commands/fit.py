@@ -98,7 +98,7 @@ def fit(
             autocompletion=choices("kmeans", "k-means++", "random", "random_from_data"),
         ),
     ] = "kmeans",
-    seed: SeedOpt = None,
+    seed: SeedOpt = 0,
     columns: ColumnsOpt = None,
     exclude: ExcludeOpt = None,
     dropna: DropnaOpt = False,

@@ -30,6 +30,7 @@ from .options import (
     PrecisionOpt,
     RegCovarOpt,
     SchedulerOpt,
+    SeedOpt,
     TableFormatOpt,
     TolOpt,
     WeightsOpt,
@@ -100,9 +101,7 @@ def select(
             "random, random_from_data.",
         ),
     ] = "hc,kmeans",
-    seed: Annotated[
-        int, typer.Option("--seed", help="Random seed of every cell; the same seed gives the same grid.")
-    ] = 0,
+    seed: SeedOpt = 0,
     max_iter: MaxIterOpt = 1000,
     tol: TolOpt = 1e-5,
     reg_covar: RegCovarOpt = 1e-6,
