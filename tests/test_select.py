@@ -615,7 +615,8 @@ def test_select_weights_equal_repeated_rows(gmm, tmp_path):
 
 
 @pytest.mark.slow
-def test_select_on_dask_equals_local(gmm):
+@pytest.mark.parametrize("extra", [(), ("--noise",)], ids=["plain", "noise"])
+def test_select_on_dask_equals_local(gmm, extra):
     args = (
         "select",
         SAMPLE / "moons.csv",
@@ -627,10 +628,13 @@ def test_select_on_dask_equals_local(gmm):
         "2",
         "-f",
         "json",
+        *extra,
     )
     local = gmm(*args, "-j", "1")
     dask = gmm(*args, "--engine", "dask", "--worker-memory", "600MB")
     assert local.code == 0 and dask.code == 0, dask.err
-    assert [json.loads(r)["bic"] for r in local.out.splitlines()] == [
-        json.loads(r)["bic"] for r in dask.out.splitlines()
+    fields = ("bic", "noise_weight")
+    assert [[json.loads(r)[f] for f in fields] for r in local.out.splitlines()] == [
+        [json.loads(r)[f] for f in fields] for r in dask.out.splitlines()
     ]
+    assert all((json.loads(r)["noise_weight"] is not None) == bool(extra) for r in dask.out.splitlines())
