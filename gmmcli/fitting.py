@@ -16,12 +16,15 @@ from .settings import FitSettings
 __all__ = [
     "FitSettings",
     "check_resources",
+    "check_warm_start",
+    "checked_box",
     "fit_model",
     "fit_model_dask",
     "memory_check",
     "model_of",
     "noise_box",
     "require_rows",
+    "warm_params",
     "warm_start",
 ]
 
@@ -113,20 +116,33 @@ def noise_box(X: np.ndarray) -> np.ndarray:
 
     DataError (exit 65) when a feature is constant: the box would have no volume.
     """
-    low, high = np.min(X, axis=0).astype(np.float64), np.max(X, axis=0).astype(np.float64)
-    if not np.all(high > low):
+    return checked_box(np.stack([np.min(X, axis=0), np.max(X, axis=0)]))
+
+
+def checked_box(box: np.ndarray) -> np.ndarray:
+    """The box (2, d: lower, upper corners) as float64; DataError (exit 65) if it has no volume
+    (the Dask engine's box comes from its summary pass, not from a matrix)."""
+    box = np.asarray(box, dtype=np.float64)
+    if not np.all(box[1] > box[0]):
         raise DataError("--noise needs every feature to vary: the data's bounding box has no volume")
-    return np.stack([low, high])
+    return box
 
 
 def warm_start(previous: Model, X: np.ndarray, names: list[str], settings: FitSettings, noise: bool):
     """(X, names, initial parameters) to start EM from ``previous``'s parameters.
 
-    The features are matched by name: X's columns are put in ``previous``'s order. The same
-    features, number of components and covariance model are needed (UsageError, exit 2). With
-    ``noise``, a previous noise weight is kept (its box becomes X's); a previous noise
-    component without ``noise`` is a usage error.
+    The features are matched by name: X's columns are put in ``previous``'s order
+    (``check_warm_start``). With ``noise``, a previous noise weight is kept (its box becomes X's).
     """
+    check_warm_start(previous, names, settings, noise)
+    X = X[:, [names.index(name) for name in previous.feature_names]]
+    return X, list(previous.feature_names), warm_params(previous, noise_box(X) if noise else None)
+
+
+def check_warm_start(previous: Model, names: list[str], settings: FitSettings, noise: bool) -> None:
+    """The same features (any order), number of components and covariance model as
+    ``previous`` are needed (UsageError, exit 2); so is ``noise`` if ``previous`` has a noise
+    component."""
     if sorted(names) != sorted(previous.feature_names):
         raise UsageError(
             f"--init-model has the features {', '.join(previous.feature_names)}; "
@@ -140,12 +156,14 @@ def warm_start(previous: Model, X: np.ndarray, names: list[str], settings: FitSe
         )
     if previous.params.has_noise and not noise:
         raise UsageError("--init-model has a noise component: add --noise to keep it")
-    order = [names.index(name) for name in previous.feature_names]
-    X = X[:, order]
+
+
+def warm_params(previous: Model, box: np.ndarray | None) -> MixtureParams:
+    """``previous``'s parameters to start EM from; its noise weight over ``box`` (this data's)."""
     params = previous.params
-    if noise and params.has_noise:
-        params = with_noise(params, noise_box(X), params.noise_weight)
-    return X, list(previous.feature_names), params
+    if box is not None and params.has_noise:
+        params = with_noise(params, box, params.noise_weight)
+    return params
 
 
 def model_of(X, feature_names, result, settings: FitSettings, *, sample_weight=None, **extra_meta) -> Model:
@@ -168,16 +186,23 @@ def model_of(X, feature_names, result, settings: FitSettings, *, sample_weight=N
     return Model(result.params, list(feature_names), meta)
 
 
-def fit_model_dask(runner, settings: FitSettings, *, init_params=None) -> tuple[Model, em.FitResult]:
+def fit_model_dask(
+    runner, settings: FitSettings, *, previous: Model | None = None, noise: bool = False
+) -> tuple[Model, em.FitResult]:
     """Fit on a Dask cluster (``engine.dask_em.DaskRunner``) and record it like an in-memory fit.
 
     The log-likelihood, AIC and BIC are exact (a last pass over all partitions); the training
     log-density quantiles are estimated on the uniform sample of rows used for initialisation.
+    ``noise``: the uniform noise component over the box of all partitions (``fit_model``'s);
+    ``previous``: a warm start from that model (``check_warm_start`` passed, the runner's
+    features in its order).
     """
     from .engine import dask_em, density
 
     require_rows(runner.n_rows, settings.n_components)
-    result = _run_engine(dask_em.fit, runner, settings, init_params=init_params)
+    box = checked_box(runner.box) if noise else None
+    init_params = None if previous is None else warm_params(previous, box)
+    result = _run_engine(dask_em.fit, runner, settings, init_params=init_params, noise_box=box)
     final = runner.stats(result.params, moments=False)
     sample = runner.last_sample
     if sample is None:
@@ -192,6 +217,6 @@ def fit_model_dask(runner, settings: FitSettings, *, init_params=None) -> tuple[
         converged=result.converged,
         n_iter=result.n_iter,
         lower_bound=result.lower_bound,
-        fit_settings={**asdict(settings), "engine": "dask"},
+        fit_settings={**asdict(settings), "engine": "dask", **({"noise": True} if noise else {})},
     )
     return Model(result.params, list(runner.names), meta), result

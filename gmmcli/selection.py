@@ -36,7 +36,7 @@ import numpy as np
 
 from .engine import covariance, criteria, em
 from .engine.cpus import available_cores
-from .engine.params import MixtureParams
+from .engine.params import NOISE_PARAMETERS, MixtureParams
 from .errors import DataError, FitFailed
 from .selection_workers import Outcome, RunSettings, Task, execute, method_seed
 from .settings import (
@@ -63,6 +63,7 @@ FIELDS = (
     "error",
     "model",  # mclust's name (VVV for full): after the older fields, so that their column numbers hold
     "icl",  # appended after model, for the same reason
+    "noise_weight",  # with --noise: the noise component's weight (appended, for the same reason)
 )
 
 # Defaults chosen by measurement (bench/bench_select_mclust.py, README "Defaults, and why"): mclust's
@@ -101,6 +102,7 @@ class Cell:
     init: str | None = None
     seed: int | None = None
     lower_bound: float = math.nan
+    noise_weight: float = math.nan  # fitted with a noise component: its weight
     params: MixtureParams | None = field(default=None, repr=False)
 
     @property
@@ -149,6 +151,7 @@ def sweep(
     on_done: Callable[[Cell], None] | None = None,
     keep_params: bool = True,
     backend: str = "local",
+    noise_box: np.ndarray | None = None,
 ) -> list[Cell]:
     """Fit every (k, covariance type) cell and return the cells, by covariance type then k.
 
@@ -165,9 +168,14 @@ def sweep(
     on_done : called with each cell as soon as all its fits are done (any order).
     keep_params : keep each cell's fitted parameters (``Cell.params``), e.g. to save the winner.
     backend : "local" (``jobs`` threads or worker processes) or "dask" (the active Dask client's cluster).
+    noise_box : (2, d) lower and upper corners: every fit (cross-validation ones too) gets mclust's
+        uniform noise component over this one box (``em.fit``), and counts two more parameters
+        (its weight and volume), as mclust's ``mclustBIC(..., initialization=list(noise=...))`` does.
 
     A cell that cannot be fitted (more components than rows, a degenerate covariance) gets NaN
-    criteria and an ``error``; the sweep goes on. The result does not depend on ``jobs``.
+    criteria and an ``error``; the sweep goes on (``gmmcli select`` refuses counts over the rows
+    before it calls this: ``refuse_counts_over_rows``; ``lrt`` stops at the first count that
+    fails). The result does not depend on ``jobs``.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
@@ -178,8 +186,12 @@ def sweep(
     ks = checked_ks(ks)
     types = parse_covariance_types(covariance_types)
     em.check_settings(n_init=n_init, tol=tol, reg_covar=reg_covar, max_iter=max_iter)
+    if noise_box is not None:
+        noise_box = np.asarray(noise_box, dtype=np.float64)
+        if noise_box.shape != (2, X.shape[1]) or not np.all(noise_box[1] > noise_box[0]):
+            raise DataError(f"the noise box must be (2, {X.shape[1]}) corners of positive volume")
     settings = RunSettings(
-        int(n_init), tuple(parse_inits(init)), seed, float(tol), float(reg_covar), int(max_iter)
+        int(n_init), tuple(parse_inits(init)), seed, float(tol), float(reg_covar), int(max_iter), noise_box
     )
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
@@ -192,8 +204,11 @@ def sweep(
         fold_of = _fold_labels(n, cv, seed)
     jobs = available_cores() if jobs is None or jobs < 1 else int(jobs)
 
+    extra = NOISE_PARAMETERS if noise_box is not None else 0  # mclust's nMclustParams(noise = TRUE)
     cells = [
-        Cell(k, t, n_parameters=covariance.get(t).n_parameters(k, X.shape[1])) for t in types for k in ks
+        Cell(k, t, n_parameters=covariance.get(t).n_parameters(k, X.shape[1]) + extra)
+        for t in types
+        for k in ks
     ]
     tasks = [Task(i, c.k, c.covariance_type, None) for i, c in enumerate(cells)]
     if cv:
@@ -209,6 +224,23 @@ def sweep(
             if on_done is not None:
                 on_done(cells[outcome.cell])
     return cells
+
+
+def largest_count(n_rows: int, cv: int | None = None) -> int:
+    """The most components every fit of a grid can have: the rows, or with ``cv`` folds the
+    rows of the smallest training split (the rows less the largest held-out fold)."""
+    return n_rows if cv is None else n_rows - math.ceil(n_rows / cv)
+
+
+def refuse_counts_over_rows(ks: Iterable[int], n_rows: int, cv: int | None = None) -> None:
+    """DataError (exit 65) before any fit when a count exceeds ``largest_count``: a grid of
+    ``-k 1-10000`` on 200 rows is a mistake to say at once, not 9,800 failed cells to fit."""
+    top, most = max(ks), largest_count(n_rows, cv)
+    if top > most:
+        split = f" (the smallest training split of --cv {cv} has {most})" if cv else ""
+        raise DataError(
+            f"-k goes up to {top} but the data has {n_rows} rows{split}: the largest k allowed is {most}"
+        )
 
 
 def best(cells: Sequence[Cell], criterion: str = "bic") -> Cell:
@@ -265,6 +297,7 @@ def _finish(cell: Cell, parts: list[Outcome], n_eff: float, cv: int | None) -> N
             full.seed,
             full.params,
         )
+        cell.noise_weight = full.noise_weight
     else:
         cell.error = full.error
         return
@@ -285,10 +318,12 @@ __all__ = [
     "LOWER_IS_BETTER",
     "Cell",
     "best",
+    "largest_count",
     "method_seed",
     "parse_covariance_types",
     "parse_inits",
     "parse_ks",
     "records",
+    "refuse_counts_over_rows",
     "sweep",
 ]

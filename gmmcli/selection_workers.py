@@ -38,6 +38,7 @@ class RunSettings:
     tol: float
     reg_covar: float
     max_iter: int
+    noise_box: np.ndarray | None = None  # every fit's uniform noise component, over this box
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Outcome:
     seed: int | None = None
     heldout: float = math.nan  # summed (weighted) held-out log-likelihood of the fold
     entropy: float = math.nan  # of the MAP classification of the rows fitted (for ICL; all rows only)
+    noise_weight: float = math.nan  # with a noise component (all rows only)
 
 
 def method_seed(seed: int | None, index: int) -> int | None:
@@ -211,6 +213,8 @@ def _fit_task(
             out.log_likelihood, out.converged, out.n_iter = ll, result.converged, result.n_iter
             out.lower_bound, out.init, out.seed = result.lower_bound, method, seed
             out.entropy = criteria.classification_entropy(train, result.params, w_train)
+            if result.params.has_noise:
+                out.noise_weight = result.params.noise_weight
         else:
             scores = density.score_samples(X[held], result.params)
             out.heldout = float(scores.sum() if w is None else np.dot(w[held], scores))
@@ -246,6 +250,8 @@ def _best_fit(X, w, k, covariance_type, settings: RunSettings, threads: int | No
         )
         if w is not None:
             kwargs["sample_weight"] = w
+        if settings.noise_box is not None:
+            kwargs["noise_box"] = settings.noise_box
         try:
             result = em.fit(X, k, threads=threads, score=True, **kwargs)
         except IllDefinedCovariance as exc:  # every restart of this method broke off

@@ -239,8 +239,8 @@ def test_json_output_has_null_not_nan(gmm, model_path):
 
 
 def test_delimiter_rules():
-    assert tables._delimiter_for("a.tsv", None) == "\t"
-    assert tables._delimiter_for("a.tsv.gz", None) == "\t"
-    assert tables._delimiter_for("a.csv", None) == ","
-    assert tables._delimiter_for("-", "\\t") == "\t"
-    assert tables._delimiter_for("-", "|") == "|"
+    assert tables.delimiter_for("a.tsv", None) == "\t"
+    assert tables.delimiter_for("a.tsv.gz", None) == "\t"
+    assert tables.delimiter_for("a.csv", None) == ","
+    assert tables.delimiter_for("-", "\\t") == "\t"
+    assert tables.delimiter_for("-", "|") == "|"

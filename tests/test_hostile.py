@@ -538,6 +538,7 @@ RED_TEAM_OPTIONS = {
         ["select", "{data}", "-k", ",".join(map(str, range(1, 20_001))), "-o", "{out}"],
         2,
     ),
+    "select-k-over-the-rows": (["select", "{data}", "-x", "id", "-k", "1-10000", "-o", "{out}"], 65),
     "select-seed-negative": (["select", "{data}", "-x", "id", "--seed", "-1", "-o", "{out}"], 2),
     "select-seed-2**64": (["select", "{data}", "-x", "id", "--seed", str(2**64), "-o", "{out}"], 2),
     "select-cv-10**9": (["select", "{data}", "-x", "id", "-k", "1", "--cv", str(10**9), "-o", "{out}"], 2),

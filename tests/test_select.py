@@ -117,25 +117,23 @@ def test_second_init_method_has_its_own_seed_and_the_best_wins():
 
 def test_json_has_one_record_per_cell_and_failed_cells_are_null(gmm):
     rows = "x,y\n" + "\n".join(f"{i * 0.7:.3f},{(i * i) % 5 * 0.3:.3f}" for i in range(6)) + "\n"
-    r = gmm("select", "-", "-k", "1-8", "-t", "full,spherical", "--format", "json", *FAST, stdin=rows)
+    r = gmm("select", "-", "-k", "1-6", "-t", "full,spherical", "--format", "json", *FAST, stdin=rows)
     assert r.code == 0, r.err
     grid = records(r.out)
-    assert len(grid) == 16
+    assert len(grid) == 12
     assert all(list(c) == list(sel.FIELDS) for c in grid)
     assert [(c["covariance_type"], c["k"]) for c in grid] == [
-        (t, k) for t in ("full", "spherical") for k in range(1, 9)
+        (t, k) for t in ("full", "spherical") for k in range(1, 7)
     ]
-    for c in grid:
-        if c["k"] > 6:
-            assert c["error"] == "more components than rows (6)"
-            assert c["aic"] is None and c["bic"] is None and c["log_likelihood"] is None
-            assert c["converged"] is None
-        elif c["error"] is not None:  # 6 rows: a component on 1 or 2 of them in 2 dimensions is degenerate
-            assert c["k"] >= 2 and c["error"].startswith("degenerate: component") and c["bic"] is None
-        else:
-            assert isinstance(c["bic"], float)
+    failed = [c for c in grid if c["error"] is not None]
+    assert any(c["k"] == 6 for c in failed)  # 6 components on 6 rows: each on one row
+    for c in failed:  # 6 rows: a component on 1 or 2 of them in 2 dimensions is degenerate
+        assert c["k"] >= 2 and c["error"].startswith("degenerate: component")
+        assert c["aic"] is None and c["bic"] is None and c["log_likelihood"] is None
+        assert c["converged"] is None
+    assert all(isinstance(c["bic"], float) for c in grid if c["error"] is None)
     assert [c["error"] for c in grid if c["k"] == 1] == [None] * 2
-    assert "4 cells failed" in r.err and "more components than rows" in r.err
+    assert "cells failed" in r.err and "degenerate" in r.err
 
 
 def test_default_output_is_csv_when_piped_and_the_verdict_goes_to_stderr(gmm):
@@ -319,12 +317,68 @@ def test_degenerate_cell_is_marked_failed_and_the_sweep_goes_on(gmm):
 def test_a_grid_where_nothing_fits_exits_65_and_saves_nothing(gmm, tmp_path):
     model = tmp_path / "m.joblib"
     r = gmm(
-        "select", "-", "-k", "5-6", "-t", "diag", "-o", model, "--format", "json", *FAST, stdin="x\n1\n2\n3\n"
+        "select", "-", "-k", "2-3", "-t", "diag", "-o", model, "--format", "json", *FAST, stdin="x\n1\n2\n3\n"
     )
     assert r.code == 65
-    assert "error: no cell of the grid has a BIC score: more components than rows (3)" in r.err
-    assert len(records(r.out)) == 2
+    assert "error: no cell of the grid has a BIC score" in r.err
+    assert [c["error"][:11] for c in records(r.out)] == ["degenerate:"] * 2  # the grid is still written
     assert not model.exists()
+
+
+# --- counts over the rows: refused whole, before any fit ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ks, cv, message",
+    [
+        ("5-6", None, "-k goes up to 6 but the data has 3 rows: the largest k allowed is 3"),
+        ("1-4", None, "-k goes up to 4 but the data has 3 rows: the largest k allowed is 3"),
+        ("2,200", None, "-k goes up to 200 but the data has 3 rows: the largest k allowed is 3"),
+        (
+            "1-3",
+            "2",
+            "-k goes up to 3 but the data has 3 rows (the smallest training split of --cv 2 has 1): "
+            "the largest k allowed is 1",
+        ),
+    ],
+)
+def test_counts_over_the_rows_are_refused_before_any_fit(gmm, tmp_path, monkeypatch, ks, cv, message):
+    # Changed by issue 19 item 7: such a grid used to fit (and fail) cell by cell.
+    import gmmcli.selection_workers as workers
+
+    monkeypatch.setattr(workers, "_fit_task", lambda *a, **k: pytest.fail("a cell was fitted"))
+    model = tmp_path / "m.joblib"
+    extra = ["--cv", cv] if cv else []
+    r = gmm("select", "-", "-k", ks, *extra, "-t", "diag", "-o", model, *FAST, stdin="x\n1\n2\n3\n")
+    assert r.code == 65
+    assert r.err.strip().splitlines() == [f"error: {message}"]
+    assert r.out == "" and not model.exists()
+
+
+def test_counts_up_to_the_rows_are_fitted(gmm):
+    r = gmm("select", MOONS, "-k", "199,200", "-t", "EII", "--format", "json", *FAST)
+    assert r.code == 0, r.err
+    assert [c["k"] for c in records(r.out)] == [199, 200]
+    r = gmm("select", MOONS, "-k", "1,160", "--cv", "5", "-t", "EII", "--format", "json", *FAST)
+    assert r.code == 0, r.err  # 200 rows, 5 folds: every training split has 160
+    r = gmm("select", MOONS, "-k", "1,161", "--cv", "5", "-t", "EII", *FAST)
+    assert r.code == 65 and "the largest k allowed is 160" in r.err
+
+
+def test_a_huge_count_range_is_refused_at_once(tmp_path):
+    from conftest import gmm_process
+
+    model = tmp_path / "m.joblib"
+    start = time.perf_counter()
+    r = gmm_process("select", MOONS, "-k", "1-100000000", "-o", model)
+    assert time.perf_counter() - start < 20
+    assert r.code == 2 and r.err.startswith("error: -k asks for 100,000,000 or more component counts")
+    r = gmm_process("select", MOONS, "-k", "1-10000", "-o", model)
+    assert r.code == 65 and r.err == (
+        "error: -k goes up to 10000 but the data has 200 rows: the largest k allowed is 200\n"
+    )
+    assert time.perf_counter() - start < 30
+    assert r.out == "" and not model.exists()
 
 
 @pytest.mark.parametrize(
@@ -561,7 +615,8 @@ def test_select_weights_equal_repeated_rows(gmm, tmp_path):
 
 
 @pytest.mark.slow
-def test_select_on_dask_equals_local(gmm):
+@pytest.mark.parametrize("extra", [(), ("--noise",)], ids=["plain", "noise"])
+def test_select_on_dask_equals_local(gmm, extra):
     args = (
         "select",
         SAMPLE / "moons.csv",
@@ -573,10 +628,13 @@ def test_select_on_dask_equals_local(gmm):
         "2",
         "-f",
         "json",
+        *extra,
     )
     local = gmm(*args, "-j", "1")
     dask = gmm(*args, "--engine", "dask", "--worker-memory", "600MB")
     assert local.code == 0 and dask.code == 0, dask.err
-    assert [json.loads(r)["bic"] for r in local.out.splitlines()] == [
-        json.loads(r)["bic"] for r in dask.out.splitlines()
+    fields = ("bic", "noise_weight")
+    assert [[json.loads(r)[f] for f in fields] for r in local.out.splitlines()] == [
+        [json.loads(r)[f] for f in fields] for r in dask.out.splitlines()
     ]
+    assert all((json.loads(r)["noise_weight"] is not None) == bool(extra) for r in dask.out.splitlines())

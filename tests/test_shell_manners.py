@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, SAMPLE, gmm_process
 
+from gmmcli import load_model
 from gmmcli.io import tables, training
 
 BLOBS = SAMPLE / "blobs.csv"
@@ -314,6 +315,31 @@ def test_jobs_seed_and_output_read_alike():
         params = _params(name)
         assert "-o" in params["output" if "output" in params else "out_dir"].opts, name
     assert set(_params("digits-demo")["out_dir"].opts) == {"-o", "--output", "-O", "--out-dir"}
+
+
+def test_seed_is_0_by_default_in_every_command_and_reads_alike():
+    import typer
+
+    from gmmcli.cli import app
+
+    names = [name for name in typer.main.get_command(app).commands if "seed" in _params(name)]
+    assert sorted(names) == ["digits-demo", "fit", "lrt", "plot", "sample", "select"]
+    seeds = [_params(name)["seed"] for name in names]
+    assert all(s.default == 0 and s.opts == ["--seed"] and s.help == seeds[0].help for s in seeds)
+    assert "default 0; pass another seed for other draws" in seeds[0].help
+
+
+def test_without_seed_runs_repeat_as_with_seed_0(gmm, xy_model, tmp_path):
+    draws = [gmm("sample", xy_model, "-n", "20", *extra).out for extra in ([], [], ["--seed", "0"])]
+    assert draws[0] == draws[1] == draws[2] != gmm("sample", xy_model, "-n", "20", "--seed", "1").out
+    fits = []
+    for name, extra in (("a", []), ("b", []), ("c", ["--seed", "0"])):
+        out = tmp_path / f"{name}.joblib"
+        assert gmm("-q", "fit", BLOBS, "-x", "id", "-k", 4, "--init", "random", *extra, "-o", out).code == 0
+        fits.append(load_model(out))
+    assert fits[0].meta["fit_settings"]["seed"] == 0
+    for other in fits[1:]:
+        np.testing.assert_array_equal(other.params.means, fits[0].params.means)
 
 
 def test_info_format_json_and_the_json_alias(gmm, xy_model, tmp_path):

@@ -21,6 +21,7 @@ from .options import (
     MaxIterOpt,
     MaxMemoryOpt,
     NoHeaderOpt,
+    NoiseOpt,
     RegCovarOpt,
     SchedulerOpt,
     SeedOpt,
@@ -31,6 +32,7 @@ from .options import (
     covariance_names,
     parse_names,
     read_features,
+    warn_row_ids,
 )
 
 EPILOG = """Examples:
@@ -96,7 +98,7 @@ def fit(
             autocompletion=choices("kmeans", "k-means++", "random", "random_from_data"),
         ),
     ] = "kmeans",
-    seed: SeedOpt = None,
+    seed: SeedOpt = 0,
     columns: ColumnsOpt = None,
     exclude: ExcludeOpt = None,
     dropna: DropnaOpt = False,
@@ -127,15 +129,7 @@ def fit(
         ),
     ] = None,
     align_to: AlignToOpt = None,
-    noise: Annotated[
-        bool,
-        typer.Option(
-            "--noise",
-            help="Add mclust's uniform noise component (density 1/V over the data's bounding box, "
-            "its own weight): gross outliers go there instead of pulling the Gaussians; "
-            "predict labels them -1. AIC/BIC count its weight as one more parameter.",
-        ),
-    ] = False,
+    noise: NoiseOpt = False,
 ) -> None:
     """Fit a Gaussian mixture to the numeric columns of DATA and save it."""
     from .. import memory
@@ -156,8 +150,6 @@ def fit(
     settings = FitSettings(
         n_components, covariance_type, tol, reg_covar, max_iter, n_init, init, seed, weights, dtype
     ).validate()
-    if engine == "dask" and (noise or align_to or init_model):
-        raise UsageError("--noise, --init-model and --align-to are not available with --engine dask")
     check_jobs(jobs)
     if output in ("-", ""):
         raise UsageError("a model is binary: give -o a file name, not stdout")
@@ -180,7 +172,9 @@ def fit(
 
     if engine == "dask":
         inputs = dict(columns=columns, exclude=exclude, weights=weights, dropna=dropna, delimiter=delimiter)
-        model, result = _fit_on_dask(data, settings, scheduler, worker_memory, **inputs)
+        model, result = _fit_on_dask(
+            data, settings, scheduler, worker_memory, previous=previous, noise=noise, **inputs
+        )
     else:
         inputs = Inputs(delimiter, no_header, columns, exclude, dropna)
         model, result = _fit_here(
@@ -263,19 +257,33 @@ def _fit_here(source, settings, jobs, inputs: Inputs, *, weights, max_memory, pr
 
 
 def _fit_on_dask(
-    sources, settings, scheduler, worker_memory, *, columns, exclude, weights, dropna, delimiter
+    sources,
+    settings,
+    scheduler,
+    worker_memory,
+    *,
+    columns,
+    exclude,
+    weights,
+    dropna,
+    delimiter,
+    previous=None,
+    noise=False,
 ):
     """The Dask engine: partitions stay on disk; each EM pass streams them through the workers."""
     import numpy as np
 
     from ..engine import dask_em
-    from ..fitting import fit_model_dask
+    from ..fitting import check_warm_start, fit_model_dask
     from ..io import dask_tables, training
 
+    frame = dask_tables.open_table(sources, delimiter)  # its checks come before a cluster starts
+    excluded = parse_names(exclude) + ([weights] if weights else [])
+    names = training.choose_features(frame, parse_names(columns), excluded)
+    if previous is not None:  # read the features in PREV's order
+        check_warm_start(previous, names, settings, noise)
+        names = list(previous.feature_names)
     with dask_em.connect(scheduler, memory_limit=worker_memory) as client:
-        frame = dask_tables.open_table(sources, delimiter)
-        excluded = parse_names(exclude) + ([weights] if weights else [])
-        names = training.choose_features(frame, parse_names(columns), excluded)
         runner = dask_em.DaskRunner(
             client,
             frame,
@@ -285,4 +293,6 @@ def _fit_on_dask(
             dropna=dropna,
             dtype=np.dtype(settings.dtype),
         )
-        return fit_model_dask(runner, settings)
+        # the in-memory rule, on the rows EM starts from (sampled in order; no pass of its own)
+        warn_row_ids(dask_em.init_sample(runner, settings.n_components, settings.seed)[0], runner.names)
+        return fit_model_dask(runner, settings, previous=previous, noise=noise)

@@ -26,8 +26,9 @@ LEGEND = {
 }
 
 
-def print_grid(cells, winner, criterion: str, types, k_list, cv) -> None:
-    """Print the grid on stdout (a terminal: fitted to its width), then the legend."""
+def print_grid(cells, winner, criterion: str, types, k_list, cv, noise: bool = False) -> None:
+    """Print the grid on stdout (a terminal: fitted to its width), then the legend; ``noise``:
+    every cell has a noise component, which the title says."""
     from ..selection import LOWER_IS_BETTER
 
     out = console.stdout_console()
@@ -36,7 +37,7 @@ def print_grid(cells, winner, criterion: str, types, k_list, cv) -> None:
         f"mean held-out log-likelihood per row, {cv}-fold CV"
         if criterion == "cv"
         else CRITERION_LABEL[criterion]
-    )
+    ) + (", each with a noise component" if noise else "")
     by_key = {(c.k, c.covariance_type): c for c in cells}
     marks: set[str] = set()
     texts = {key: _cell_text(cell, winner, criterion, marks) for key, cell in by_key.items()}

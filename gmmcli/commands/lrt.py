@@ -17,6 +17,7 @@ from .options import (
     DropnaOpt,
     ExcludeOpt,
     RegCovarOpt,
+    SeedOpt,
     TableFormatOpt,
     parse_names,
 )
@@ -64,12 +65,7 @@ def lrt(
             "--all", help="Run every test up to --max-k instead of stopping (mclustBootstrapLRT's maxG)."
         ),
     ] = False,
-    seed: Annotated[
-        int,
-        typer.Option(
-            "--seed", help="Random seed of the fits and the bootstrap: the same seed, the same p-values."
-        ),
-    ] = 0,
+    seed: SeedOpt = 0,
     n_init: Annotated[
         int, typer.Option("--n-init", metavar="N", help="EM restarts of each fit of the data (as in select).")
     ] = 10,

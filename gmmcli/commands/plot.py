@@ -93,7 +93,7 @@ def plot(
     samples: Annotated[
         int, typer.Option("--samples", metavar="N", help="Overlay N points generated from the model.")
     ] = 0,
-    seed: SeedOpt = None,
+    seed: SeedOpt = 0,
     labels: Annotated[
         bool,
         typer.Option(
@@ -245,7 +245,7 @@ def _data_plot(data, inputs, x, y, kmeans, seed, style, title, source):
 
     if len(X) < kmeans:
         raise DataError(f"--kmeans {kmeans} needs at least {kmeans} rows, the input has {len(X)}")
-    result = run_kmeans(X, kmeans, 0 if seed is None else seed)
+    result = run_kmeans(X, kmeans, seed)
     radii = kmeans_circles(X, result.centers, result.labels)
     if title is None:
         title = f"k-means on {source}: {kmeans} clusters (circles: the farthest point of each)"

@@ -26,7 +26,7 @@ def sample(
         int,
         typer.Option("--n-samples", "-n", metavar="N", help="How many points to draw.", show_default=False),
     ],
-    seed: SeedOpt = None,
+    seed: SeedOpt = 0,
     with_component: Annotated[
         bool,
         typer.Option(
@@ -40,8 +40,8 @@ def sample(
 ) -> None:
     """Draw N new points from MODEL, one row each, under the model's feature names.
 
-    Rows come in random order (not grouped by component). --seed makes the draw reproducible;
-    it is independent of the seed the model was fitted with.
+    Rows come in random order (not grouped by component). The draw is the same for the same
+    --seed (default 0), whatever seed the model was fitted with.
     """
     from .. import memory
     from ..errors import UsageError

@@ -140,8 +140,8 @@ def _run_on_dask(kind, model, data, out_dir, fmt, keep, dropna, delimiter, sched
 
     if not out_dir or out_dir == "-":
         raise UsageError("--engine dask writes one file per partition: give -o a folder")
+    frame = open_table(data, delimiter, text_columns=keep)  # its checks come before a cluster starts
     with connect(scheduler, memory_limit=worker_memory) as client:
-        frame = open_table(data, delimiter, text_columns=keep)
         files, rows = score_to_folder(client, frame, model, kind, out_dir, keep=keep, dropna=dropna, fmt=fmt)
     console.info(f"{kind}: {rows} rows in {files} files -> {out_dir}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Annotated
 
@@ -24,10 +25,12 @@ from .options import (
     MaxIterOpt,
     MaxMemoryOpt,
     NoHeaderOpt,
+    NoiseOpt,
     NoOutputHeaderOpt,
     PrecisionOpt,
     RegCovarOpt,
     SchedulerOpt,
+    SeedOpt,
     TableFormatOpt,
     TolOpt,
     WeightsOpt,
@@ -48,6 +51,8 @@ EPILOG = """Examples:
   gmmcli select data.csv -k 1-200:10 --cv 5 --criterion cv --format json > grid.jsonl
 
   gmmcli select data.csv -t all -k 1-9 --criterion icl --plot criteria.png
+
+  gmmcli select data.csv -k 1-9 --noise -o best.joblib     # outliers to a uniform noise component
 
 For "k or k+1?" by a parametric bootstrap (mclust's mclustBootstrapLRT), see 'gmmcli lrt'.
 
@@ -96,9 +101,7 @@ def select(
             "random, random_from_data.",
         ),
     ] = "hc,kmeans",
-    seed: Annotated[
-        int, typer.Option("--seed", help="Random seed of every cell; the same seed gives the same grid.")
-    ] = 0,
+    seed: SeedOpt = 0,
     max_iter: MaxIterOpt = 1000,
     tol: TolOpt = 1e-5,
     reg_covar: RegCovarOpt = 1e-6,
@@ -161,6 +164,7 @@ def select(
     scheduler: SchedulerOpt = None,
     worker_memory: WorkerMemoryOpt = "auto",
     align_to: AlignToOpt = None,
+    noise: NoiseOpt = False,
 ) -> None:
     """Find the number of components and covariance type that fit DATA best.
 
@@ -210,7 +214,14 @@ def select(
         reference = load_model(align_to)
     inputs = Inputs(delimiter, no_header, columns, exclude, dropna)
     X, names, w = _read_inputs(data, engine, inputs, weights, np.dtype(dtype))
+    st.check_cv(cv, len(X))  # before the rows of its training splits are counted
+    sel.refuse_counts_over_rows(k_list, len(X), cv)
     _check_memory(X, k_list, types, jobs, max_memory)
+    box = None
+    if noise:  # one box for every cell and fold: the whole data's, as fit --noise takes it
+        from ..fitting import noise_box
+
+        box = noise_box(X)
 
     def run_sweep(backend):
         with progress(len(k_list) * len(types)) as advance:
@@ -230,6 +241,7 @@ def select(
                 on_done=advance,
                 keep_params=output is not None,
                 backend=backend,
+                noise_box=box,
             )
 
     if engine == "dask":  # the grid's fits become tasks on the cluster (the data is shipped to it)
@@ -243,11 +255,11 @@ def select(
     try:
         winner = sel.best(cells, criterion)
     except Exception:
-        _write_grid(cells, fmt, None, criterion, types, k_list, cv, precision, not no_output_header)
+        _write_grid(cells, fmt, None, criterion, types, k_list, cv, precision, not no_output_header, noise)
         _warn_failures(cells)
         raise
     if strict and not winner.converged:
-        _write_grid(cells, fmt, winner, criterion, types, k_list, cv, precision, not no_output_header)
+        _write_grid(cells, fmt, winner, criterion, types, k_list, cv, precision, not no_output_header, noise)
         raise NotConverged(
             f"the winning cell ({verdict(winner, criterion, cv)[6:]}) did not converge in {max_iter} "
             "iterations (raise --max-iter or --tol); no model saved"
@@ -268,23 +280,26 @@ def select(
             ks=k_list,
             types=types,
             cv=cv,
+            noise=noise,
         )
         _save_winner(X, names, w, winner, grid, output, reference, align_to)
-    _write_grid(cells, fmt, winner, criterion, types, k_list, cv, precision, not no_output_header)
+    _write_grid(cells, fmt, winner, criterion, types, k_list, cv, precision, not no_output_header, noise)
     _warn_failures(cells)
     _warn_unconverged(cells, max_iter)
     console.info(verdict(winner, criterion, cv))
 
 
 def verdict(cell, criterion: str, cv: int | None = None) -> str:
-    """The one-line answer: 'best: full, k=2, BIC 2322.19'."""
+    """The one-line answer: 'best: full, k=2, BIC 2322.19' (and '; noise weight 0.048')."""
+    noise = f"; noise weight {cell.noise_weight:.3f}" if math.isfinite(cell.noise_weight) else ""
     if criterion == "cv":
         return (
             f"best: {cell.covariance_type}, k={cell.k}, held-out log-likelihood "
-            f"{cell.cv_log_likelihood:.4f} per row ({cv}-fold CV)"
+            f"{cell.cv_log_likelihood:.4f} per row ({cv}-fold CV){noise}"
         )
     return (
-        f"best: {cell.covariance_type}, k={cell.k}, {CRITERION_LABEL[criterion]} {cell.value(criterion):.2f}"
+        f"best: {cell.covariance_type}, k={cell.k}, {CRITERION_LABEL[criterion]} "
+        f"{cell.value(criterion):.2f}{noise}"
     )
 
 
@@ -324,11 +339,13 @@ def _check_memory(X, k_list, types, jobs, max_memory) -> None:
     )
 
 
-def _write_grid(cells, fmt, winner, criterion, types, k_list, cv, precision=None, header=True) -> None:
+def _write_grid(
+    cells, fmt, winner, criterion, types, k_list, cv, precision=None, header=True, noise=False
+) -> None:
     if fmt == "table":
         from .grid_table import print_grid
 
-        print_grid(cells, winner, criterion, types, k_list, cv)
+        print_grid(cells, winner, criterion, types, k_list, cv, noise=noise)
         return
     from ..selection import FIELDS, records
     from .records import write_records
@@ -384,6 +401,8 @@ def _save_winner(X, names, w, winner, grid, output, reference=None, reference_na
         "cv_folds": int(grid["cv"]) if grid["cv"] else None,
     }
     model = model_of(X, names, winner, settings, sample_weight=w, selection=selection)
+    if grid["noise"]:
+        model.meta["fit_settings"]["noise"] = True  # as fit --noise records it
     if reference is not None:
         from ..alignment import align
 

@@ -90,8 +90,9 @@ def _input_error(exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def _input_errors():
-    """A corrupt or truncated input read on a worker is bad data (exit 65), in one line."""
+def input_errors():
+    """A corrupt or truncated input read on a worker (or here, for the column types) is bad
+    data (exit 65), in one line."""
     from ..errors import first_line
 
     try:
@@ -124,7 +125,7 @@ def connect(scheduler: str | None = None, n_workers: int | None = None, memory_l
             raise UsageError(f"--scheduler {scheduler!r} is not a Dask scheduler address: {exc}") from None
         except (OSError, TimeoutError) as exc:
             raise InputMissing(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
-        with client, _input_errors():
+        with client, input_errors():
             yield client
         return
     check_worker_memory(memory_limit)
@@ -138,7 +139,7 @@ def connect(scheduler: str | None = None, n_workers: int | None = None, memory_l
             dashboard_address=None,
         ) as cluster,
         Client(cluster) as client,
-        _input_errors(),
+        input_errors(),
     ):
         yield client
 
@@ -209,6 +210,7 @@ class DaskRunner:
         self.client = client
         self.read_partition = read_partition
         self.last_sample = None
+        self._sampled = None  # ((size, seed), (X, w)) of the last sample: asked again, not redrawn
         self.names = list(names)
         self.dtype = np.dtype(dtype)
         self.parts = frame.to_delayed()
@@ -226,6 +228,7 @@ class DaskRunner:
         self.shift = sum(s["sum"] for s in summaries) / self.weight
         lo = np.min([s["lo"] for s in summaries], axis=0)
         hi = np.max([s["hi"] for s in summaries], axis=0)
+        self.box = np.stack([lo, hi])  # the data's bounding box (a noise component's)
         # the largest squared distance from the shift, bounded by the corners of the data's box
         self.radius2 = float(np.sum(np.maximum((lo - self.shift) ** 2, (hi - self.shift) ** 2)))
         self.fingerprint = (
@@ -243,11 +246,15 @@ class DaskRunner:
         return self.client.compute(tree(parts, _sum), sync=True)
 
     def sample(self, size: int, seed):
-        """A uniform sample of rows without replacement, the same for the same seed and data."""
+        """A uniform sample of rows without replacement, the same for the same seed and data
+        (kept: the same size and seed again costs no pass). Rows keep their order."""
         from dask import delayed
 
+        key = (min(size, self.n_rows), seed)
+        if self._sampled is not None and self._sampled[0] == key:
+            return self._sampled[1]
         rng = np.random.default_rng(seed)
-        chosen = np.sort(rng.choice(self.n_rows, size=min(size, self.n_rows), replace=False))
+        chosen = np.sort(rng.choice(self.n_rows, size=key[0], replace=False))
         starts = np.cumsum([0] + self.counts)
         tasks = []
         for i, part in enumerate(self.parts):
@@ -258,7 +265,13 @@ class DaskRunner:
         X = np.concatenate([p[0] for p in pieces])
         w = None if pieces[0][1] is None else np.concatenate([p[1] for p in pieces])
         self.last_sample = X
+        self._sampled = (key, (X, w))
         return X, w
+
+
+def init_sample(runner: DaskRunner, n_components: int, seed, sample_rows: int = INIT_SAMPLE_ROWS):
+    """(X, w): the seeded uniform sample of rows EM starts from (``fit``), in the data's order."""
+    return runner.sample(max(sample_rows, n_components), seed)
 
 
 def fit(
@@ -274,12 +287,14 @@ def fit(
     seed=None,
     init_params: MixtureParams | None = None,
     sample_rows: int = INIT_SAMPLE_ROWS,
+    noise_box: np.ndarray | None = None,
 ) -> em.FitResult:
-    """EM over all partitions; initialised from a seeded uniform sample of rows (or init_params)."""
+    """EM over all partitions; initialised from a seeded uniform sample of rows (or init_params).
+    ``noise_box`` adds the uniform noise component, as ``em.fit`` does."""
     if init_params is not None:
         starts = [init_params]
     else:
-        X, w = runner.sample(max(sample_rows, n_components), seed)
+        X, w = init_sample(runner, n_components, seed, sample_rows)
         random_state = np.random.RandomState(seed)
         starts = [
             em.initial_params(
@@ -293,4 +308,5 @@ def fit(
             )
             for _ in range(n_init)
         ]
+    starts = em.noise_starts(starts, noise_box)
     return em.best_restart([em.em_loop(runner, params, tol, reg_covar, max_iter) for params in starts])

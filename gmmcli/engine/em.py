@@ -60,6 +60,7 @@ __all__ = [
     "fit",
     "initial_params",
     "log_likelihood",
+    "noise_starts",
     "run_em",
 ]
 
@@ -414,11 +415,7 @@ def fit(
             for _ in range(n_starts)
         ]
 
-    if noise_box is not None:
-        starts = [
-            p if isinstance(p, Exception) or p.has_noise else with_noise(p, noise_box, NOISE_START)
-            for p in starts
-        ]
+    starts = noise_starts(starts, noise_box)
 
     n_workers = _n_workers(jobs, len(starts))
     if n_workers == 1:
@@ -437,6 +434,18 @@ def fit(
     if score:
         best = replace(best, log_likelihood=_total_loglik(data, best.params, threads))
     return best
+
+
+def noise_starts(starts: list, noise_box: np.ndarray | None) -> list:
+    """The starts with the uniform noise component over ``noise_box`` (weight ``NOISE_START``)
+    where they have none yet; failed starts (exceptions) and ``noise_box=None`` left as they are.
+    The one rule of the in-memory and the Dask engines."""
+    if noise_box is None:
+        return starts
+    return [
+        p if isinstance(p, Exception) or p.has_noise else with_noise(p, noise_box, NOISE_START)
+        for p in starts
+    ]
 
 
 def _try_start(*args):

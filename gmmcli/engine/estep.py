@@ -286,9 +286,12 @@ def block_stats(
     if not moments:
         return SuffStats(cov_type, state.shift, None, loglik, weight, noise, state.noise_box)
     resp /= total
+    data_weight = None
     if state.noise_log is not None:
         r0 = resp[-1]
         noise = float(np.sum(r0) if sample_weight is None else np.dot(sample_weight, r0))
         resp = resp[:-1]
-    mom = packed_moments(resp, phi, q, sample_weight, structure, scatter)
+        if structure.extra_row:  # the pooled scatter counts each row by its share of the Gaussians
+            data_weight = 1.0 - r0 if sample_weight is None else (1.0 - r0) * sample_weight
+    mom = packed_moments(resp, phi, q, sample_weight, structure, scatter, data_weight)
     return SuffStats(cov_type, state.shift, mom, loglik, weight, noise, state.noise_box)

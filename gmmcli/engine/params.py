@@ -15,6 +15,12 @@ ILL_DEFINED_COVARIANCE = (
 )
 
 
+#: What a noise component adds to the parameter count: its weight and its volume V, which is
+#: estimated from the data too. mclust 6.0.0's ``nMclustParams(..., noise = TRUE)`` adds 2, and
+#: its ``mclustBIC`` counts them so (tests/reference/mclust_noise.json).
+NOISE_PARAMETERS = 2
+
+
 class IllDefinedCovariance(ValueError):
     """A covariance is not positive definite, so its precision cannot be factorised."""
 
@@ -64,8 +70,10 @@ class MixtureParams:
 
     @property
     def n_parameters(self) -> int:
-        """Free parameters (mclust's ``nMclustParams``): the noise weight counts one more."""
-        return self.model.n_parameters(self.n_components, self.n_features) + int(self.has_noise)
+        """Free parameters (mclust's ``nMclustParams``): a noise component adds NOISE_PARAMETERS."""
+        return self.model.n_parameters(self.n_components, self.n_features) + (
+            NOISE_PARAMETERS if self.has_noise else 0
+        )
 
     @property
     def n_components(self) -> int:

@@ -117,6 +117,12 @@ class SuffStats:
         q = self.n_quadratic
         return self.moments[-1, q : q + self.n_features]
 
+    @property
+    def data_n(self) -> float:
+        """With the extra row only: sum_n w_n, the weight of the rows it holds (with a noise
+        component, their share of the Gaussians: ``moments``' ``data_weight``)."""
+        return float(self.moments[-1, -1])
+
 
 def sum_stats(parts) -> SuffStats:
     """Sum statistics in the order given (so a fixed block order gives a fixed result).
@@ -170,7 +176,7 @@ def block_features(X: np.ndarray, shift: np.ndarray, covariance_type: str):
     return features(X, np.asarray(shift, dtype=np.float64), structure, True)
 
 
-def moments(resp, phi, q, sample_weight, structure, scatter: bool) -> np.ndarray:
+def moments(resp, phi, q, sample_weight, structure, scatter: bool, data_weight=None) -> np.ndarray:
     """The packed moments (k, m) of a block (k+1 rows with the extra row) from responsibilities.
 
     resp (k, n) is scaled by the weights in place. phi is (q + d + 1, n) as made by
@@ -178,6 +184,9 @@ def moments(resp, phi, q, sample_weight, structure, scatter: bool) -> np.ndarray
     holds the moments of the data itself (responsibility one): its second moment is the data
     scatter X^T W X that scikit-learn's tied M-step uses, which differs from sum_k S2_k when
     responsibilities do not sum to one per row (as in its one-hot initialisations).
+    ``data_weight`` (n,), when given, weights the extra row instead of ``sample_weight``: with a
+    noise component, each row's share of the Gaussians, so the outliers the noise explains do not
+    widen the pooled covariance.
     """
     k, n = resp.shape
     d = phi.shape[0] - q - 1
@@ -193,12 +202,13 @@ def moments(resp, phi, q, sample_weight, structure, scatter: bool) -> np.ndarray
     iu = triu(d)
     xt = lin[:d]
     if structure.extra_row:
+        row_w = sample_weight if data_weight is None else data_weight
         out = np.zeros((k + 1, m))
         out[:k, qt:] = resp @ lin.T
-        xw = xt if sample_weight is None else xt * sample_weight
+        xw = xt if row_w is None else xt * row_w
         out[k, :qt] = (xw @ xt.T)[iu]
         out[k, qt : qt + d] = np.sum(xw, axis=1)
-        out[k, -1] = n if sample_weight is None else np.sum(sample_weight)
+        out[k, -1] = n if row_w is None else np.sum(row_w)
         return out
     # few components in many dimensions: S2_k = (x r_k)^T x for all k in one GEMM
     out = np.empty((k, m))

@@ -30,12 +30,23 @@ def expand_paths(paths: list[str]) -> list[str]:
 _COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}  # by name: Dask reads the files itself
 
 
+#: The header check's advice where --no-header is not available.
+NO_HEADER_ADVICE = (
+    "give the files a header line (the Dask engine reads columns by name), or use --no-header "
+    "with the local engine"
+)
+
+
 def open_table(paths: list[str], delimiter: str | None = None, blocksize: str = "16MB", text_columns=()):
     """A lazy dask dataframe over CSV/TSV (optionally .gz) or Parquet files.
 
-    ``text_columns`` (the --keep columns) are read as text, so they are copied verbatim.
+    The in-memory readers' rules: the separator from -d or the first file's name, else sniffed
+    from its first bytes (``tables.sniff_separator``); a header line of numbers refused
+    (``tables.check_header``). ``text_columns`` (the --keep columns) are read as text, so they
+    are copied verbatim.
     """
-    from ..engine.dask_em import require_dask
+    from ..engine.dask_em import input_errors, require_dask
+    from . import tables
 
     require_dask()
     import dask.dataframe as dd
@@ -45,19 +56,23 @@ def open_table(paths: list[str], delimiter: str | None = None, blocksize: str = 
         return dd.read_parquet(files)
     if any(f.endswith((".parquet", ".pq")) for f in files):
         raise UsageError("mix of Parquet and CSV inputs: give one kind")
-    plain_name = files[0].removesuffix(".gz").removesuffix(".bz2").removesuffix(".xz")
-    sep = delimiter or ("\t" if plain_name.endswith((".tsv", ".tab")) else ",")
     compression = next((kind for end, kind in _COMPRESSION.items() if files[0].endswith(end)), None)
+    sep = tables.delimiter_for(files[0], delimiter)
+    if sep is None:
+        sep = tables.sniff_separator(_beginning(files[0], compression, tables.SNIFF_BYTES))
     check_beginnings(files, sep, compression)
-    return dd.read_csv(
-        files,
-        sep=sep,
-        blocksize=None if compression else blocksize,
-        compression=compression,
-        encoding="utf-8-sig",
-        assume_missing=True,
-        dtype={c: "object" for c in text_columns} or None,
-    )
+    with input_errors():  # pandas reads the first block here, for the column types
+        frame = dd.read_csv(
+            files,
+            sep=sep,
+            blocksize=None if compression else blocksize,
+            compression=compression,
+            encoding="utf-8-sig",
+            assume_missing=True,
+            dtype={c: "object" for c in text_columns} or None,
+        )
+    tables.check_header(frame.columns, files[0], NO_HEADER_ADVICE)
+    return frame
 
 
 def partition_matrix(frame, names, weight_column, dropna, dtype):
@@ -77,6 +92,14 @@ def check_beginnings(files: list[str], sep: str, compression: str | None) -> Non
     """Read the first block of each file through the line guard: rows wider than the header
     (which pandas would read as an index plus shifted columns), lines beyond the limits, and
     a corrupt or truncated compressed start are refused here, before any worker starts."""
+    for path in files:
+        _beginning(path, compression, 1 << 20, guard_sep=sep)
+
+
+def _beginning(path: str, compression: str | None, size: int, guard_sep: str | None = None) -> bytes:
+    """The first ``size`` bytes of a file, decompressed as its name says (with ``guard_sep``,
+    read through the line guard, which counts fields by it); a corrupt or truncated start is
+    DataError, an unreadable file InputMissing."""
     import bz2
     import gzip
     import lzma
@@ -85,18 +108,15 @@ def check_beginnings(files: list[str], sep: str, compression: str | None) -> Non
     from .line_guard import guarded
 
     opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(compression, open)
-    for path in files:
-        try:
-            with opener(path, "rb") as fh:
-                guarded(fh, path, sep).read(1 << 20)
-        except (EOFError, zlib.error, lzma.LZMAError) as exc:
-            raise DataError(
-                f"cannot read {path}: compressed input ends early or is corrupt ({exc})"
-            ) from None
-        except OSError as exc:
-            if exc.errno is None:  # gzip's BadGzipFile
-                raise DataError(f"cannot read {path}: {exc}") from None
-            raise InputMissing(f"cannot read input {path}: {exc.strerror or exc}") from None
+    try:
+        with opener(path, "rb") as fh:
+            return (fh if guard_sep is None else guarded(fh, path, guard_sep)).read(size)
+    except (EOFError, zlib.error, lzma.LZMAError) as exc:
+        raise DataError(f"cannot read {path}: compressed input ends early or is corrupt ({exc})") from None
+    except OSError as exc:
+        if exc.errno is None:  # gzip's BadGzipFile
+            raise DataError(f"cannot read {path}: {exc}") from None
+        raise InputMissing(f"cannot read input {path}: {exc.strerror or exc}") from None
 
 
 # --- scoring, one output file per partition ------------------------------------------------

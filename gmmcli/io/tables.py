@@ -36,7 +36,7 @@ _SNIFF_LINES = 20
 _SNIFF_BYTES = 1 << 16
 
 
-def _delimiter_for(source: str, delimiter: str | None) -> str | None:
+def delimiter_for(source: str, delimiter: str | None) -> str | None:
     """The separator -d or the file's name gives; None when it must be sniffed from the text
     (stdin, or a name without .csv/.tsv/.tab before any compression suffix)."""
     if delimiter:
@@ -49,6 +49,9 @@ def _delimiter_for(source: str, delimiter: str | None) -> str | None:
     if name.endswith((".tsv", ".tab")):
         return "\t"
     return "," if name.endswith(".csv") else None
+
+
+SNIFF_BYTES = _SNIFF_BYTES  # what a reader that opens the file itself (Dask's) gives sniff_separator
 
 
 def sniff_separator(head: bytes) -> str:
@@ -87,15 +90,18 @@ def _looks_like_number(text: str) -> bool:
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-def check_header(columns, source: str) -> None:
+NO_HEADER_ADVICE = "if the input has no header line, use --no-header"
+
+
+def check_header(columns, source: str, advice: str = NO_HEADER_ADVICE) -> None:
     """A header line whose every field is a number is data: refuse it (exit 65), pointing at
-    --no-header, rather than name the features '1', '0.25', '6.48' and lose the first row."""
+    --no-header (or ``advice``), rather than name the features '1', '0.25', '6.48' and lose the
+    first row."""
     names = [str(c) for c in columns]
     if names and all(_looks_like_number(n) for n in names):
         shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
         raise DataError(
-            f"the first line of {_name(source)} is all numbers ({shown}), not column names: "
-            "if the input has no header line, use --no-header"
+            f"the first line of {_name(source)} is all numbers ({shown}), not column names: {advice}"
         )
 
 
@@ -239,7 +245,7 @@ class Reader:
         self, source: str, delimiter: str | None = None, header: bool = True, text_columns: list[str] = ()
     ):
         self.source = source
-        self.sep = _delimiter_for(source, delimiter)  # None: sniffed from the first lines
+        self.sep = delimiter_for(source, delimiter)  # None: sniffed from the first lines
         self.header = header
         self.text_columns = list(text_columns)
 

@@ -11,7 +11,7 @@ if [[ "${1:-}" == "--data" ]]; then Rscript write_datasets.R; fi
   echo "# wall time of each Rscript run (seconds), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs"
   echo "# $(Rscript -e 'cat(R.version.string, "; mclust", as.character(packageVersion("mclust")))' 2>/dev/null)"
 } > timings.txt
-for s in mclust_me.R mclust_icl.R mclust_bic.R mclust_lrt.R mclust_lrt_fits.R; do
+for s in mclust_me.R mclust_icl.R mclust_bic.R mclust_lrt.R mclust_lrt_fits.R mclust_noise.R; do
   echo "== $s"
   t0=$(date +%s.%N)
   Rscript "$s"

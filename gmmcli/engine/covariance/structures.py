@@ -226,7 +226,7 @@ class Tied(_Matrix):
         diag = np.arange(d)
         c = stats.shift
         delta = stats.data_s1 - stats.s1.sum(axis=0)
-        lost = stats.weight - nk.sum()
+        lost = stats.data_n - nk.sum()
         cov = stats.s2 - (nk[:, None] * m).T @ m
         cov += np.outer(c, delta) + np.outer(delta, c) + lost * np.outer(c, c)
         cov /= nk.sum()
