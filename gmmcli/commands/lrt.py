@@ -9,18 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import console
-from .options import (
-    TABLE_FORMATS,
-    ColumnsOpt,
-    DataArg,
-    DelimiterOpt,
-    DropnaOpt,
-    ExcludeOpt,
-    RegCovarOpt,
-    SeedOpt,
-    TableFormatOpt,
-    parse_names,
-)
+from .options import TABLE_FORMATS, DataArg, Inputs, RegCovarOpt, SeedOpt, TableFormatOpt, grouped
 from .progress import progress
 
 EPILOG = """Examples:
@@ -37,6 +26,7 @@ On a terminal the tests are a table, else CSV; the verdict goes to stderr.
 """
 
 
+@grouped
 def lrt(
     data: DataArg,
     covariance_type: Annotated[
@@ -109,10 +99,7 @@ def lrt(
             show_default=False,
         ),
     ] = None,
-    columns: ColumnsOpt = None,
-    exclude: ExcludeOpt = None,
-    dropna: DropnaOpt = False,
-    delimiter: DelimiterOpt = None,
+    inputs: Inputs = Inputs.shown("columns", "exclude", "dropna", "delimiter"),
 ) -> None:
     """Test k against k+1 components by a parametric bootstrap (mclust's mclustBootstrapLRT).
 
@@ -142,9 +129,7 @@ def lrt(
             f"with {n_boot} replicates the smallest p-value is {1 / (n_boot + 1):.3g}, above --level "
             f"{level:g}: no test can reject (use -B {math.ceil(1 / level) - 1} or more)"
         )
-    X, _names, _w = training.read_training_data(
-        data, delimiter, columns=parse_names(columns), exclude=parse_names(exclude), dropna=dropna
-    )
+    X, _names, _w = training.read_training_data(data, **inputs.keywords())
     with progress(max_k * n_boot, "bootstrap", "replicates") as advance:
         result = lr.sequential(
             X,

@@ -7,16 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .options import (
-    ColumnsOpt,
-    DelimiterOpt,
-    DropnaOpt,
-    ExcludeOpt,
-    Inputs,
-    NoHeaderOpt,
-    SeedOpt,
-    read_features,
-)
+from .options import Inputs, SeedOpt, grouped, read_features
 
 #: What matplotlib keeps per scattered point (paths, colours, sizes), beyond the points themselves.
 PLOT_BYTES_PER_POINT = 400
@@ -43,6 +34,7 @@ grey density of all rows.
 """
 
 
+@grouped
 def plot(
     inputs: Annotated[
         list[str],
@@ -137,11 +129,7 @@ def plot(
             "--title", metavar="TEXT", help="Figure title (default: model, data and k).", show_default=False
         ),
     ] = None,
-    no_header: NoHeaderOpt = False,
-    delimiter: DelimiterOpt = None,
-    columns: ColumnsOpt = None,
-    exclude: ExcludeOpt = None,
-    dropna: DropnaOpt = False,
+    reading: Inputs = Inputs.shown(),
 ) -> None:
     """Draw DATA: with a MODEL, coloured by label with each component's ellipses; with --kmeans K,
     k-means labels and circles; alone, a scatter."""
@@ -176,13 +164,12 @@ def plot(
         raise UsageError(f"--max-points must be at least 1, got {max_points}")
     style = PointStyle(point_size, alpha, max_points, seed)
     source = "stdin" if data == "-" else _base(data)
-    inputs_ = Inputs(delimiter, no_header, columns, exclude, dropna)
     if model_path is not None:
         fig, n, names, what = _model_plot(
-            model_path, data, inputs_, x, y, samples, seed, labels, ellipses, style, title, source
+            model_path, data, reading, x, y, samples, seed, labels, ellipses, style, title, source
         )
     else:
-        fig, n, names, what = _data_plot(data, inputs_, x, y, kmeans, seed, style, title, source)
+        fig, n, names, what = _data_plot(data, reading, x, y, kmeans, seed, style, title, source)
     from ..plots import save_figure
 
     save_figure(fig, output)
