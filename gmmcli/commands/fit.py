@@ -36,28 +36,22 @@ def fit(
             "--output", "-o", metavar="MODEL", help="Model file to write (atomically).", show_default=False
         ),
     ],
-    n_components: Annotated[
-        int | None,
-        typer.Option(
-            "--n-components",
-            "-k",
-            metavar="N",
-            help="Number of mixture components. [default: 1; with --init-model, its number]",
-            show_default=False,
-        ),
-    ] = None,
-    covariance_type: Annotated[
-        str | None,
-        typer.Option(
-            "--covariance-type",
-            "-t",
-            metavar="MODEL",
-            help="Covariance model: full, tied, diag, spherical, or one of mclust's 14 "
-            "(EII ... VVV; see README). [default: full; with --init-model, its model]",
-            show_default=False,
-            autocompletion=options.covariance_names,
-        ),
-    ] = None,
+    n_components: options.unset(
+        int,
+        "--n-components",
+        "-k",
+        metavar="N",
+        help="Number of mixture components. [default: 1; with --init-model, its number]",
+    ) = None,
+    covariance_type: options.unset(
+        str,
+        "--covariance-type",
+        "-t",
+        metavar="MODEL",
+        help="Covariance model: full, tied, diag, spherical, or one of mclust's 14 "
+        "(EII ... VVV; see README). [default: full; with --init-model, its model]",
+        autocompletion=options.covariance_names,
+    ) = None,
     n_init: Annotated[
         int, typer.Option("--n-init", metavar="N", help="EM restarts; the best log-likelihood wins.")
     ] = 1,
@@ -89,16 +83,13 @@ def fit(
         ),
     ] = False,
     engine: options.EngineOptions = options.EngineOptions.shown(),
-    init_model: Annotated[
-        str | None,
-        typer.Option(
-            "--init-model",
-            metavar="PREV",
-            help="Warm start: run EM from the parameters of the model file PREV (same features, "
-            "by name; same -k and -t, which default to PREV's). --init, --n-init are then unused.",
-            show_default=False,
-        ),
-    ] = None,
+    init_model: options.unset(
+        str,
+        "--init-model",
+        metavar="PREV",
+        help="Warm start: run EM from the parameters of the model file PREV (same features, "
+        "by name; same -k and -t, which default to PREV's). --init, --n-init are then unused.",
+    ) = None,
     align_to: options.AlignToOpt = None,
     noise: options.NoiseOpt = False,
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import console
-from .options import TABLE_FORMATS, DataArg, Inputs, RegCovarOpt, SeedOpt, TableFormatOpt, grouped
+from .options import TABLE_FORMATS, DataArg, Inputs, RegCovarOpt, SeedOpt, TableFormatOpt, grouped, unset
 from .progress import progress
 
 EPILOG = """Examples:
@@ -75,30 +75,24 @@ def lrt(
             help="EM stops as mclust's: when log L gains less than X (1 + |log L|) (all fits).",
         ),
     ] = 1e-5,
-    tol: Annotated[
-        float | None,
-        typer.Option(
-            "--tol",
-            metavar="X",
-            help="Instead of --rtol: EM stops when the mean log-likelihood per row gains less than X.",
-            show_default=False,
-        ),
-    ] = None,
+    tol: unset(
+        float,
+        "--tol",
+        metavar="X",
+        help="Instead of --rtol: EM stops when the mean log-likelihood per row gains less than X.",
+    ) = None,
     reg_covar: RegCovarOpt = 1e-6,
     max_iter: Annotated[
         int, typer.Option("--max-iter", metavar="N", help="EM iterations per fit at most.")
     ] = 1000,
     fmt: TableFormatOpt = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option(
-            "--jobs",
-            "-j",
-            metavar="N",
-            help="Replicates run in parallel (default: all cores); the result is the same for any N.",
-            show_default=False,
-        ),
-    ] = None,
+    jobs: unset(
+        int,
+        "--jobs",
+        "-j",
+        metavar="N",
+        help="Replicates run in parallel (default: all cores); the result is the same for any N.",
+    ) = None,
     inputs: Inputs = Inputs.shown("columns", "exclude", "dropna", "delimiter"),
 ) -> None:
     """Test k against k+1 components by a parametric bootstrap (mclust's mclustBootstrapLRT).

@@ -38,6 +38,12 @@ def choices(*values: str):
     return complete
 
 
+def unset(kind: type, *flags: str, **option):
+    """An option whose value is None unless it is given, so that --help shows it no default:
+    ``name: unset(str, "--x", metavar=..., help=...) = None``."""
+    return Annotated[kind | None, typer.Option(*flags, show_default=False, **option)]
+
+
 def one_of(*values: str) -> dict:
     """The metavar (``a|b|c``) and the shell completion of an option whose value is one of
     ``values``: ``typer.Option("--dtype", help=..., **one_of("float64", "float32"))``."""
@@ -46,16 +52,13 @@ def one_of(*values: str) -> dict:
 
 #: The formats of commands whose output is a table (select's grid, compare, lrt).
 TABLE_FORMATS = ("table", "csv", "tsv", "json")
-TableFormatOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--format",
-        "-f",
-        help="Output on stdout; default: table on a terminal, else csv. json is one object per line.",
-        show_default=False,
-        **one_of(*TABLE_FORMATS),
-    ),
-]
+TableFormatOpt = unset(
+    str,
+    "--format",
+    "-f",
+    help="Output on stdout; default: table on a terminal, else csv. json is one object per line.",
+    **one_of(*TABLE_FORMATS),
+)
 
 
 DataArg = Annotated[
@@ -72,16 +75,7 @@ DataFilesArg = Annotated[
 ModelArg = Annotated[
     str, typer.Argument(metavar="MODEL", help="A model file written by 'gmmcli fit'.", show_default=False)
 ]
-OutputOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--output",
-        "-o",
-        metavar="FILE",
-        help="Write here (atomically) instead of stdout.",
-        show_default=False,
-    ),
-]
+OutputOpt = unset(str, "--output", "-o", metavar="FILE", help="Write here (atomically) instead of stdout.")
 FormatOpt = Annotated[
     str,
     typer.Option(
@@ -91,15 +85,12 @@ FormatOpt = Annotated[
         **one_of("csv", "tsv", "json"),
     ),
 ]
-PrecisionOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--precision",
-        metavar="N",
-        help="Write floats with N significant digits (default: all 17, exact round trip).",
-        show_default=False,
-    ),
-]
+PrecisionOpt = unset(
+    int,
+    "--precision",
+    metavar="N",
+    help="Write floats with N significant digits (default: all 17, exact round trip).",
+)
 NoOutputHeaderOpt = Annotated[
     bool,
     typer.Option(
@@ -107,49 +98,30 @@ NoOutputHeaderOpt = Annotated[
         help="Write no header line (csv, tsv). Not --no-header: that one is about the input.",
     ),
 ]
-ColumnsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--columns",
-        "-c",
-        metavar="A,B",
-        help="Use these input columns only (comma-separated names; headerless: x0,x1,...).",
-        show_default=False,
-    ),
-]
-ExcludeOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--exclude",
-        "-x",
-        metavar="A,B",
-        help="Leave these input columns out (ids, labels, text).",
-        show_default=False,
-    ),
-]
+ColumnsOpt = unset(
+    str,
+    "--columns",
+    "-c",
+    metavar="A,B",
+    help="Use these input columns only (comma-separated names; headerless: x0,x1,...).",
+)
+ExcludeOpt = unset(
+    str, "--exclude", "-x", metavar="A,B", help="Leave these input columns out (ids, labels, text)."
+)
 DropnaOpt = Annotated[
     bool, typer.Option("--dropna", help="Skip rows with missing or infinite values instead of failing.")
 ]
-KeepOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--keep",
-        metavar="A,B",
-        help="Copy these input columns (an id, say) into the output, verbatim.",
-        show_default=False,
-    ),
-]
-DelimiterOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--delimiter",
-        "-d",
-        metavar="CHAR",
-        help="Field separator: , ; | or tab (default: comma for .csv, tab for .tsv, else sniffed "
-        "from the first lines: comma, tab, semicolon or pipe).",
-        show_default=False,
-    ),
-]
+KeepOpt = unset(
+    str, "--keep", metavar="A,B", help="Copy these input columns (an id, say) into the output, verbatim."
+)
+DelimiterOpt = unset(
+    str,
+    "--delimiter",
+    "-d",
+    metavar="CHAR",
+    help="Field separator: , ; | or tab (default: comma for .csv, tab for .tsv, else sniffed "
+    "from the first lines: comma, tab, semicolon or pipe).",
+)
 #: One meaning in every command that draws at random (fit, select, lrt, sample, plot,
 #: digits-demo): runs are deterministic by default, as select's always were.
 SeedOpt = Annotated[
@@ -162,40 +134,31 @@ SeedOpt = Annotated[
         show_default=False,
     ),
 ]
-JobsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--jobs",
-        "-j",
-        metavar="N",
-        help="Fits in parallel (default: all cores; 1: one at a time). The result does not depend on it.",
-        show_default=False,
-    ),
-]
+JobsOpt = unset(
+    int,
+    "--jobs",
+    "-j",
+    metavar="N",
+    help="Fits in parallel (default: all cores; 1: one at a time). The result does not depend on it.",
+)
 NoHeaderOpt = Annotated[
     bool,
     typer.Option("--no-header", help="The input has no header line; its columns are named x0, x1, ..."),
 ]
-MaxMemoryOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--max-memory",
-        metavar="SIZE",
-        help="Refuse to start if the estimated memory need exceeds SIZE (e.g. 500M, 2G). "
-        "Default: the memory available now.",
-        show_default=False,
-    ),
-]
-WeightsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--weights",
-        "-w",
-        metavar="COLUMN",
-        help="Row weights from this column (not a feature); integer weights fit like repeated rows.",
-        show_default=False,
-    ),
-]
+MaxMemoryOpt = unset(
+    str,
+    "--max-memory",
+    metavar="SIZE",
+    help="Refuse to start if the estimated memory need exceeds SIZE (e.g. 500M, 2G). "
+    "Default: the memory available now.",
+)
+WeightsOpt = unset(
+    str,
+    "--weights",
+    "-w",
+    metavar="COLUMN",
+    help="Row weights from this column (not a feature); integer weights fit like repeated rows.",
+)
 DtypeOpt = Annotated[
     str,
     typer.Option(
@@ -212,15 +175,12 @@ EngineOpt = Annotated[
         **one_of("local", "dask"),
     ),
 ]
-SchedulerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="With --engine dask: a running scheduler (tcp://host:8786); default: a local cluster.",
-        show_default=False,
-    ),
-]
+SchedulerOpt = unset(
+    str,
+    "--scheduler",
+    metavar="ADDRESS",
+    help="With --engine dask: a running scheduler (tcp://host:8786); default: a local cluster.",
+)
 WorkerMemoryOpt = Annotated[
     str,
     typer.Option(
@@ -230,27 +190,21 @@ WorkerMemoryOpt = Annotated[
     ),
 ]
 
-OutliersOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--outliers",
-        metavar="Q",
-        help="Add a column 'outlier': 1 where the row's log-density is below the training "
-        "Q-quantile (0 < Q < 1, e.g. 0.01). The model stores the quantiles 0.001, 0.01, 0.05, 0.25, "
-        "0.5, 0.75, 0.95, 0.99; other levels are interpolated linearly between the nearest two.",
-        show_default=False,
-    ),
-]
-AlignToOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--align-to",
-        metavar="PREV",
-        help="Number the components as in the model file PREV: each takes the label of the PREV "
-        "component it matches (least total Bhattacharyya distance); extra ones get new labels.",
-        show_default=False,
-    ),
-]
+OutliersOpt = unset(
+    float,
+    "--outliers",
+    metavar="Q",
+    help="Add a column 'outlier': 1 where the row's log-density is below the training "
+    "Q-quantile (0 < Q < 1, e.g. 0.01). The model stores the quantiles 0.001, 0.01, 0.05, 0.25, "
+    "0.5, 0.75, 0.95, 0.99; other levels are interpolated linearly between the nearest two.",
+)
+AlignToOpt = unset(
+    str,
+    "--align-to",
+    metavar="PREV",
+    help="Number the components as in the model file PREV: each takes the label of the PREV "
+    "component it matches (least total Bhattacharyya distance); extra ones get new labels.",
+)
 
 NoiseOpt = Annotated[
     bool,

@@ -77,15 +77,12 @@ def select(
     max_iter: options.MaxIterOpt = 1000,
     tol: options.TolOpt = 1e-5,
     reg_covar: options.RegCovarOpt = 1e-6,
-    cv: Annotated[
-        int | None,
-        typer.Option(
-            "--cv",
-            metavar="K",
-            help="Also score each cell by K-fold cross-validation (mean held-out log-likelihood per row).",
-            show_default=False,
-        ),
-    ] = None,
+    cv: options.unset(
+        int,
+        "--cv",
+        metavar="K",
+        help="Also score each cell by K-fold cross-validation (mean held-out log-likelihood per row).",
+    ) = None,
     criterion: Annotated[
         str,
         typer.Option(
@@ -96,26 +93,20 @@ def select(
         ),
     ] = "bic",
     fmt: options.TableFormatOpt = None,
-    output: Annotated[
-        str | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="MODEL",
-            help="Save the winning model here (the same file 'gmmcli fit' writes).",
-            show_default=False,
-        ),
-    ] = None,
-    plot: Annotated[
-        str | None,
-        typer.Option(
-            "--plot",
-            metavar="FILE.png",
-            help="Draw BIC against k, a line per model (its letters as markers), and the winning "
-            "criterion (AIC by default) in a panel of its own; the winner starred. 800 x 600.",
-            show_default=False,
-        ),
-    ] = None,
+    output: options.unset(
+        str,
+        "--output",
+        "-o",
+        metavar="MODEL",
+        help="Save the winning model here (the same file 'gmmcli fit' writes).",
+    ) = None,
+    plot: options.unset(
+        str,
+        "--plot",
+        metavar="FILE.png",
+        help="Draw BIC against k, a line per model (its letters as markers), and the winning "
+        "criterion (AIC by default) in a panel of its own; the winner starred. 800 x 600.",
+    ) = None,
     jobs: options.JobsOpt = None,
     precision: options.PrecisionOpt = None,
     no_output_header: options.NoOutputHeaderOpt = False,
