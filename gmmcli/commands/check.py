@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .options import DataArg, DelimiterOpt, DropnaOpt, ModelArg, NoHeaderOpt
+from .options import DataArg, Inputs, ModelArg, grouped
 
 EPILOG = """Examples:
 
@@ -18,6 +18,7 @@ Exit 0: consistent; 4: drifted (the verdict is then an error: line); other codes
 """
 
 
+@grouped
 def check(
     model: ModelArg,
     data: DataArg,
@@ -42,9 +43,7 @@ def check(
     as_json: Annotated[
         bool, typer.Option("--json", help="Also write the measures as one JSON object on stdout.")
     ] = False,
-    dropna: DropnaOpt = False,
-    delimiter: DelimiterOpt = None,
-    no_header: NoHeaderOpt = False,
+    inputs: Inputs = Inputs.shown("dropna", "delimiter", "no_header"),
 ) -> None:
     """Check DATA against the log-density quantiles MODEL stores of its training data.
 
@@ -67,7 +66,7 @@ def check(
         raise UsageError(f"--alpha must be at least 0 and below 1, got {alpha}")
     m = load_model(model)
     counter = DriftCheck.for_model(m)
-    for X in feature_blocks(data, m.feature_names, dropna=dropna, delimiter=delimiter, header=not no_header):
+    for X in feature_blocks(data, m.feature_names, **inputs.keywords(columns=False)):
         counter.add(density.score_samples(X, m.params))
     report = counter.report(max_tail_share, alpha)
     if as_json:

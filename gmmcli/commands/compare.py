@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .options import DelimiterOpt, DropnaOpt, NoHeaderOpt, OutputOpt, TableFormatOpt
+from .options import Inputs, OutputOpt, TableFormatOpt, grouped
 
 EPILOG = """Examples:
 
@@ -23,6 +23,7 @@ the two labellings and each model's mean log-likelihood per row).
 FORMATS = ("table", "csv", "tsv", "json")
 
 
+@grouped
 def compare(
     model_a: Annotated[str, typer.Argument(metavar="A", help="A model file.", show_default=False)],
     model_b: Annotated[str, typer.Argument(metavar="B", help="Another model file.", show_default=False)],
@@ -37,9 +38,7 @@ def compare(
     ] = False,
     fmt: TableFormatOpt = None,
     output: OutputOpt = None,
-    dropna: DropnaOpt = False,
-    delimiter: DelimiterOpt = None,
-    no_header: NoHeaderOpt = False,
+    inputs: Inputs = Inputs.shown("dropna", "delimiter", "no_header"),
 ) -> None:
     """Match the components of models A and B (least total Bhattacharyya distance) and show the
     distances and the shifts of weights and means; on DATA, how far their labels agree."""
@@ -59,9 +58,7 @@ def compare(
         from ..scoring import feature_blocks
 
         both = comparison.DataComparison(a, b)
-        for X in feature_blocks(
-            data, a.feature_names, dropna=dropna, delimiter=delimiter, header=not no_header
-        ):
+        for X in feature_blocks(data, a.feature_names, **inputs.keywords(columns=False)):
             both.add(X)
         on_data = both.summary()
     total = comparison.summary(a, b, rows, on_data)

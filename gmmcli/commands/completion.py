@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .options import choices
+from .options import one_of
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -25,10 +25,9 @@ def completion(
     shell: Annotated[
         str,
         typer.Argument(
-            metavar="bash|zsh|fish",
             help="The shell to write the completion script for.",
             show_default=False,
-            autocompletion=choices(*SHELLS),
+            **one_of(*SHELLS),
         ),
     ],
 ) -> None:

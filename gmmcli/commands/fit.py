@@ -7,33 +7,7 @@ from typing import Annotated
 import typer
 
 from .. import console
-from .options import (
-    AlignToOpt,
-    ColumnsOpt,
-    DataFilesArg,
-    DelimiterOpt,
-    DropnaOpt,
-    DtypeOpt,
-    EngineOpt,
-    ExcludeOpt,
-    Inputs,
-    JobsOpt,
-    MaxIterOpt,
-    MaxMemoryOpt,
-    NoHeaderOpt,
-    NoiseOpt,
-    RegCovarOpt,
-    SchedulerOpt,
-    SeedOpt,
-    TolOpt,
-    WeightsOpt,
-    WorkerMemoryOpt,
-    choices,
-    covariance_names,
-    parse_names,
-    read_features,
-    warn_row_ids,
-)
+from . import options
 
 EPILOG = """Examples:
 
@@ -53,61 +27,54 @@ EPILOG = """Examples:
 """
 
 
+@options.grouped
 def fit(
-    data: DataFilesArg,
+    data: options.DataFilesArg,
     output: Annotated[
         str,
         typer.Option(
             "--output", "-o", metavar="MODEL", help="Model file to write (atomically).", show_default=False
         ),
     ],
-    n_components: Annotated[
-        int | None,
-        typer.Option(
-            "--n-components",
-            "-k",
-            metavar="N",
-            help="Number of mixture components. [default: 1; with --init-model, its number]",
-            show_default=False,
-        ),
-    ] = None,
-    covariance_type: Annotated[
-        str | None,
-        typer.Option(
-            "--covariance-type",
-            "-t",
-            metavar="MODEL",
-            help="Covariance model: full, tied, diag, spherical, or one of mclust's 14 "
-            "(EII ... VVV; see README). [default: full; with --init-model, its model]",
-            show_default=False,
-            autocompletion=covariance_names,
-        ),
-    ] = None,
+    n_components: options.unset(
+        int,
+        "--n-components",
+        "-k",
+        metavar="N",
+        help="Number of mixture components. [default: 1; with --init-model, its number]",
+    ) = None,
+    covariance_type: options.unset(
+        str,
+        "--covariance-type",
+        "-t",
+        metavar="MODEL",
+        help="Covariance model: full, tied, diag, spherical, or one of mclust's 14 "
+        "(EII ... VVV; see README). [default: full; with --init-model, its model]",
+        autocompletion=options.covariance_names,
+    ) = None,
     n_init: Annotated[
         int, typer.Option("--n-init", metavar="N", help="EM restarts; the best log-likelihood wins.")
     ] = 1,
-    max_iter: MaxIterOpt = 100,
-    tol: TolOpt = 1e-3,
-    reg_covar: RegCovarOpt = 1e-6,
+    max_iter: options.MaxIterOpt = 100,
+    tol: options.TolOpt = 1e-3,
+    reg_covar: options.RegCovarOpt = 1e-6,
     init: Annotated[
         str,
         typer.Option(
             "--init",
             metavar="METHOD",
             help="How EM starts: kmeans, k-means++, random or random_from_data.",
-            autocompletion=choices("kmeans", "k-means++", "random", "random_from_data"),
+            autocompletion=options.choices("kmeans", "k-means++", "random", "random_from_data"),
         ),
     ] = "kmeans",
-    seed: SeedOpt = 0,
-    columns: ColumnsOpt = None,
-    exclude: ExcludeOpt = None,
-    dropna: DropnaOpt = False,
-    weights: WeightsOpt = None,
-    dtype: DtypeOpt = "float64",
-    jobs: JobsOpt = None,
-    delimiter: DelimiterOpt = None,
-    no_header: NoHeaderOpt = False,
-    max_memory: MaxMemoryOpt = None,
+    seed: options.SeedOpt = 0,
+    inputs: options.Inputs = options.Inputs.shown("columns", "exclude", "dropna"),
+    weights: options.WeightsOpt = None,
+    dtype: options.DtypeOpt = "float64",
+    jobs: options.JobsOpt = None,
+    # the rest of the input options: --help has always listed them here, after --jobs
+    _more_inputs: options.Inputs = options.Inputs.shown("delimiter", "no_header"),
+    max_memory: options.MaxMemoryOpt = None,
     strict: Annotated[
         bool,
         typer.Option(
@@ -115,21 +82,16 @@ def fit(
             help="Exit 3 (and write nothing) if EM does not converge or a component is degenerate.",
         ),
     ] = False,
-    engine: EngineOpt = "local",
-    scheduler: SchedulerOpt = None,
-    worker_memory: WorkerMemoryOpt = "auto",
-    init_model: Annotated[
-        str | None,
-        typer.Option(
-            "--init-model",
-            metavar="PREV",
-            help="Warm start: run EM from the parameters of the model file PREV (same features, "
-            "by name; same -k and -t, which default to PREV's). --init, --n-init are then unused.",
-            show_default=False,
-        ),
-    ] = None,
-    align_to: AlignToOpt = None,
-    noise: NoiseOpt = False,
+    engine: options.EngineOptions = options.EngineOptions.shown(),
+    init_model: options.unset(
+        str,
+        "--init-model",
+        metavar="PREV",
+        help="Warm start: run EM from the parameters of the model file PREV (same features, "
+        "by name; same -k and -t, which default to PREV's). --init, --n-init are then unused.",
+    ) = None,
+    align_to: options.AlignToOpt = None,
+    noise: options.NoiseOpt = False,
 ) -> None:
     """Fit a Gaussian mixture to the numeric columns of DATA and save it."""
     from .. import memory
@@ -137,7 +99,6 @@ def fit(
     from ..io.atomic import refuse_same_file
     from ..model import load_model, save_model
     from ..settings import FitSettings, check_jobs
-    from .engine_choice import check_engine
 
     previous = load_model(init_model) if init_model else None
     reference = (
@@ -156,27 +117,16 @@ def fit(
     refuse_same_file(output, data)
     if max_memory:
         memory.parse_size(max_memory)  # a bad size is a usage error before any work
-    check_engine(
-        engine,
-        data,
-        scheduler,
-        no_header=no_header,
-        max_memory=max_memory,
-        jobs=jobs is not None and jobs > 1,
-    )
+    engine.check(data, no_header=inputs.no_header, max_memory=max_memory, jobs=jobs is not None and jobs > 1)
     if jobs is None:  # all cores, as everywhere; fit uses at most one per --n-init restart
         from ..engine.cpus import available_cores
 
         jobs = available_cores()
     jobs = min(jobs, settings.n_init)
 
-    if engine == "dask":
-        inputs = dict(columns=columns, exclude=exclude, weights=weights, dropna=dropna, delimiter=delimiter)
-        model, result = _fit_on_dask(
-            data, settings, scheduler, worker_memory, previous=previous, noise=noise, **inputs
-        )
+    if engine.dask:
+        model, result = _fit_on_dask(data, settings, engine, inputs, weights, previous=previous, noise=noise)
     else:
-        inputs = Inputs(delimiter, no_header, columns, exclude, dropna)
         model, result = _fit_here(
             data[0],
             settings,
@@ -234,13 +184,15 @@ def extras_note(model) -> str:
     return note
 
 
-def _fit_here(source, settings, jobs, inputs: Inputs, *, weights, max_memory, previous=None, noise=False):
+def _fit_here(
+    source, settings, jobs, inputs: options.Inputs, *, weights, max_memory, previous=None, noise=False
+):
     """The local engine: read the table into memory and fit (memory and rows checked first)."""
     import numpy as np
 
     from .. import fitting
 
-    X, names, w = read_features(
+    X, names, w = options.read_features(
         source,
         inputs,
         weights=weights,
@@ -259,14 +211,10 @@ def _fit_here(source, settings, jobs, inputs: Inputs, *, weights, max_memory, pr
 def _fit_on_dask(
     sources,
     settings,
-    scheduler,
-    worker_memory,
-    *,
-    columns,
-    exclude,
+    engine: options.EngineOptions,
+    inputs: options.Inputs,
     weights,
-    dropna,
-    delimiter,
+    *,
     previous=None,
     noise=False,
 ):
@@ -277,22 +225,24 @@ def _fit_on_dask(
     from ..fitting import check_warm_start, fit_model_dask
     from ..io import dask_tables, training
 
-    frame = dask_tables.open_table(sources, delimiter)  # its checks come before a cluster starts
-    excluded = parse_names(exclude) + ([weights] if weights else [])
-    names = training.choose_features(frame, parse_names(columns), excluded)
+    frame = dask_tables.open_table(sources, inputs.delimiter)  # its checks come before a cluster starts
+    excluded = inputs.exclude_list + ([weights] if weights else [])
+    names = training.choose_features(frame, inputs.column_list, excluded)
     if previous is not None:  # read the features in PREV's order
         check_warm_start(previous, names, settings, noise)
         names = list(previous.feature_names)
-    with dask_em.connect(scheduler, memory_limit=worker_memory) as client:
+    with engine.connect() as client:
         runner = dask_em.DaskRunner(
             client,
             frame,
             names,
             dask_tables.partition_matrix,
             weight_column=weights,
-            dropna=dropna,
+            dropna=inputs.dropna,
             dtype=np.dtype(settings.dtype),
         )
         # the in-memory rule, on the rows EM starts from (sampled in order; no pass of its own)
-        warn_row_ids(dask_em.init_sample(runner, settings.n_components, settings.seed)[0], runner.names)
+        options.warn_row_ids(
+            dask_em.init_sample(runner, settings.n_components, settings.seed)[0], runner.names
+        )
         return fit_model_dask(runner, settings, previous=previous, noise=noise)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .options import ModelArg, OutputOpt, choices
+from .options import ModelArg, OutputOpt, one_of
 
 EPILOG = """Examples:
 
@@ -28,9 +28,8 @@ def info(
         typer.Option(
             "--format",
             "-f",
-            metavar="text|json",
             help="text: one 'key  value' line each; json: one JSON object, for scripts.",
-            autocompletion=choices(*INFO_FORMATS),
+            **one_of(*INFO_FORMATS),
         ),
     ] = "text",
     as_json: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,

@@ -9,18 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import console
-from .options import (
-    TABLE_FORMATS,
-    ColumnsOpt,
-    DataArg,
-    DelimiterOpt,
-    DropnaOpt,
-    ExcludeOpt,
-    RegCovarOpt,
-    SeedOpt,
-    TableFormatOpt,
-    parse_names,
-)
+from .options import TABLE_FORMATS, DataArg, Inputs, RegCovarOpt, SeedOpt, TableFormatOpt, grouped, unset
 from .progress import progress
 
 EPILOG = """Examples:
@@ -37,6 +26,7 @@ On a terminal the tests are a table, else CSV; the verdict goes to stderr.
 """
 
 
+@grouped
 def lrt(
     data: DataArg,
     covariance_type: Annotated[
@@ -85,34 +75,25 @@ def lrt(
             help="EM stops as mclust's: when log L gains less than X (1 + |log L|) (all fits).",
         ),
     ] = 1e-5,
-    tol: Annotated[
-        float | None,
-        typer.Option(
-            "--tol",
-            metavar="X",
-            help="Instead of --rtol: EM stops when the mean log-likelihood per row gains less than X.",
-            show_default=False,
-        ),
-    ] = None,
+    tol: unset(
+        float,
+        "--tol",
+        metavar="X",
+        help="Instead of --rtol: EM stops when the mean log-likelihood per row gains less than X.",
+    ) = None,
     reg_covar: RegCovarOpt = 1e-6,
     max_iter: Annotated[
         int, typer.Option("--max-iter", metavar="N", help="EM iterations per fit at most.")
     ] = 1000,
     fmt: TableFormatOpt = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option(
-            "--jobs",
-            "-j",
-            metavar="N",
-            help="Replicates run in parallel (default: all cores); the result is the same for any N.",
-            show_default=False,
-        ),
-    ] = None,
-    columns: ColumnsOpt = None,
-    exclude: ExcludeOpt = None,
-    dropna: DropnaOpt = False,
-    delimiter: DelimiterOpt = None,
+    jobs: unset(
+        int,
+        "--jobs",
+        "-j",
+        metavar="N",
+        help="Replicates run in parallel (default: all cores); the result is the same for any N.",
+    ) = None,
+    inputs: Inputs = Inputs.shown("columns", "exclude", "dropna", "delimiter"),
 ) -> None:
     """Test k against k+1 components by a parametric bootstrap (mclust's mclustBootstrapLRT).
 
@@ -142,9 +123,7 @@ def lrt(
             f"with {n_boot} replicates the smallest p-value is {1 / (n_boot + 1):.3g}, above --level "
             f"{level:g}: no test can reject (use -B {math.ceil(1 / level) - 1} or more)"
         )
-    X, _names, _w = training.read_training_data(
-        data, delimiter, columns=parse_names(columns), exclude=parse_names(exclude), dropna=dropna
-    )
+    X, _names, _w = training.read_training_data(data, **inputs.keywords())
     with progress(max_k * n_boot, "bootstrap", "replicates") as advance:
         result = lr.sequential(
             X,

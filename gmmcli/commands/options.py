@@ -4,10 +4,18 @@ Every command that reads data takes the five input options (``INPUT_OPTIONS``: -
 -d, --columns, --exclude, --dropna); every command that writes a table takes -o, --format,
 --precision and --no-output-header. tests/test_shell_manners.py checks that each command has
 them, spelled and explained alike.
+
+Options that commands take together are a group (``Inputs``, ``TableOutput``, ``EngineOptions``):
+a command declares one parameter ``inputs: Inputs = Inputs.shown(...)`` where its --help lists
+them, ``grouped`` turns that into the separate options Typer parses, and the command receives
+one ``Inputs``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import typing
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -30,19 +38,27 @@ def choices(*values: str):
     return complete
 
 
+def unset(kind: type, *flags: str, **option):
+    """An option whose value is None unless it is given, so that --help shows it no default:
+    ``name: unset(str, "--x", metavar=..., help=...) = None``."""
+    return Annotated[kind | None, typer.Option(*flags, show_default=False, **option)]
+
+
+def one_of(*values: str) -> dict:
+    """The metavar (``a|b|c``) and the shell completion of an option whose value is one of
+    ``values``: ``typer.Option("--dtype", help=..., **one_of("float64", "float32"))``."""
+    return dict(metavar="|".join(values), autocompletion=choices(*values))
+
+
 #: The formats of commands whose output is a table (select's grid, compare, lrt).
 TABLE_FORMATS = ("table", "csv", "tsv", "json")
-TableFormatOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--format",
-        "-f",
-        metavar="table|csv|tsv|json",
-        help="Output on stdout; default: table on a terminal, else csv. json is one object per line.",
-        show_default=False,
-        autocompletion=choices(*TABLE_FORMATS),
-    ),
-]
+TableFormatOpt = unset(
+    str,
+    "--format",
+    "-f",
+    help="Output on stdout; default: table on a terminal, else csv. json is one object per line.",
+    **one_of(*TABLE_FORMATS),
+)
 
 
 DataArg = Annotated[
@@ -59,35 +75,22 @@ DataFilesArg = Annotated[
 ModelArg = Annotated[
     str, typer.Argument(metavar="MODEL", help="A model file written by 'gmmcli fit'.", show_default=False)
 ]
-OutputOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--output",
-        "-o",
-        metavar="FILE",
-        help="Write here (atomically) instead of stdout.",
-        show_default=False,
-    ),
-]
+OutputOpt = unset(str, "--output", "-o", metavar="FILE", help="Write here (atomically) instead of stdout.")
 FormatOpt = Annotated[
     str,
     typer.Option(
         "--format",
         "-f",
-        metavar="csv|tsv|json",
         help="Output format; json is one object per line.",
-        autocompletion=choices("csv", "tsv", "json"),
+        **one_of("csv", "tsv", "json"),
     ),
 ]
-PrecisionOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--precision",
-        metavar="N",
-        help="Write floats with N significant digits (default: all 17, exact round trip).",
-        show_default=False,
-    ),
-]
+PrecisionOpt = unset(
+    int,
+    "--precision",
+    metavar="N",
+    help="Write floats with N significant digits (default: all 17, exact round trip).",
+)
 NoOutputHeaderOpt = Annotated[
     bool,
     typer.Option(
@@ -95,49 +98,30 @@ NoOutputHeaderOpt = Annotated[
         help="Write no header line (csv, tsv). Not --no-header: that one is about the input.",
     ),
 ]
-ColumnsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--columns",
-        "-c",
-        metavar="A,B",
-        help="Use these input columns only (comma-separated names; headerless: x0,x1,...).",
-        show_default=False,
-    ),
-]
-ExcludeOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--exclude",
-        "-x",
-        metavar="A,B",
-        help="Leave these input columns out (ids, labels, text).",
-        show_default=False,
-    ),
-]
+ColumnsOpt = unset(
+    str,
+    "--columns",
+    "-c",
+    metavar="A,B",
+    help="Use these input columns only (comma-separated names; headerless: x0,x1,...).",
+)
+ExcludeOpt = unset(
+    str, "--exclude", "-x", metavar="A,B", help="Leave these input columns out (ids, labels, text)."
+)
 DropnaOpt = Annotated[
     bool, typer.Option("--dropna", help="Skip rows with missing or infinite values instead of failing.")
 ]
-KeepOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--keep",
-        metavar="A,B",
-        help="Copy these input columns (an id, say) into the output, verbatim.",
-        show_default=False,
-    ),
-]
-DelimiterOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--delimiter",
-        "-d",
-        metavar="CHAR",
-        help="Field separator: , ; | or tab (default: comma for .csv, tab for .tsv, else sniffed "
-        "from the first lines: comma, tab, semicolon or pipe).",
-        show_default=False,
-    ),
-]
+KeepOpt = unset(
+    str, "--keep", metavar="A,B", help="Copy these input columns (an id, say) into the output, verbatim."
+)
+DelimiterOpt = unset(
+    str,
+    "--delimiter",
+    "-d",
+    metavar="CHAR",
+    help="Field separator: , ; | or tab (default: comma for .csv, tab for .tsv, else sniffed "
+    "from the first lines: comma, tab, semicolon or pipe).",
+)
 #: One meaning in every command that draws at random (fit, select, lrt, sample, plot,
 #: digits-demo): runs are deterministic by default, as select's always were.
 SeedOpt = Annotated[
@@ -150,67 +134,53 @@ SeedOpt = Annotated[
         show_default=False,
     ),
 ]
-JobsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--jobs",
-        "-j",
-        metavar="N",
-        help="Fits in parallel (default: all cores; 1: one at a time). The result does not depend on it.",
-        show_default=False,
-    ),
-]
+JobsOpt = unset(
+    int,
+    "--jobs",
+    "-j",
+    metavar="N",
+    help="Fits in parallel (default: all cores; 1: one at a time). The result does not depend on it.",
+)
 NoHeaderOpt = Annotated[
     bool,
     typer.Option("--no-header", help="The input has no header line; its columns are named x0, x1, ..."),
 ]
-MaxMemoryOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--max-memory",
-        metavar="SIZE",
-        help="Refuse to start if the estimated memory need exceeds SIZE (e.g. 500M, 2G). "
-        "Default: the memory available now.",
-        show_default=False,
-    ),
-]
-WeightsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--weights",
-        "-w",
-        metavar="COLUMN",
-        help="Row weights from this column (not a feature); integer weights fit like repeated rows.",
-        show_default=False,
-    ),
-]
+MaxMemoryOpt = unset(
+    str,
+    "--max-memory",
+    metavar="SIZE",
+    help="Refuse to start if the estimated memory need exceeds SIZE (e.g. 500M, 2G). "
+    "Default: the memory available now.",
+)
+WeightsOpt = unset(
+    str,
+    "--weights",
+    "-w",
+    metavar="COLUMN",
+    help="Row weights from this column (not a feature); integer weights fit like repeated rows.",
+)
 DtypeOpt = Annotated[
     str,
     typer.Option(
         "--dtype",
-        metavar="float64|float32",
         help="Precision of the data in memory; float32 halves it.",
-        autocompletion=choices("float64", "float32"),
+        **one_of("float64", "float32"),
     ),
 ]
 EngineOpt = Annotated[
     str,
     typer.Option(
         "--engine",
-        metavar="local|dask",
         help="local: in this process; dask: partition by partition on a Dask cluster (out of core).",
-        autocompletion=choices("local", "dask"),
+        **one_of("local", "dask"),
     ),
 ]
-SchedulerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="With --engine dask: a running scheduler (tcp://host:8786); default: a local cluster.",
-        show_default=False,
-    ),
-]
+SchedulerOpt = unset(
+    str,
+    "--scheduler",
+    metavar="ADDRESS",
+    help="With --engine dask: a running scheduler (tcp://host:8786); default: a local cluster.",
+)
 WorkerMemoryOpt = Annotated[
     str,
     typer.Option(
@@ -220,27 +190,21 @@ WorkerMemoryOpt = Annotated[
     ),
 ]
 
-OutliersOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--outliers",
-        metavar="Q",
-        help="Add a column 'outlier': 1 where the row's log-density is below the training "
-        "Q-quantile (0 < Q < 1, e.g. 0.01). The model stores the quantiles 0.001, 0.01, 0.05, 0.25, "
-        "0.5, 0.75, 0.95, 0.99; other levels are interpolated linearly between the nearest two.",
-        show_default=False,
-    ),
-]
-AlignToOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--align-to",
-        metavar="PREV",
-        help="Number the components as in the model file PREV: each takes the label of the PREV "
-        "component it matches (least total Bhattacharyya distance); extra ones get new labels.",
-        show_default=False,
-    ),
-]
+OutliersOpt = unset(
+    float,
+    "--outliers",
+    metavar="Q",
+    help="Add a column 'outlier': 1 where the row's log-density is below the training "
+    "Q-quantile (0 < Q < 1, e.g. 0.01). The model stores the quantiles 0.001, 0.01, 0.05, 0.25, "
+    "0.5, 0.75, 0.95, 0.99; other levels are interpolated linearly between the nearest two.",
+)
+AlignToOpt = unset(
+    str,
+    "--align-to",
+    metavar="PREV",
+    help="Number the components as in the model file PREV: each takes the label of the PREV "
+    "component it matches (least total Bhattacharyya distance); extra ones get new labels.",
+)
 
 NoiseOpt = Annotated[
     bool,
@@ -295,14 +259,86 @@ def parse_names(text: str | None) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Inputs:
+class Shown:
+    """Where a command's --help shows options of a group: ``names`` (parameter names), in order."""
+
+    group: type
+    names: tuple[str, ...]
+
+
+class OptionGroup:
+    """Options that several commands take together: a frozen dataclass whose fields are the
+    options (each annotated with its Typer option, defaulting to the option's default)."""
+
+    @classmethod
+    def options(cls) -> dict[str, inspect.Parameter]:
+        """The group's options as parameters (name, Typer annotation, default), in field order."""
+        if "_options" not in cls.__dict__:
+            hints = typing.get_type_hints(cls, include_extras=True)
+            cls._options = {
+                f.name: inspect.Parameter(
+                    f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name]
+                )
+                for f in dataclasses.fields(cls)
+            }
+        return cls._options
+
+    @classmethod
+    def shown(cls, *names: str) -> Shown:
+        """The default of the parameter that stands for these options (all of them: none named)."""
+        unknown = set(names) - set(f.name for f in dataclasses.fields(cls))
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no option {sorted(unknown)[0]!r}")
+        return Shown(cls, names or tuple(f.name for f in dataclasses.fields(cls)))
+
+
+def grouped(command):
+    """``command`` as Typer reads it: each parameter whose default is ``Group.shown(...)`` is
+    replaced, at its place in the signature (so in --help), by those options of the group;
+    the command is called with one ``Group`` value, under that parameter's name, made of the
+    values given. A group shown at two places (fit lists --delimiter and --no-header after
+    --jobs) is received by the first; the later parameter keeps its default and goes unused."""
+    import functools
+
+    signature = inspect.signature(command, eval_str=True)
+    parameters, receiver, group_of = [], {}, {}
+    for param in signature.parameters.values():
+        place = param.default
+        if not isinstance(place, Shown):
+            parameters.append(param)
+            continue
+        receiver.setdefault(place.group, param.name)
+        options = place.group.options()
+        for name in place.names:
+            if name in group_of or (name in signature.parameters and name != param.name):
+                raise TypeError(f"{command.__name__}: option {name!r} is declared twice")
+            group_of[name] = place.group
+            parameters.append(options[name].replace(kind=param.kind))
+
+    @functools.wraps(command)
+    def run(**given):
+        values: dict[type, dict] = {group: {} for group in receiver}
+        for name in [n for n in given if n in group_of]:
+            values[group_of[name]][name] = given.pop(name)
+        for group, fields in values.items():
+            given[receiver[group]] = group(**fields)
+        return command(**given)
+
+    run.__signature__ = signature.replace(parameters=parameters)
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    run.__annotations__["return"] = signature.return_annotation
+    return run
+
+
+@dataclass(frozen=True)
+class Inputs(OptionGroup):
     """The five input options, as a command received them."""
 
-    delimiter: str | None = None
-    no_header: bool = False
-    columns: str | None = None
-    exclude: str | None = None
-    dropna: bool = False
+    no_header: NoHeaderOpt = False
+    delimiter: DelimiterOpt = None
+    columns: ColumnsOpt = None
+    exclude: ExcludeOpt = None
+    dropna: DropnaOpt = False
 
     @property
     def header(self) -> bool:
@@ -316,6 +352,12 @@ class Inputs:
     def exclude_list(self) -> list[str]:
         return parse_names(self.exclude)
 
+    def keywords(self, columns: bool = True) -> dict:
+        """The readers' keywords (``training.read_training_data``, ``scoring.score_table``; with
+        ``columns=False``, ``scoring.feature_blocks``'): delimiter, header, dropna, the column lists."""
+        read = dict(delimiter=self.delimiter, header=self.header, dropna=self.dropna)
+        return dict(read, columns=self.column_list, exclude=self.exclude_list) if columns else read
+
 
 #: The options of ``Inputs``, by parameter name (a test checks every data command has them).
 INPUT_OPTIONS = {
@@ -325,6 +367,66 @@ INPUT_OPTIONS = {
     "exclude": "--exclude",
     "dropna": "--dropna",
 }
+
+
+@dataclass(frozen=True)
+class TableOutput(OptionGroup):
+    """-o, --format, --precision, --no-output-header of a command that writes a table
+    (predict, proba, score, sample)."""
+
+    output: OutputOpt = None
+    fmt: FormatOpt = "csv"
+    precision: PrecisionOpt = None
+    no_output_header: NoOutputHeaderOpt = False
+
+    @property
+    def header(self) -> bool:
+        return not self.no_output_header
+
+    def check(self) -> None:
+        """A bad --format or --precision is a usage error, before any work."""
+        from ..io import tables
+
+        tables.check_format(self.fmt)
+        check_precision(self.precision)
+
+    def keywords(self) -> dict:
+        """output, fmt, precision, output_header: what ``scoring.score_table`` writes by."""
+        return dict(output=self.output, fmt=self.fmt, precision=self.precision, output_header=self.header)
+
+    def write(self, table) -> None:
+        """Write ``table`` (a DataFrame or PlainTable) as the options say."""
+        from ..io import tables
+
+        tables.write_table(table, self.output, self.fmt, header=self.header, precision=self.precision)
+
+
+@dataclass(frozen=True)
+class EngineOptions(OptionGroup):
+    """--engine, --scheduler, --worker-memory: which engine runs the command, and its cluster."""
+
+    engine: EngineOpt = "local"
+    scheduler: SchedulerOpt = None
+    worker_memory: WorkerMemoryOpt = "auto"
+
+    @property
+    def dask(self) -> bool:
+        return self.engine == "dask"
+
+    def check(self, data: list[str], **local_only) -> None:
+        """``engine_choice.check_engine``: the engine against the inputs and ``local_only``, the
+        options (by parameter name: given or not) that only the local engine has."""
+        from .engine_choice import check_engine
+
+        check_engine(self.engine, data, self.scheduler, **local_only)
+
+    def connect(self):
+        """The Dask client (a context manager): the scheduler given, or a local cluster."""
+        from ..engine.dask_em import connect
+
+        return connect(self.scheduler, memory_limit=self.worker_memory)
+
+
 #: The options of every command that writes a table.
 OUTPUT_OPTIONS = {
     "output": "--output",
@@ -351,14 +453,10 @@ def read_features(source: str, inputs: Inputs, *, weights: str | None = None, dt
 
     X, names, w = training.read_training_data(
         source,
-        inputs.delimiter,
-        inputs.header,
-        columns=inputs.column_list,
-        exclude=inputs.exclude_list,
         weights=weights,
-        dropna=inputs.dropna,
         dtype=np.float64 if dtype is None else dtype,
         check_rows=check_rows,
+        **inputs.keywords(),
     )
     warn_row_ids(X, names)
     return X, names, w

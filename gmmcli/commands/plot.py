@@ -7,16 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .options import (
-    ColumnsOpt,
-    DelimiterOpt,
-    DropnaOpt,
-    ExcludeOpt,
-    Inputs,
-    NoHeaderOpt,
-    SeedOpt,
-    read_features,
-)
+from .options import Inputs, SeedOpt, grouped, read_features, unset
 
 #: What matplotlib keeps per scattered point (paths, colours, sizes), beyond the points themselves.
 PLOT_BYTES_PER_POINT = 400
@@ -43,6 +34,7 @@ grey density of all rows.
 """
 
 
+@grouped
 def plot(
     inputs: Annotated[
         list[str],
@@ -62,34 +54,17 @@ def plot(
             show_default=False,
         ),
     ],
-    kmeans: Annotated[
-        int | None,
-        typer.Option(
-            "--kmeans",
-            metavar="K",
-            help="Cluster DATA with k-means (K clusters, seeded by --seed) and draw its labels and "
-            "circles, as the notebook does; no MODEL.",
-            show_default=False,
-        ),
-    ] = None,
-    x: Annotated[
-        str | None,
-        typer.Option(
-            "--x",
-            metavar="COLUMN",
-            help="Feature on the horizontal axis (default: the first).",
-            show_default=False,
-        ),
-    ] = None,
-    y: Annotated[
-        str | None,
-        typer.Option(
-            "--y",
-            metavar="COLUMN",
-            help="Feature on the vertical axis (default: the next).",
-            show_default=False,
-        ),
-    ] = None,
+    kmeans: unset(
+        int,
+        "--kmeans",
+        metavar="K",
+        help="Cluster DATA with k-means (K clusters, seeded by --seed) and draw its labels and "
+        "circles, as the notebook does; no MODEL.",
+    ) = None,
+    x: unset(
+        str, "--x", metavar="COLUMN", help="Feature on the horizontal axis (default: the first)."
+    ) = None,
+    y: unset(str, "--y", metavar="COLUMN", help="Feature on the vertical axis (default: the next).") = None,
     samples: Annotated[
         int, typer.Option("--samples", metavar="N", help="Overlay N points generated from the model.")
     ] = 0,
@@ -105,24 +80,18 @@ def plot(
     ellipses: Annotated[
         bool, typer.Option("--ellipses/--no-ellipses", help="Draw each component's ellipses.")
     ] = True,
-    point_size: Annotated[
-        float | None,
-        typer.Option(
-            "--point-size",
-            metavar="S",
-            help="Point area in pt^2 (default: 50 up to 400 rows, smaller beyond).",
-            show_default=False,
-        ),
-    ] = None,
-    alpha: Annotated[
-        float | None,
-        typer.Option(
-            "--alpha",
-            metavar="A",
-            help="Point opacity, 0 to 1 (default: 1 up to 800 rows, fainter beyond).",
-            show_default=False,
-        ),
-    ] = None,
+    point_size: unset(
+        float,
+        "--point-size",
+        metavar="S",
+        help="Point area in pt^2 (default: 50 up to 400 rows, smaller beyond).",
+    ) = None,
+    alpha: unset(
+        float,
+        "--alpha",
+        metavar="A",
+        help="Point opacity, 0 to 1 (default: 1 up to 800 rows, fainter beyond).",
+    ) = None,
     max_points: Annotated[
         int,
         typer.Option(
@@ -131,17 +100,8 @@ def plot(
             help="Draw at most N points (a seeded sample), over a grey density of all rows.",
         ),
     ] = 5000,
-    title: Annotated[
-        str | None,
-        typer.Option(
-            "--title", metavar="TEXT", help="Figure title (default: model, data and k).", show_default=False
-        ),
-    ] = None,
-    no_header: NoHeaderOpt = False,
-    delimiter: DelimiterOpt = None,
-    columns: ColumnsOpt = None,
-    exclude: ExcludeOpt = None,
-    dropna: DropnaOpt = False,
+    title: unset(str, "--title", metavar="TEXT", help="Figure title (default: model, data and k).") = None,
+    reading: Inputs = Inputs.shown(),
 ) -> None:
     """Draw DATA: with a MODEL, coloured by label with each component's ellipses; with --kmeans K,
     k-means labels and circles; alone, a scatter."""
@@ -176,13 +136,12 @@ def plot(
         raise UsageError(f"--max-points must be at least 1, got {max_points}")
     style = PointStyle(point_size, alpha, max_points, seed)
     source = "stdin" if data == "-" else _base(data)
-    inputs_ = Inputs(delimiter, no_header, columns, exclude, dropna)
     if model_path is not None:
         fig, n, names, what = _model_plot(
-            model_path, data, inputs_, x, y, samples, seed, labels, ellipses, style, title, source
+            model_path, data, reading, x, y, samples, seed, labels, ellipses, style, title, source
         )
     else:
-        fig, n, names, what = _data_plot(data, inputs_, x, y, kmeans, seed, style, title, source)
+        fig, n, names, what = _data_plot(data, reading, x, y, kmeans, seed, style, title, source)
     from ..plots import save_figure
 
     save_figure(fig, output)

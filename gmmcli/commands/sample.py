@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .options import FormatOpt, ModelArg, NoOutputHeaderOpt, OutputOpt, PrecisionOpt, SeedOpt, check_precision
+from .options import ModelArg, SeedOpt, TableOutput, grouped
 
 EPILOG = """Examples:
 
@@ -20,6 +20,7 @@ EPILOG = """Examples:
 COMPONENT_COLUMN = "component"
 
 
+@grouped
 def sample(
     model: ModelArg,
     n_samples: Annotated[
@@ -33,10 +34,7 @@ def sample(
             "--with-component", help="Add a 'component' column: the component each point came from."
         ),
     ] = False,
-    output: OutputOpt = None,
-    fmt: FormatOpt = "csv",
-    precision: PrecisionOpt = None,
-    no_output_header: NoOutputHeaderOpt = False,
+    out: TableOutput = TableOutput.shown(),
 ) -> None:
     """Draw N new points from MODEL, one row each, under the model's feature names.
 
@@ -50,13 +48,12 @@ def sample(
     from ..model import load_model
     from ..settings import check_seed
 
-    tables.check_format(fmt)
-    check_precision(precision)
+    out.check()
     if n_samples < 1:
         raise UsageError(f"-n must be at least 1, got {n_samples}")
     check_seed(seed)
-    refuse_same_file(output, [model])
-    tables.require_stdout(output)
+    refuse_same_file(out.output, [model])
+    tables.require_stdout(out.output)
     m = load_model(model)
     memory.check_sample_memory(n_samples, len(m.feature_names), "-n")
     if with_component and COMPONENT_COLUMN in m.feature_names:
@@ -71,4 +68,4 @@ def sample(
     frame = pd.DataFrame(X, columns=m.feature_names)
     if with_component:
         frame[COMPONENT_COLUMN] = components
-    tables.write_table(frame, output, fmt, header=not no_output_header, precision=precision)
+    out.write(frame)

@@ -7,24 +7,14 @@ from typing import Annotated
 import typer
 
 from .options import (
-    ColumnsOpt,
     DataFilesArg,
-    DelimiterOpt,
-    DropnaOpt,
-    EngineOpt,
-    ExcludeOpt,
-    FormatOpt,
+    EngineOptions,
     Inputs,
     KeepOpt,
     ModelArg,
-    NoHeaderOpt,
-    NoOutputHeaderOpt,
     OutliersOpt,
-    OutputOpt,
-    PrecisionOpt,
-    SchedulerOpt,
-    WorkerMemoryOpt,
-    check_precision,
+    TableOutput,
+    grouped,
     parse_names,
 )
 
@@ -53,15 +43,10 @@ def _run(
     kind,
     model_path,
     data,
-    output,
-    fmt,
-    precision,
-    output_header,
+    out: TableOutput,
     keep,
     inputs: Inputs,
-    engine,
-    scheduler,
-    worker_memory,
+    engine: EngineOptions,
     outliers=None,
     uncertainty=False,
 ):
@@ -70,45 +55,30 @@ def _run(
     from ..io import tables
     from ..io.atomic import refuse_same_file
     from ..model import load_model
-    from .engine_choice import check_engine
 
-    tables.check_format(fmt)
-    check_precision(precision)
+    out.check()
     if outliers is not None:
         quantiles.check_level(outliers)
-        if engine == "dask":
+        if engine.dask:
             raise UsageError("--outliers is not available with --engine dask")
     if uncertainty and kind != "predict":
         raise UsageError("--uncertainty is a column of predict")
-    if uncertainty and engine == "dask":
+    if uncertainty and engine.dask:
         raise UsageError("--uncertainty is not available with --engine dask")
-    check_engine(
-        engine,
+    engine.check(
         data,
-        scheduler,
         no_header=inputs.no_header,
         columns=inputs.columns,
         exclude=inputs.exclude,
-        precision=precision is not None,
-        no_output_header=not output_header,
+        precision=out.precision is not None,
+        no_output_header=out.no_output_header,
     )
-    refuse_same_file(output, [model_path, *data])
-    tables.require_stdout(output)
+    refuse_same_file(out.output, [model_path, *data])
+    tables.require_stdout(out.output)
     model = load_model(model_path)
     limit = None if outliers is None else quantiles.threshold(model, outliers)
-    if engine == "dask":
-        _run_on_dask(
-            kind,
-            model,
-            data,
-            output,
-            fmt,
-            parse_names(keep),
-            inputs.dropna,
-            inputs.delimiter,
-            scheduler,
-            worker_memory,
-        )
+    if engine.dask:
+        _run_on_dask(kind, model, data, out, parse_names(keep), inputs, engine)
         return
     from ..scoring import score_table
 
@@ -117,32 +87,27 @@ def _run(
         data[0],
         kind,
         keep=parse_names(keep),
-        dropna=inputs.dropna,
-        output=output,
-        fmt=fmt,
-        delimiter=inputs.delimiter,
-        header=inputs.header,
-        columns=inputs.column_list,
-        exclude=inputs.exclude_list,
-        precision=precision,
-        output_header=output_header,
         outlier_below=limit,
         uncertainty=uncertainty,
+        **inputs.keywords(),
+        **out.keywords(),
     )
 
 
-def _run_on_dask(kind, model, data, out_dir, fmt, keep, dropna, delimiter, scheduler, worker_memory):
+def _run_on_dask(kind, model, data, out: TableOutput, keep, inputs: Inputs, engine: EngineOptions):
     """One output file per input partition, written into the folder -o names."""
     from .. import console
-    from ..engine.dask_em import connect
     from ..errors import UsageError
     from ..io.dask_tables import open_table, score_to_folder
 
+    out_dir = out.output
     if not out_dir or out_dir == "-":
         raise UsageError("--engine dask writes one file per partition: give -o a folder")
-    frame = open_table(data, delimiter, text_columns=keep)  # its checks come before a cluster starts
-    with connect(scheduler, memory_limit=worker_memory) as client:
-        files, rows = score_to_folder(client, frame, model, kind, out_dir, keep=keep, dropna=dropna, fmt=fmt)
+    frame = open_table(data, inputs.delimiter, text_columns=keep)  # its checks come before a cluster starts
+    with engine.connect() as client:
+        files, rows = score_to_folder(
+            client, frame, model, kind, out_dir, keep=keep, dropna=inputs.dropna, fmt=out.fmt
+        )
     console.info(f"{kind}: {rows} rows in {files} files -> {out_dir}")
 
 
@@ -158,41 +123,18 @@ UncertaintyOpt = Annotated[
 def _command(kind: str, summary: str):
     """predict, proba and score take the same options; only what they write differs."""
 
+    @grouped
     def command(
         model: ModelArg,
         data: DataFilesArg,
-        output: OutputOpt = None,
-        fmt: FormatOpt = "csv",
-        precision: PrecisionOpt = None,
-        no_output_header: NoOutputHeaderOpt = False,
+        out: TableOutput = TableOutput.shown(),
         keep: KeepOpt = None,
-        no_header: NoHeaderOpt = False,
-        delimiter: DelimiterOpt = None,
-        columns: ColumnsOpt = None,
-        exclude: ExcludeOpt = None,
-        dropna: DropnaOpt = False,
-        engine: EngineOpt = "local",
-        scheduler: SchedulerOpt = None,
-        worker_memory: WorkerMemoryOpt = "auto",
+        inputs: Inputs = Inputs.shown(),
+        engine: EngineOptions = EngineOptions.shown(),
         outliers: OutliersOpt = None,
         uncertainty: UncertaintyOpt = False,
     ) -> None:
-        _run(
-            kind,
-            model,
-            data,
-            output,
-            fmt,
-            precision,
-            not no_output_header,
-            keep,
-            Inputs(delimiter, no_header, columns, exclude, dropna),
-            engine,
-            scheduler,
-            worker_memory,
-            outliers,
-            uncertainty,
-        )
+        _run(kind, model, data, out, keep, inputs, engine, outliers, uncertainty)
 
     command.__name__ = command.__qualname__ = kind
     command.__doc__ = summary

@@ -9,37 +9,8 @@ from typing import Annotated
 import typer
 
 from .. import console
+from . import options
 from .grid_table import CRITERION_LABEL
-from .options import (
-    TABLE_FORMATS,
-    AlignToOpt,
-    ColumnsOpt,
-    DataFilesArg,
-    DelimiterOpt,
-    DropnaOpt,
-    DtypeOpt,
-    EngineOpt,
-    ExcludeOpt,
-    Inputs,
-    JobsOpt,
-    MaxIterOpt,
-    MaxMemoryOpt,
-    NoHeaderOpt,
-    NoiseOpt,
-    NoOutputHeaderOpt,
-    PrecisionOpt,
-    RegCovarOpt,
-    SchedulerOpt,
-    SeedOpt,
-    TableFormatOpt,
-    TolOpt,
-    WeightsOpt,
-    WorkerMemoryOpt,
-    check_precision,
-    choices,
-    covariance_names,
-    read_features,
-)
 from .progress import progress
 
 EPILOG = """Examples:
@@ -61,8 +32,9 @@ The verdict line ("best: ...") always goes to stderr.
 """
 
 
+@options.grouped
 def select(
-    data: DataFilesArg,
+    data: options.DataFilesArg,
     ks: Annotated[
         str,
         typer.Option(
@@ -80,7 +52,7 @@ def select(
             metavar="all|MODEL,...",
             help="Covariance models to try, comma-separated: full, tied, diag, spherical "
             "or mclust names (EII ... VVV); all: mclust's fourteen models.",
-            autocompletion=covariance_names,
+            autocompletion=options.covariance_names,
         ),
     ] = "all",
     n_init: Annotated[
@@ -101,70 +73,56 @@ def select(
             "random, random_from_data.",
         ),
     ] = "hc,kmeans",
-    seed: SeedOpt = 0,
-    max_iter: MaxIterOpt = 1000,
-    tol: TolOpt = 1e-5,
-    reg_covar: RegCovarOpt = 1e-6,
-    cv: Annotated[
-        int | None,
-        typer.Option(
-            "--cv",
-            metavar="K",
-            help="Also score each cell by K-fold cross-validation (mean held-out log-likelihood per row).",
-            show_default=False,
-        ),
-    ] = None,
+    seed: options.SeedOpt = 0,
+    max_iter: options.MaxIterOpt = 1000,
+    tol: options.TolOpt = 1e-5,
+    reg_covar: options.RegCovarOpt = 1e-6,
+    cv: options.unset(
+        int,
+        "--cv",
+        metavar="K",
+        help="Also score each cell by K-fold cross-validation (mean held-out log-likelihood per row).",
+    ) = None,
     criterion: Annotated[
         str,
         typer.Option(
             "--criterion",
-            metavar="bic|aic|icl|cv",
             help="What picks the winner: lowest BIC, AIC or ICL (BIC + 2 x the entropy of the "
             "classification: penalises overlapping components), or highest CV log-likelihood (needs --cv).",
-            autocompletion=choices("bic", "aic", "icl", "cv"),
+            **options.one_of("bic", "aic", "icl", "cv"),
         ),
     ] = "bic",
-    fmt: TableFormatOpt = None,
-    output: Annotated[
-        str | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="MODEL",
-            help="Save the winning model here (the same file 'gmmcli fit' writes).",
-            show_default=False,
-        ),
-    ] = None,
-    plot: Annotated[
-        str | None,
-        typer.Option(
-            "--plot",
-            metavar="FILE.png",
-            help="Draw BIC against k, a line per model (its letters as markers), and the winning "
-            "criterion (AIC by default) in a panel of its own; the winner starred. 800 x 600.",
-            show_default=False,
-        ),
-    ] = None,
-    jobs: JobsOpt = None,
-    precision: PrecisionOpt = None,
-    no_output_header: NoOutputHeaderOpt = False,
+    fmt: options.TableFormatOpt = None,
+    output: options.unset(
+        str,
+        "--output",
+        "-o",
+        metavar="MODEL",
+        help="Save the winning model here (the same file 'gmmcli fit' writes).",
+    ) = None,
+    plot: options.unset(
+        str,
+        "--plot",
+        metavar="FILE.png",
+        help="Draw BIC against k, a line per model (its letters as markers), and the winning "
+        "criterion (AIC by default) in a panel of its own; the winner starred. 800 x 600.",
+    ) = None,
+    jobs: options.JobsOpt = None,
+    precision: options.PrecisionOpt = None,
+    no_output_header: options.NoOutputHeaderOpt = False,
     strict: Annotated[
         bool,
         typer.Option("--strict", help="Exit 3 (and save no model) if the winning cell did not converge."),
     ] = False,
-    max_memory: MaxMemoryOpt = None,
-    dtype: DtypeOpt = "float64",
-    no_header: NoHeaderOpt = False,
-    columns: ColumnsOpt = None,
-    exclude: ExcludeOpt = None,
-    dropna: DropnaOpt = False,
-    weights: WeightsOpt = None,
-    delimiter: DelimiterOpt = None,
-    engine: EngineOpt = "local",
-    scheduler: SchedulerOpt = None,
-    worker_memory: WorkerMemoryOpt = "auto",
-    align_to: AlignToOpt = None,
-    noise: NoiseOpt = False,
+    max_memory: options.MaxMemoryOpt = None,
+    dtype: options.DtypeOpt = "float64",
+    inputs: options.Inputs = options.Inputs.shown("no_header", "columns", "exclude", "dropna"),
+    weights: options.WeightsOpt = None,
+    # the last input option: --help has always listed it here, after --weights
+    _more_inputs: options.Inputs = options.Inputs.shown("delimiter"),
+    engine: options.EngineOptions = options.EngineOptions.shown(),
+    align_to: options.AlignToOpt = None,
+    noise: options.NoiseOpt = False,
 ) -> None:
     """Find the number of components and covariance type that fit DATA best.
 
@@ -180,7 +138,6 @@ def select(
     from ..errors import NotConverged, UsageError
     from ..io.atomic import refuse_same_file, reject_unwritable
     from ..io.tables import require_stdout
-    from .engine_choice import check_engine
 
     # Everything that can be wrong with the options is found before any data is read or fitted.
     k_list, types, inits = st.parse_ks(ks), st.parse_covariance_types(covariance_types), st.parse_inits(init)
@@ -189,12 +146,12 @@ def select(
     st.check_em(n_init, tol, reg_covar, max_iter)
     st.check_seed(seed)
     st.check_jobs(jobs)
-    check_precision(precision)
+    options.check_precision(precision)
     if dtype not in st.DTYPES:
         raise st.SettingError("dtype", f"unknown {{}} {dtype!r} (choose from {', '.join(st.DTYPES)})")
     fmt = fmt or ("table" if sys.stdout is not None and sys.stdout.isatty() else "csv")
-    if fmt not in TABLE_FORMATS:
-        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(TABLE_FORMATS)})")
+    if fmt not in options.TABLE_FORMATS:
+        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(options.TABLE_FORMATS)})")
     require_stdout()
     for path, option in ((output, "-o"), (plot, "--plot")):
         if path is not None:
@@ -204,7 +161,7 @@ def select(
         raise UsageError("-o and --plot name the same file")
     if max_memory:
         memory.parse_size(max_memory)  # a bad size is a usage error before any work
-    check_engine(engine, data, scheduler, no_header=no_header)
+    engine.check(data, no_header=inputs.no_header)
     if align_to is not None and output is None:
         raise UsageError("--align-to relabels the saved model: give -o MODEL too")
     reference = None
@@ -212,7 +169,6 @@ def select(
         from ..model import load_model
 
         reference = load_model(align_to)
-    inputs = Inputs(delimiter, no_header, columns, exclude, dropna)
     X, names, w = _read_inputs(data, engine, inputs, weights, np.dtype(dtype))
     st.check_cv(cv, len(X))  # before the rows of its training splits are counted
     sel.refuse_counts_over_rows(k_list, len(X), cv)
@@ -244,10 +200,8 @@ def select(
                 noise_box=box,
             )
 
-    if engine == "dask":  # the grid's fits become tasks on the cluster (the data is shipped to it)
-        from ..engine.dask_em import connect
-
-        with connect(scheduler, memory_limit=worker_memory):
+    if engine.dask:  # the grid's fits become tasks on the cluster (the data is shipped to it)
+        with engine.connect():
             cells = run_sweep("dask")
     else:
         cells = run_sweep("local")
@@ -270,19 +224,28 @@ def select(
 
         save_criteria_plot(cells, plot, best=winner, criterion=criterion)
     if output is not None:
-        grid = dict(
-            tol=tol,
-            reg_covar=reg_covar,
-            max_iter=max_iter,
-            n_init=n_init,
-            weights=weights,
-            criterion=criterion,
-            ks=k_list,
-            types=types,
-            cv=cv,
-            noise=noise,
+        from ..settings import FitSettings
+
+        # the settings that reproduce the winner under 'gmmcli fit', and how it was chosen
+        settings = FitSettings(
+            winner.k,
+            winner.covariance_type,
+            tol,
+            reg_covar,
+            max_iter,
+            n_init,
+            winner.init,
+            winner.seed,
+            weights,
         )
-        _save_winner(X, names, w, winner, grid, output, reference, align_to)
+        selection = {
+            "criterion": criterion,
+            "value": float(winner.value(criterion)),
+            "n_components_tried": [int(k) for k in k_list],
+            "covariance_types_tried": list(types),
+            "cv_folds": int(cv) if cv else None,
+        }
+        _save_winner(X, names, w, winner, settings, selection, noise, output, reference, align_to)
     _write_grid(cells, fmt, winner, criterion, types, k_list, cv, precision, not no_output_header, noise)
     _warn_failures(cells)
     _warn_unconverged(cells, max_iter)
@@ -303,18 +266,18 @@ def verdict(cell, criterion: str, cv: int | None = None) -> str:
     )
 
 
-def _read_inputs(data, engine, inputs, weights, dtype):
+def _read_inputs(data, engine: options.EngineOptions, inputs: options.Inputs, weights, dtype):
     """The rows select fits: one input (the local engine), or with --engine dask the files and
     globs given, read one by one and stacked (their feature columns must match)."""
     import numpy as np
 
     from ..errors import DataError
 
-    if engine == "local":
-        return read_features(data[0], inputs, weights=weights, dtype=dtype)
+    if not engine.dask:
+        return options.read_features(data[0], inputs, weights=weights, dtype=dtype)
     from ..io.dask_tables import expand_paths
 
-    parts = [read_features(path, inputs, weights=weights, dtype=dtype) for path in expand_paths(data)]
+    parts = [options.read_features(path, inputs, weights=weights, dtype=dtype) for path in expand_paths(data)]
     names = parts[0][1]
     for path, (_, other, _) in zip(expand_paths(data), parts):
         if other != names:
@@ -376,32 +339,16 @@ def _warn_unconverged(cells, max_iter: int) -> None:
         )
 
 
-def _save_winner(X, names, w, winner, grid, output, reference=None, reference_name=None) -> None:
-    """Save the winner with the settings that reproduce it under 'gmmcli fit' (its components
+def _save_winner(
+    X, names, w, winner, settings, selection, noise, output, reference=None, reference_name=None
+) -> None:
+    """Save the winner, fitted with ``settings`` and chosen as ``selection`` says (its components
     labelled as ``reference``'s, with --align-to)."""
-    from ..fitting import FitSettings, model_of
+    from ..fitting import model_of
     from ..model import save_model
 
-    settings = FitSettings(
-        winner.k,
-        winner.covariance_type,
-        grid["tol"],
-        grid["reg_covar"],
-        grid["max_iter"],
-        grid["n_init"],
-        winner.init,
-        winner.seed,
-        grid["weights"],
-    )
-    selection = {
-        "criterion": grid["criterion"],
-        "value": float(winner.value(grid["criterion"])),
-        "n_components_tried": [int(k) for k in grid["ks"]],
-        "covariance_types_tried": list(grid["types"]),
-        "cv_folds": int(grid["cv"]) if grid["cv"] else None,
-    }
     model = model_of(X, names, winner, settings, sample_weight=w, selection=selection)
-    if grid["noise"]:
+    if noise:
         model.meta["fit_settings"]["noise"] = True  # as fit --noise records it
     if reference is not None:
         from ..alignment import align
@@ -409,4 +356,4 @@ def _save_winner(X, names, w, winner, grid, output, reference=None, reference_na
         model = align(model, reference, reference_name)
     save_model(model, output)
     if not winner.converged:
-        console.warn(f"the saved model did not converge in {grid['max_iter']} iterations")
+        console.warn(f"the saved model did not converge in {settings.max_iter} iterations")

@@ -330,22 +330,8 @@ def initial_params(
     """One initialisation exactly as scikit-learn's (see ``starts``); consumes random_state."""
     X = _check_X(X, n_components)
     w = _check_weights(sample_weight, X.shape[0])
-    data = _Data(X, w, covariance_type, n_components)
-    return _start(data, n_components, covariance_type, init, random_state, reg_covar)
-
-
-def _start(data: _Data, n_components, covariance_type, init, random_state, reg_covar) -> MixtureParams:
-    """One initialisation on prepared data (its shift and block size), consuming random_state."""
     return _initial_params(
-        data.X,
-        n_components,
-        covariance_type,
-        init=init,
-        random_state=random_state,
-        reg_covar=reg_covar,
-        sample_weight=data.w,
-        shift=data.shift,
-        block_rows=data.block_rows,
+        _Data(X, w, covariance_type, n_components), n_components, init, random_state, reg_covar
     )
 
 
@@ -410,10 +396,7 @@ def fit(
     else:
         random_state = check_random_state(seed)
         n_starts = 1 if init in DETERMINISTIC else n_init  # the same start again gains nothing
-        starts = [
-            _try_start(data, n_components, covariance_type, init, random_state, reg_covar)
-            for _ in range(n_starts)
-        ]
+        starts = [_try_start(data, n_components, init, random_state, reg_covar) for _ in range(n_starts)]
 
     starts = noise_starts(starts, noise_box)
 
@@ -451,7 +434,7 @@ def noise_starts(starts: list, noise_box: np.ndarray | None) -> list:
 def _try_start(*args):
     """One start, or the IllDefinedCovariance its first M-step raised (that restart fails)."""
     try:
-        return _start(*args)
+        return _initial_params(*args)
     except IllDefinedCovariance as exc:
         return exc
 

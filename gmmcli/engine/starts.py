@@ -32,7 +32,7 @@ import numpy as np
 from .kmeans import kmeans_labels, kmeans_plusplus
 from .mstep import m_step
 from .params import MixtureParams
-from .stats import block_bounds, default_block_rows, resp_stats, sum_stats
+from .stats import resp_stats, sum_stats
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hc")
 
@@ -55,19 +55,10 @@ def _uniform_weights(sample_weight) -> bool:
     return sample_weight is None or bool(np.all(sample_weight == sample_weight[0]))
 
 
-def initial_params(
-    X: np.ndarray,
-    n_components: int,
-    covariance_type: str = "full",
-    *,
-    init: str = "kmeans",
-    random_state=None,
-    reg_covar: float = 1e-6,
-    sample_weight: np.ndarray | None = None,
-    shift: np.ndarray | None = None,
-    block_rows: int | None = None,
-) -> MixtureParams:
-    """One initialisation, as ``GaussianMixture._initialize_parameters`` does it.
+def initial_params(data, n_components: int, init: str, random_state, reg_covar: float) -> MixtureParams:
+    """One initialisation, as ``GaussianMixture._initialize_parameters`` does it, on rows that
+    ``em`` has prepared (its ``_Data``): ``data.X``, its weights ``data.w`` (or None), its
+    ``covariance_type``, the ``shift`` its statistics are taken about and its block ``bounds``.
 
     ``random_state`` is consumed in place when it is a RandomState (call this n_init times with
     the same RandomState to reproduce scikit-learn's n_init loop).
@@ -75,14 +66,9 @@ def initial_params(
     if init not in INIT_METHODS:
         raise ValueError(f"init must be one of {INIT_METHODS}, not {init!r}")
     random_state = check_random_state(random_state)
-    n, d = X.shape
+    X, w, covariance_type, shift = data.X, data.w, data.covariance_type, data.shift
+    n = X.shape[0]
     k = n_components
-    w = sample_weight
-    if shift is None:
-        shift = np.zeros(d)
-    if block_rows is None:
-        block_rows = default_block_rows(covariance_type, d, k)
-    bounds = block_bounds(n, block_rows)
 
     labels = None  # one label per row
     indices = None  # one row per component
@@ -105,7 +91,7 @@ def initial_params(
             indices = random_state.choice(n, size=k, replace=False, p=w / w.sum())
 
     parts = []
-    for a, b in bounds:
+    for a, b in data.bounds:
         if init == "random":
             # drawn block by block: the same stream, in the same order, as one (n, k) draw
             resp = np.asarray(random_state.uniform(size=(b - a, k)), dtype=X.dtype)
