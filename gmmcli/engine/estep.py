@@ -42,7 +42,7 @@ import numpy as np
 
 from . import covariance
 from .params import MixtureParams
-from .stats import SuffStats, n_moment_features
+from .stats import SuffStats, frame_shift, n_moment_features
 from .stats import features as phi_features
 from .stats import moments as packed_moments
 
@@ -81,7 +81,6 @@ class EStepState:
     scale: np.ndarray | None = None  # direct, variances: (k, d, 1) in dtype
     offset: np.ndarray | None = None  # direct, variances: (k, d, 1) in dtype
     const: np.ndarray | None = None  # direct: (k,) float64, log pi + log det - d/2 log 2 pi
-    shift_c: np.ndarray | None = None  # the shift in dtype, (d, 1)
     screen: float = math.inf  # screened: components this far (nats) below a row's best are not recomputed
     noise_log: float | None = None  # with a noise component: log(noise weight / V), every row
     noise_box: np.ndarray | None = None
@@ -89,6 +88,12 @@ class EStepState:
     @property
     def structure(self):
         return covariance.get(self.covariance_type).structure
+
+    @property
+    def phi_dtype(self) -> np.dtype:
+        """The dtype of the block's phi: the direct kernel's (float32 data: float32 GEMMs for
+        the moments too); the quadratic expansion needs float64."""
+        return self.dtype if self.kernel == "direct" else np.dtype(np.float64)
 
 
 def quadratic_error_bound(params: MixtureParams, shift: np.ndarray, radius2: float) -> float:
@@ -122,7 +127,7 @@ def prepare_estep(
         raise ValueError(f"E-step dtype must be float32 or float64, not {dtype}")
     structure = params.structure
     k, d = params.n_components, params.n_features
-    shift = np.asarray(shift, dtype=np.float64)
+    shift = frame_shift(shift, dtype)  # the origin of the block's phi (float32: rounded)
     if kernel not in ("auto", "quadratic", "direct", "screened"):
         raise ValueError(f"unknown E-step kernel {kernel!r}")
     bound = math.inf
@@ -152,7 +157,6 @@ def prepare_estep(
         shift=shift,
         dtype=dtype,
         kernel=kernel,
-        shift_c=shift.astype(dtype)[:, None],
         const=const,
     )
     if params.has_noise:
@@ -188,28 +192,28 @@ def _direct_log_prob(X: np.ndarray, phi: np.ndarray, q: int, state: EStepState) 
     """log pi_k + log N(x | k), (k, rows) float64, by sklearn's (x - mu) U form in state.dtype."""
     n, d = X.shape
     k = state.n_components
-    if state.dtype == np.float64:
-        xt1 = phi[q:]  # (d+1, rows): x - shift and the row of ones
-    else:
-        xt1 = np.empty((d + 1, n), dtype=state.dtype)
-        np.subtract(X.T, state.shift_c, out=xt1[:d], dtype=state.dtype)
-        xt1[d] = 1
-    if state.factors is not None:
-        # components a few at a time, so that y stays in cache: one (k*d, rows) product
-        # would go through memory three times (measured 2.3x slower for k=191, d=41)
-        maha = np.empty((k, n), dtype=state.dtype)
-        step = max(1, CHUNK_BYTES // (d * n * state.dtype.itemsize))
-        for c in range(0, k, step):
-            y = (state.factors[c * d : (c + step) * d] @ xt1).reshape(-1, d, n)
-            np.einsum("kdn,kdn->kn", y, y, out=maha[c : c + step])
-    else:
-        y = xt1[None, :d] * state.scale
-        y -= state.offset
-        np.square(y, out=y)
-        maha = np.sum(y, axis=1)
+    xt1 = phi[q:]  # (d+1, rows) in state.dtype: x - shift and the row of ones
+    # components a few at a time, so that y stays in cache: one (k, d, rows) temporary would
+    # go through memory three times (measured 2.3x slower for k=191, d=41)
+    maha = np.empty((k, n), dtype=state.dtype)
+    step = max(1, CHUNK_BYTES // (d * n * state.dtype.itemsize))
+    for c in range(0, k, step):
+        y = _whitened(xt1, state, c, c + step)
+        np.einsum("kdn,kdn->kn", y, y, out=maha[c : c + step])
     log_prob = np.multiply(maha, -0.5, dtype=np.float64)
     log_prob += state.const[:, None]
     return log_prob
+
+
+def _whitened(xt1: np.ndarray, state: EStepState, a: int, b: int) -> np.ndarray:
+    """U_k^T (x - mu_k) of components a..b, (b - a, d, rows) in state.dtype: one GEMM against
+    the stacked factors for matrix covariances, a scale and an offset for variances."""
+    d, n = state.n_features, xt1.shape[1]
+    if state.factors is not None:
+        return (state.factors[a * d : b * d] @ xt1).reshape(-1, d, n)
+    y = xt1[None, :d] * state.scale[a:b]
+    y -= state.offset[a:b]
+    return y
 
 
 def _screened_log_prob(X: np.ndarray, phi: np.ndarray, q: int, state: EStepState) -> np.ndarray:
@@ -252,7 +256,9 @@ def block_stats(
     structure = state.structure
     scatter = structure.scatter_gemm(state.n_features, state.n_components)
     need_quad = state.kernel != "direct" or (moments and not scatter)
-    phi, q = features if features is not None else phi_features(X, state.shift, structure, need_quad)
+    if features is None:
+        features = phi_features(X, state.shift, structure, need_quad, state.phi_dtype)
+    phi, q = features
     if state.kernel == "quadratic":
         log_prob = state.coef @ phi  # (k, rows): log pi_k + log N(x | k)
     elif state.kernel == "screened":
