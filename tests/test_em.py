@@ -521,3 +521,40 @@ def test_screened_kernel_falls_back_when_many_pairs_are_close(monkeypatch):
 
 
 direct_log_prob = estep._direct_log_prob
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_screened_kernel_for_variances(covariance_type):
+    """Tight components far apart: the expansion's bound is too large, variances take the
+    screened kernel (equal to the direct one to rounding), and EM keeps scikit-learn's numbers
+    (most pairs' log-probabilities underflow exp here: EXP_FLOOR's case)."""
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(3000, 12, centers=6, cluster_std=0.3, center_box=(-50, 50), random_state=1)
+    start = em.initial_params(X, 6, covariance_type, random_state=0)
+    shift = X.mean(axis=0)
+    r2 = float(np.max(np.sum((X - shift) ** 2, axis=1)))
+    screened = estep.prepare_estep(start, shift, radius2=r2)
+    assert screened.kernel == "screened" and screened.floor == estep.EXP_FLOOR
+    a = estep.block_stats(X, estep.prepare_estep(start, shift, kernel="direct"))
+    b = estep.block_stats(X, screened)
+    np.testing.assert_allclose(b.moments, a.moments, rtol=1e-12, atol=1e-12 * np.abs(a.moments).max())
+    assert b.loglik == pytest.approx(a.loglik, rel=1e-13)
+    gm = _sklearn_fit(X, 6, covariance_type=covariance_type, random_state=0)
+    res = em.fit(X, 6, covariance_type=covariance_type, seed=0)
+    assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8, abs=0)
+    assert res.n_iter == gm.n_iter_
+    np.testing.assert_allclose(res.params.covariances, gm.covariances_, rtol=1e-7)
+
+
+def test_zero_weight_keeps_exact_zeros():
+    """A component of weight zero: no floor under its log-probabilities, its N_k stays 0."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(500, 3)
+    params = _random_params(rng, 3, 3, "full")
+    params = MixtureParams.from_covariances(
+        "full", np.array([0.5, 0.5, 0.0]), params.means, params.covariances
+    )
+    state = estep.prepare_estep(params, X.mean(axis=0), kernel="direct")
+    assert state.floor == -math.inf
+    assert estep.block_stats(X, state).nk[2] == 0.0

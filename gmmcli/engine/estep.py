@@ -25,7 +25,8 @@ The kernels, chosen per iteration by ``prepare_estep``:
   For float32 input this runs in float32; everything after the Mahalanobis distances
   (log-sum-exp, responsibilities, moments) is float64. Components go a few at a time, so that
   the (chunk*d, rows) product stays in cache.
-* ``screened`` (float64, matrix covariances, many components, the bound too large): the
+* ``screened`` (float64, the bound too large; matrix covariances with many components, and
+  variances always, whose direct form is elementwise passes over (k, d, rows)): the
   quadratic GEMM for all components, then the direct form only for the pairs within 50 nats
   (plus twice the bound) of their row's best; the others weigh less than e^-50 in every sum,
   where the expansion's error cannot show. With many small components (the digits sweep: about
@@ -51,11 +52,12 @@ LOG_2PI = math.log(2.0 * math.pi)
 #: Bytes of the direct kernel's per-chunk distance temporary (stays in L2 between passes).
 CHUNK_BYTES = 1 << 20
 
-#: The screened kernel (matrix covariances, when the quadratic expansion is not exact enough):
-#: rows' components within SCREEN_NATS (plus twice the expansion's error bound) of the row's
-#: best are recomputed exactly; used from this many components (below, the direct kernel is as
-#: fast: measured on digits, d=41: 3x slower at k=11, 2x faster at k=191), and per block only
-#: while at most one pair in SCREEN_MAX_SHARE is that close.
+#: The screened kernel (when the quadratic expansion is not exact enough): rows' components
+#: within SCREEN_NATS (plus twice the expansion's error bound) of the row's best are recomputed
+#: exactly; for matrix covariances from this many components (below, the direct kernel is as
+#: fast: measured on digits, d=41: 3x slower at k=11, 2x faster at k=191), for variances always
+#: (their direct form is elementwise; the expansion one small GEMM), and per block only while at
+#: most one pair in SCREEN_MAX_SHARE is that close.
 SCREEN_NATS = 50.0
 SCREEN_MIN_COMPONENTS = 32
 SCREEN_MAX_SHARE = 4
@@ -64,6 +66,12 @@ SCREEN_MAX_SHARE = 4
 QUADRATIC_MAX_ERROR = 1e-9
 
 _EPS64 = float(np.finfo(np.float64).eps)
+
+#: log-probabilities below their row's best by more than this are raised to it before exp():
+#: numpy's exp is ~9x slower where it underflows (below about -708; measured 0.7 against 6 ns),
+#: which well-separated components hit for most pairs, and e^-700 (1e-304) vanishes beside the
+#: row's best term (1) in every sum.
+EXP_FLOOR = -700.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ class EStepState:
     offset: np.ndarray | None = None  # direct, variances: (k, d, 1) in dtype
     const: np.ndarray | None = None  # direct: (k,) float64, log pi + log det - d/2 log 2 pi
     screen: float = math.inf  # screened: components this far (nats) below a row's best are not recomputed
+    floor: float = -math.inf  # EXP_FLOOR when every log-probability is finite (no zero weight)
     noise_log: float | None = None  # with a noise component: log(noise weight / V), every row
     noise_box: np.ndarray | None = None
 
@@ -119,8 +128,9 @@ def prepare_estep(
     """Precompute the per-iteration E-step coefficients.
 
     kernel "auto" picks "quadratic" for float64 when ``quadratic_error_bound`` is below
-    ``QUADRATIC_MAX_ERROR`` (needs radius2), else "screened" for matrix covariances with many
-    components, else "direct". float32 always uses "direct" unless asked otherwise.
+    ``QUADRATIC_MAX_ERROR`` (needs radius2), else "screened" for variances and for matrix
+    covariances with many components, else "direct". float32 always uses "direct" unless asked
+    otherwise.
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -136,7 +146,7 @@ def prepare_estep(
     if kernel == "auto":
         if bound <= QUADRATIC_MAX_ERROR:
             kernel = "quadratic"
-        elif structure.matrix and k >= SCREEN_MIN_COMPONENTS and math.isfinite(bound):
+        elif math.isfinite(bound) and (k >= SCREEN_MIN_COMPONENTS or not structure.matrix):
             kernel = "screened"
         else:
             kernel = "direct"
@@ -150,6 +160,7 @@ def prepare_estep(
             log_w += np.log1p(-params.noise_weight)
     log_det = np.broadcast_to(structure.log_det(pc, d), (k,))
     const = log_w + log_det - 0.5 * d * LOG_2PI
+    finite = np.all(np.isfinite(const)) and (not params.has_noise or params.noise_weight > 0)
     common = dict(
         covariance_type=params.covariance_type,
         n_components=k,
@@ -158,6 +169,7 @@ def prepare_estep(
         dtype=dtype,
         kernel=kernel,
         const=const,
+        floor=EXP_FLOOR if finite else -math.inf,  # a zero weight keeps its exact zeros
     )
     if params.has_noise:
         common.update(noise_log=params.noise_log_density, noise_box=params.noise_box)
@@ -165,8 +177,6 @@ def prepare_estep(
         return EStepState(coef=_quadratic_coef(structure, pc, mu, const), **common)
     direct = structure.direct_terms(pc, mu, dtype)
     if kernel == "screened":
-        if not structure.matrix:
-            raise ValueError("the screened kernel needs matrix covariances")
         return EStepState(
             coef=_quadratic_coef(structure, pc, mu, const),
             screen=SCREEN_NATS + 2.0 * bound,
@@ -231,11 +241,21 @@ def _screened_log_prob(X: np.ndarray, phi: np.ndarray, q: int, state: EStepState
     comps, rows = np.nonzero(close)
     if len(comps) * SCREEN_MAX_SHARE > approx.size:
         return _direct_log_prob(X, phi, q, state)
-    d = state.n_features
-    factors = state.factors.reshape(state.n_components, d, d + 1)
-    y = np.matmul(factors[comps], phi[q:, rows].T[:, :, None])[:, :, 0]  # U_c^T (x - mu_c), by pair
+    y = _whitened_pairs(phi[q:, rows], state, comps)
     approx[comps, rows] = -0.5 * np.einsum("pi,pi->p", y, y) + state.const[comps]
     return approx
+
+
+def _whitened_pairs(xt1: np.ndarray, state: EStepState, comps: np.ndarray) -> np.ndarray:
+    """U_c^T (x - mu_c) for pairs (column p of xt1, component comps[p]), (pairs, d): the
+    direct kernel's arithmetic (``_whitened``), pair by pair."""
+    d = state.n_features
+    if state.factors is not None:
+        factors = state.factors.reshape(state.n_components, d, d + 1)
+        return np.matmul(factors[comps], xt1.T[:, :, None])[:, :, 0]
+    y = xt1[:d].T * state.scale[comps, :, 0]
+    y -= state.offset[comps, :, 0]
+    return y
 
 
 def block_stats(
@@ -272,6 +292,8 @@ def block_stats(
     if not np.all(np.isfinite(top)):
         top = np.where(np.isfinite(top), top, 0.0)
     log_prob -= top
+    if state.floor > -math.inf:
+        np.maximum(log_prob, state.floor, out=log_prob)
     resp = np.exp(log_prob, out=log_prob)
     total = np.sum(resp, axis=0)
     with np.errstate(divide="ignore"):
