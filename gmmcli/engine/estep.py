@@ -160,7 +160,7 @@ def prepare_estep(
             log_w += np.log1p(-params.noise_weight)
     log_det = np.broadcast_to(structure.log_det(pc, d), (k,))
     const = log_w + log_det - 0.5 * d * LOG_2PI
-    finite = np.all(np.isfinite(const)) and (not params.has_noise or params.noise_weight > 0)
+    finite = math.isfinite(const.sum()) and (not params.has_noise or params.noise_weight > 0)
     common = dict(
         covariance_type=params.covariance_type,
         n_components=k,

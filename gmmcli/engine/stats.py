@@ -148,7 +148,8 @@ def frame_shift(shift: np.ndarray, dtype) -> np.ndarray:
     float32 blocks subtract the float32 shift, so their statistics are about that value; the
     E-step states it (``SuffStats.shift``) so that the M-step adds back exactly what was taken.
     """
-    return np.asarray(shift, dtype=dtype).astype(np.float64)
+    rounded = np.asarray(shift, dtype=dtype)
+    return rounded if rounded.dtype == np.float64 else rounded.astype(np.float64)
 
 
 def features(X: np.ndarray, shift: np.ndarray, structure, quadratic: bool, dtype=np.float64):
