@@ -542,28 +542,26 @@ def table(rows, ml) -> list[str]:
 
 def notes(rows, ml) -> list[str]:
     """What failed and how, pomegranate's agreement, mlpack's threads."""
-    out = []
-    for r in rows:
-        for tag, p in r["pom"].items():
-            where = f"{r['shape'].label}, {r['cov']}, pomegranate {tag}"
-            if "error" in p:
-                out.append(f"- {where}: fails ({p['error']})")
-            else:
-                out.append(
-                    f"- {where}: best with {p['threads']} torch threads; mean log-likelihood after "
-                    f"the run {p['ll']:.6f}, {p['ll_rel']:.1e} from gmmcli's after as many iterations "
-                    "(pomegranate has no reg_covar)"
-                )
-    for (label, cov), got in ml.items():
-        where = f"{label}, {cov}, mlpack"
-        if "error" in got:
-            out.append(f"- {where}: fails ({got['error']})")
-        else:
-            out.append(
-                f"- {where}: {_ms(got.get('default'))} ms/iter default threads, {_ms(got.get('1 thread'))} "
-                "BLAS at one thread"
-            )
-    return out
+
+    def pom(p):
+        return (
+            f"best with {p['threads']} torch threads; mean log-likelihood after the run {p['ll']:.6f}, "
+            f"{p['ll_rel']:.1e} from gmmcli's after as many iterations (pomegranate has no reg_covar)"
+        )
+
+    def mlpack(got):
+        return f"{_ms(got.get('default'))} ms/iter default threads, {_ms(got.get('1 thread'))} BLAS at one thread"
+
+    cells = [
+        (f"{r['shape'].label}, {r['cov']}, pomegranate {tag}", p, pom)
+        for r in rows
+        for tag, p in r["pom"].items()
+    ]
+    cells += [(f"{label}, {cov}, mlpack", got, mlpack) for (label, cov), got in ml.items()]
+    return [
+        f"- {where}: fails ({got['error']})" if "error" in got else f"- {where}: {text(got)}"
+        for where, got, text in cells
+    ]
 
 
 def main(argv=None) -> int:

@@ -22,9 +22,9 @@ The kernels, chosen per iteration by ``prepare_estep``:
 * ``direct`` (float32 input, or float64 data where the bound above is too large): sklearn's
   form, y = (x - mu_k) U_k, one GEMM against all components' precision factors stacked as
   (k*d, d+1) (the offset folded in through a row of ones), squared and summed per component.
-  For float32 input this runs in float32; everything after the Mahalanobis distances
-  (log-sum-exp, responsibilities, moments) is float64. Components go a few at a time, so that
-  the (chunk*d, rows) product stays in cache.
+  For float32 input this runs in float32, and so do phi and the moments' GEMM (each block's
+  sums then go on in float64; the scatter forms stay float64); log-sum-exp and responsibilities
+  are float64. Components go a few at a time, so that the (chunk*d, rows) product stays in cache.
 * ``screened`` (float64, the bound too large; matrix covariances with many components, and
   variances always, whose direct form is elementwise passes over (k, d, rows)): the
   quadratic GEMM for all components, then the direct form only for the pairs within 50 nats
