@@ -1,26 +1,28 @@
-"""Per-iteration EM time: gmmcli's engine against scikit-learn (and mlpack, if installed).
+"""Per-iteration EM time: gmmcli's engine against scikit-learn, pomegranate and mlpack.
 
-    .venv/bin/python bench/bench_engine.py            # writes bench/RESULTS.md
-    .venv/bin/python bench/bench_engine.py --quick    # fewer repeats, no file
-    .venv/bin/python bench/bench_engine.py --fourteen # gmmcli alone, mclust's 14 models (own section)
+    python bench/bench_engine.py             # all shapes and types, writes bench/RESULTS.md
+    python bench/bench_engine.py --quick     # 1 repeat, no file
+    python bench/bench_engine.py --shapes 200k --types full,diag
+    python bench/bench_engine.py --fourteen  # gmmcli alone, mclust's 14 models (own section)
 
-Data: make_blobs(200_000, 10 features, 8 centers, random_state=0); 8 components. Every engine
-starts from the same initial parameters (sklearn gets them as weights_init/means_init/
-precisions_init) and runs with tol=0, so it does exactly the iterations asked for. One
-iteration's time is (t(20 iterations) - t(1 iteration)) / 19, which cancels the set-up and
-scikit-learn's final E-step; each timing is the best of --repeats runs, engines interleaved in
-the same loop so that the noise of a shared machine hits them alike (scikit-learn with its
-default threads, the slowest here, is timed once, to keep the run near 4 minutes).
+Shapes (issue 17): make_blobs(n, d, centers=k, random_state=0) for 200,000 x 10, k=8;
+50,000 x 50, k=16; 20,000 x 41, k=150; each with scikit-learn's four covariance types. Every
+engine that can take a start gets the same one (``em.initial_params(X, k, type, init='kmeans',
+random_state=0)``; scikit-learn as weights_init/means_init/precisions_init, pomegranate as its
+initialised Normals and priors) and runs with tol=0, so it does exactly the iterations asked
+for. One iteration's time is (t(LONG iterations) - t(SHORT)) / (LONG - SHORT), which cancels the
+set-up and scikit-learn's final E-step; each timing is the best of --repeats runs, the engines
+interleaved in the same loop so that the noise of a shared machine hits them alike.
 
-Threads: gmmcli runs its blocks on its own threads with BLAS at one thread. scikit-learn is
-timed both with its default BLAS threads and with BLAS at one thread, and the faster counts
-(on a busy 2-core machine multi-threaded BLAS can lose badly to spinning). mlpack likewise.
+gmmcli runs float64 data and the same data as float32 (the same start). Threads: gmmcli runs
+its blocks on its own threads with BLAS at one thread. scikit-learn and pomegranate are timed
+with their default threads and with one thread (BLAS, resp. torch), and the faster counts: on a
+busy 2-core machine multi-threaded BLAS can lose badly to spinning; their default-threads runs,
+the slow ones here, are timed in the first repeat only. pomegranate (float32 and float64,
+check_data=False; no tied covariance) and mlpack are optional, columns when installed; mlpack
+cannot be handed our start, so its time is (t(6) - t(1)) / 5 from its own k-means (seed 1).
 
-mlpack (``pip install mlpack``, not a project dependency) initialises with its own k-means and
-cannot be handed our start; its per-iteration time is (t(6) - t(1)) / 5 from the same seed,
-each the best of --repeats - 1 runs.
-
---fourteen times gmmcli alone on the same data, k and start method for each of mclust's fourteen
+--fourteen times gmmcli alone on the 200,000 x 10 data, k=8, for each of mclust's fourteen
 covariance models (the models interleaved in each repeat, default threads), reports each as a
 ratio to VVV's time in the same run (the 14-models target: none above 3x VVV) and the share of an
 iteration spent in ``m_step`` (timed inside the same runs, (M(20) - M(1)) / 19 like the
@@ -35,40 +37,49 @@ import os
 import platform
 import sys
 import time
-import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import peers  # noqa: E402
 from common import timed as _timed  # noqa: E402
 
 from gmmcli.engine import covariance, em  # noqa: E402
 
-N, D, CENTERS, K = 200_000, 10, 8, 8
-LONG, SHORT = 20, 1
+N, D, K = 200_000, 10, 8  # --fourteen's data
+LONG, SHORT = 20, 1  # --fourteen's iterations
+
+
+@dataclass(frozen=True)
+class Shape:
+    label: str
+    n: int
+    d: int
+    k: int
+
+
+SHAPES = {
+    "200k": Shape("200,000 x 10, k=8", 200_000, 10, 8),
+    "50k": Shape("50,000 x 50, k=16", 50_000, 50, 16),
+    "20k": Shape("20,000 x 41, k=150", 20_000, 41, 150),
+}
+COV_TYPES = ("full", "diag", "tied", "spherical")
+
+#: issue 17's targets
+POM_TARGET = 2.0  # faster than the faster of pomegranate's float32 / float64
+SK_TARGET = {"full": 8.0, "diag": 6.0}  # faster than scikit-learn (float64 both)
+F32_TARGET, F32_MIN_D, F32_LB = 1.6, 32, 1e-6  # float32 over float64 where GEMMs dominate
+PEAK_SHARE = 0.30  # full, 200,000 x 10: share of the GEMM peak (4 n k d^2 flops)
+LB_SKLEARN = 1e-8
 
 
 def _blas_limit(n):
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=n)
-
-
-def gemm_peak(repeats: int) -> dict:
-    """Best GFLOP/s of a 2000 x 2000 float64 matrix product, default threads and one thread."""
-    rng = np.random.default_rng(0)
-    a, b = rng.standard_normal((2000, 2000)), rng.standard_normal((2000, 2000))
-    flops = 2 * 2000**3
-    out = {}
-    for label, limit in (("default threads", None), ("1 thread", 1)):
-        ctx = _blas_limit(limit) if limit else _null()
-        with ctx:
-            a @ b
-            best = min(_timed(lambda: a @ b)[0] for _ in range(repeats))
-        out[label] = flops / best / 1e9
-    return out
 
 
 class _null:
@@ -79,69 +90,91 @@ class _null:
         return False
 
 
-def _sk_precisions(params):
-    pc = params.precisions_cholesky
-    if params.covariance_type == "full":
-        return np.matmul(pc, np.swapaxes(pc, 1, 2))
-    if params.covariance_type == "tied":
-        return pc @ pc.T
-    return pc**2
+class _torch_threads:
+    """torch.set_num_threads(n) for the block, restored after."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        import torch
+
+        self.before = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.before)
+        return False
 
 
-def _sklearn_run(X, start, max_iter):
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
-
-    gm = GaussianMixture(
-        K,
-        covariance_type=start.covariance_type,
-        tol=0.0,
-        max_iter=max_iter,
-        weights_init=start.weights,
-        means_init=start.means,
-        precisions_init=_sk_precisions(start),
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        gm.fit(X)
-    return gm.lower_bound_
+def gemm_peak(repeats: int) -> dict:
+    """Best GFLOP/s of a 2000 x 2000 matrix product, (dtype, threads) -> GFLOP/s."""
+    rng = np.random.default_rng(0)
+    flops = 2 * 2000**3
+    out = {}
+    for dtype in (np.float64, np.float32):
+        a = rng.standard_normal((2000, 2000)).astype(dtype)
+        b = rng.standard_normal((2000, 2000)).astype(dtype)
+        for label, limit in (("default threads", None), ("1 thread", 1)):
+            with _blas_limit(limit) if limit else _null():
+                a @ b
+                best = min(_timed(lambda: a @ b)[0] for _ in range(repeats))
+            out[(np.dtype(dtype).name, label)] = flops / best / 1e9
+    return out
 
 
 def _ours_run(X, start, max_iter):
     return em.run_em(X, start, tol=0.0, max_iter=max_iter).lower_bound
 
 
-def per_iteration(runs: dict, repeats: int, once=(), mstep=None) -> dict:
-    """runs: name -> (fn(max_iter) -> lower bound, context factory). Interleaved repeats.
+def per_iteration(runs: dict, repeats: int, iters: tuple, once=(), mstep=None) -> dict:
+    """runs: name -> (fn(max_iter) -> result, context factory). Interleaved repeats.
 
-    Runs named in ``once`` are timed in the first repeat only (to bound the total time). With
-    ``mstep`` (a ``_MStepTimer``) each value is (s/iter, lower bound, M-step s/iter) instead.
+    Runs named in ``once`` are timed in the first repeat only (to bound the total time). A run
+    that raises is dropped from later repeats and reported as (None, the error), as is one whose
+    longer run was not slower than its shorter (noise of the machine). Otherwise each
+    value is (s/iter, the result of the longer run), with ``mstep`` (a ``_MStepTimer``)
+    (s/iter, result, M-step s/iter).
     """
-    best = {name: {LONG: np.inf, SHORT: np.inf} for name in runs}
-    best_m = {name: {LONG: np.inf, SHORT: np.inf} for name in runs}
-    lower = {}
+    long, short = iters
+    best = {name: {long: np.inf, short: np.inf} for name in runs}
+    best_m = {name: {long: np.inf, short: np.inf} for name in runs}
+    result, failed = {}, {}
     for rep in range(repeats):
-        for n_iter in (LONG, SHORT):
+        for n_iter in (long, short):
             for name, (fn, ctx) in runs.items():
-                if rep > 0 and name in once:
+                if (rep > 0 and name in once) or name in failed:
                     continue
                 if mstep is not None:
                     mstep.total = 0.0
-                with ctx():
-                    t, lb = _timed(lambda: fn(n_iter))
+                try:
+                    with ctx():
+                        t, out = _timed(lambda: fn(n_iter))
+                except Exception as exc:  # another engine's failure is a result too
+                    failed[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:80]}"
+                    continue
                 best[name][n_iter] = min(best[name][n_iter], t)
                 if mstep is not None:
                     best_m[name][n_iter] = min(best_m[name][n_iter], mstep.total)
-                if n_iter == LONG:
-                    lower[name] = lb
+                if n_iter == long:
+                    result[name] = out
     out = {}
     for name, b in best.items():
-        per = max(b[LONG] - b[SHORT], 1e-9) / (LONG - SHORT)
+        if name in failed:
+            out[name] = (None, failed[name])
+            continue
+        per = (b[long] - b[short]) / (long - short)
+        if per <= 0:  # a spike of the machine in the short run: no measurement
+            out[name] = (None, f"t({long}) <= t({short}) (noise)")
+            continue
         if mstep is None:
-            out[name] = (per, lower[name])
+            out[name] = (per, result[name])
         else:
             m = best_m[name]
-            out[name] = (per, lower[name], max(m[LONG] - m[SHORT], 0.0) / (LONG - SHORT))
+            out[name] = (per, result[name], max(m[long] - m[short], 0.0) / (long - short))
     return out
 
 
@@ -168,36 +201,6 @@ class _MStepTimer:
     def __exit__(self, *exc):
         em.m_step = self._original
         return False
-
-
-def mlpack_per_iteration(X, diagonal: bool, repeats: int):
-    try:
-        import mlpack
-    except ImportError:
-        return None
-    out = {}
-    for label, limit in (("default threads", None), ("1 thread", 1)):
-        times = {}
-        for n_iter in (6, 1):
-            ts = []
-            for _ in range(repeats):
-                ctx = _blas_limit(limit) if limit else _null()
-                with ctx:
-                    t, _ = _timed(
-                        lambda: mlpack.gmm_train(
-                            gaussians=K,
-                            input_=X,
-                            max_iterations=n_iter,
-                            tolerance=0.0,
-                            seed=1,
-                            kmeans_max_iterations=10,
-                            diagonal_covariance=diagonal,
-                        )
-                    )
-                ts.append(t)
-            times[n_iter] = min(ts)
-        out[label] = max(times[6] - times[1], 1e-9) / 5
-    return out
 
 
 def blas_info() -> list[str]:
@@ -269,7 +272,7 @@ def fourteen(args, repeats: int) -> int:
 
     t_start = time.perf_counter()
     load_before = os.getloadavg()
-    X, _ = make_blobs(N, D, centers=CENTERS, random_state=0)
+    X, _ = make_blobs(N, D, centers=K, random_state=0)
     models = list(covariance.MODEL_NAMES)
     print(
         f"gmmcli, {len(models)} models, {N} x {D}, k = {K}, kmeans start (random_state=0), tol=0, "
@@ -283,7 +286,7 @@ def fourteen(args, repeats: int) -> int:
     print(f"starts drawn ({time.perf_counter() - t_start:.0f} s)", flush=True)
     runs = {name: (lambda it, s=start: _ours_run(X, s, it), _null) for name, start in starts.items()}
     with _MStepTimer() as timer:
-        res = per_iteration(runs, repeats, mstep=timer)
+        res = per_iteration(runs, repeats, (LONG, SHORT), mstep=timer)
     vvv = res["VVV"][0]
     rows = []
     for name in models:
@@ -325,7 +328,7 @@ def fourteen(args, repeats: int) -> int:
         *[f"  - {line}" for line in blas_info()],
         f"- command: `{_command(args.argv)}` ({elapsed:.0f} s)",
         "",
-        f"gmmcli alone, every model on the same data: make_blobs({N}, {D} features, {CENTERS} centers, "
+        f"gmmcli alone, every model on the same data: make_blobs({N}, {D} features, {K} centers, "
         f"random_state=0), {K} components, each model's own k-means start (`em.initial_params(X, {K}, "
         f"model, init='kmeans', random_state=0)`), tol=0, default threads ({os.cpu_count()}, BLAS at "
         f"one). ms per EM iteration = (t({LONG} iterations) - t({SHORT})) / {LONG - SHORT}, best of "
@@ -354,11 +357,222 @@ def fourteen(args, repeats: int) -> int:
     return 0
 
 
+def _faster(res, *names):
+    """The fastest of the runs ``names`` that ran: (name, s/iter), or (None, None)."""
+    ran = [(res[n][0], n) for n in names if n in res and res[n][0] is not None]
+    if not ran:
+        return None, None
+    t, name = min(ran)
+    return name, t
+
+
+def _rel(a, b) -> float:
+    return abs(a - b) / abs(b)
+
+
+def measure(shape: Shape, cov: str, X, X32, repeats: int, iters, with_pom: bool) -> dict:
+    """One (shape, covariance type) cell: every engine side by side, interleaved."""
+    start = em.initial_params(X, shape.k, cov, init="kmeans", random_state=0)
+    runs = {
+        "gmmcli": (lambda it: _ours_run(X, start, it), _null),
+        "gmmcli f32": (lambda it: _ours_run(X32, start, it), _null),
+        "sklearn": (lambda it: peers.sklearn_run(X, start, it), _null),
+        "sklearn 1": (lambda it: peers.sklearn_run(X, start, it), lambda: _blas_limit(1)),
+    }
+    once = ["sklearn"]
+    if with_pom and cov in peers.POMEGRANATE_TYPES:
+        import torch
+
+        tensors = {"f64": torch.from_numpy(X), "f32": torch.from_numpy(X32)}
+        for tag, Xt in tensors.items():
+            fn = lambda it, Xt=Xt: peers.pomegranate_run(Xt, start, it)
+            runs[f"pom {tag}"] = (fn, _null)
+            runs[f"pom {tag} 1"] = (fn, lambda: _torch_threads(1))
+            once.append(f"pom {tag}")
+    res = per_iteration(runs, repeats, iters, once=once)
+    ours, lb = res["gmmcli"]
+    ours32, lb32 = res["gmmcli f32"]
+    sk_name, sk = _faster(res, "sklearn", "sklearn 1")
+    row = {
+        "shape": shape,
+        "cov": cov,
+        "ours": ours,
+        "ours32": ours32,
+        "sk": sk,
+        "sk_default": res["sklearn"][0],
+        "sk_one": res["sklearn 1"][0],
+        "lb_sk": _rel(lb, res[sk_name][1]),
+        "lb32": _rel(lb32, lb),
+        "pom": {},
+    }
+    final = None  # gmmcli's mean log-likelihood after as many iterations as pomegranate's run
+    for tag in ("f64", "f32"):
+        if f"pom {tag}" not in res:
+            continue
+        name, t = _faster(res, f"pom {tag}", f"pom {tag} 1")
+        if name is None:
+            row["pom"][tag] = {"error": res[f"pom {tag} 1"][1] or res[f"pom {tag}"][1]}
+            continue
+        value = peers.pomegranate_value(res[name][1])
+        if final is None:
+            final = em.log_likelihood(X, em.run_em(X, start, tol=0.0, max_iter=iters[0]).params) / len(X)
+        row["pom"][tag] = {"t": t, "threads": "1" if name.endswith(" 1") else "default", "ll": value}
+        if not np.isfinite(value):
+            row["pom"][tag]["error"] = f"log-likelihood {value} after {iters[0]} iterations"
+        row["pom"][tag]["ll_rel"] = _rel(value, final) if np.isfinite(value) else None
+    return row
+
+
+def mlpack_per_iteration(X, k, diagonal: bool, repeats: int):
+    """mlpack's ms/iter, (t(6) - t(1)) / 5, default threads and BLAS at one thread."""
+    out = {}
+    for label, limit in (("default", None), ("1 thread", 1)):
+        times = {}
+        for n_iter in (6, 1):
+            ts = []
+            for _ in range(repeats):
+                with _blas_limit(limit) if limit else _null():
+                    try:
+                        t, _ = _timed(lambda: peers.mlpack_run(X, k, diagonal, n_iter))
+                    except Exception as exc:
+                        return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:80]}"}
+                ts.append(t)
+            times[n_iter] = min(ts)
+        if times[6] > times[1]:  # else a spike of the machine in the short run: no measurement
+            out[label] = (times[6] - times[1]) / 5
+    if not out:
+        return {"error": "t(6) <= t(1) (noise)"}
+    return out
+
+
+def _ms(t) -> str:
+    return "-" if t is None else f"{t * 1e3:,.1f}"
+
+
+def _x(a, b) -> str:
+    """a / b as a speed-up ('3.1x'), or '-' when either is missing."""
+    return "-" if a is None or b is None else f"{a / b:.2f}x"
+
+
+def print_row(row):
+    sh, ours = row["shape"], row["ours"]
+    print(
+        f"{sh.label:20s} {row['cov']:9s} gmmcli {_ms(ours)} (f32 {_ms(row['ours32'])}, "
+        f"f64/f32 {_x(ours, row['ours32'])})  sklearn {_ms(row['sk'])} ({_x(row['sk'], ours)})  "
+        + "  ".join(
+            f"pom {tag} {_ms(p.get('t')) if 'error' not in p else 'fails'}" for tag, p in row["pom"].items()
+        )
+        + f"  lb vs sklearn {row['lb_sk']:.1e}, f32 vs f64 {row['lb32']:.1e}",
+        flush=True,
+    )
+
+
+def targets(rows, ml, peak) -> list[str]:
+    """Issue 17's targets, each met or not, from this run's figures."""
+    out = []
+
+    def line(ok, text):
+        out.append(f"- {'met' if ok else '**not met**'}: {text}")
+
+    for r in rows:
+        where = f"{r['shape'].label}, {r['cov']}"
+        best = min(r["ours"], r["ours32"])
+        pom = [p["t"] for p in r["pom"].values() if "error" not in p]
+        if r["pom"]:
+            if pom:
+                line(
+                    min(pom) / best >= POM_TARGET,
+                    f"{where}: {min(pom) / best:.2f}x the faster pomegranate (target {POM_TARGET:g}x; "
+                    f"gmmcli float64 alone {min(pom) / r['ours']:.2f}x)",
+                )
+            else:
+                out.append(f"- n/a: {where}: pomegranate fails in both precisions (see the notes)")
+        if r["cov"] in SK_TARGET:
+            line(
+                r["sk"] / r["ours"] >= SK_TARGET[r["cov"]],
+                f"{where}: {r['sk'] / r['ours']:.2f}x scikit-learn (target {SK_TARGET[r['cov']]:g}x)",
+            )
+        if r["shape"].d >= F32_MIN_D and covariance.get(r["cov"]).structure.matrix:
+            line(
+                r["ours"] / r["ours32"] >= F32_TARGET and r["lb32"] <= F32_LB,
+                f"{where}: float32 {r['ours'] / r['ours32']:.2f}x float64 (target {F32_TARGET:g}x), "
+                f"lower bound within {r['lb32']:.1e} (target {F32_LB:g})",
+            )
+        line(r["lb_sk"] <= LB_SKLEARN, f"{where}: lower bound within {r['lb_sk']:.1e} of scikit-learn's")
+    for r in rows:
+        if r["cov"] == "full" and r["shape"] is SHAPES["200k"]:
+            sh = r["shape"]
+            gflops = 4.0 * sh.n * sh.k * sh.d**2 / r["ours"] / 1e9
+            top = peak[("float64", "default threads")]
+            line(
+                gflops >= PEAK_SHARE * top,
+                f"{sh.label}, full: {gflops:.1f} GFLOP/s (4 n k d^2 per iteration) = "
+                f"{gflops / top:.0%} of the float64 GEMM peak {top:.1f} (target {PEAK_SHARE:.0%})",
+            )
+    for (label, cov), got in ml.items():
+        if "error" in got:
+            continue
+        r = next(r for r in rows if r["shape"].label == label and r["cov"] == cov)
+        t = min(got.values())
+        line(t / r["ours"] >= POM_TARGET, f"{label}, {cov}: {t / r['ours']:.2f}x mlpack (own start)")
+    return out
+
+
+def table(rows, ml) -> list[str]:
+    lines = [
+        "| shape | covariance | gmmcli f64 | gmmcli f32 | f64 / f32 | scikit-learn (default / 1 thread) "
+        "| sklearn / gmmcli f64 | pomegranate f64 | pomegranate f32 | pomegranate best / gmmcli best "
+        "| mlpack (own start) | lower bound vs sklearn | f32 vs f64 |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        pom = {tag: ("fails" if "error" in p else _ms(p["t"])) for tag, p in r["pom"].items()}
+        pom_t = [p["t"] for p in r["pom"].values() if "error" not in p]
+        m = ml.get((r["shape"].label, r["cov"]))
+        mcell = "-" if m is None else ("fails" if "error" in m else _ms(min(m.values())))
+        lines.append(
+            f"| {r['shape'].label} | {r['cov']} | {_ms(r['ours'])} | {_ms(r['ours32'])} | "
+            f"{_x(r['ours'], r['ours32'])} | {_ms(r['sk'])} ({_ms(r['sk_default'])} / {_ms(r['sk_one'])}) | "
+            f"{_x(r['sk'], r['ours'])} | {pom.get('f64', 'n/a')} | {pom.get('f32', 'n/a')} | "
+            f"{_x(min(pom_t), min(r['ours'], r['ours32'])) if pom_t else '-'} | {mcell} | "
+            f"{r['lb_sk']:.1e} | {r['lb32']:.1e} |"
+        )
+    return lines
+
+
+def notes(rows, ml) -> list[str]:
+    """What failed and how, pomegranate's agreement, mlpack's threads."""
+
+    def pom(p):
+        return (
+            f"best with {p['threads']} torch threads; mean log-likelihood after the run {p['ll']:.6f}, "
+            f"{p['ll_rel']:.1e} from gmmcli's after as many iterations (pomegranate has no reg_covar)"
+        )
+
+    def mlpack(got):
+        return f"{_ms(got.get('default'))} ms/iter default threads, {_ms(got.get('1 thread'))} BLAS at one thread"
+
+    cells = [
+        (f"{r['shape'].label}, {r['cov']}, pomegranate {tag}", p, pom)
+        for r in rows
+        for tag, p in r["pom"].items()
+    ]
+    cells += [(f"{label}, {cov}, mlpack", got, mlpack) for (label, cov), got in ml.items()]
+    return [
+        f"- {where}: fails ({got['error']})" if "error" in got else f"- {where}: {text(got)}"
+        for where, got, text in cells
+    ]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="1 repeat, full only, no file")
+    ap.add_argument("--iters", type=int, default=11, help="LONG (SHORT is 1)")
+    ap.add_argument("--quick", action="store_true", help="1 repeat, no file")
+    ap.add_argument("--shapes", default=",".join(SHAPES), help=f"of {', '.join(SHAPES)}")
+    ap.add_argument("--types", default=",".join(COV_TYPES))
     ap.add_argument("--no-mlpack", action="store_true")
+    ap.add_argument("--no-pomegranate", action="store_true")
     ap.add_argument(
         "--fourteen", action="store_true", help="gmmcli alone, mclust's 14 models, as ratios to VVV"
     )
@@ -368,164 +582,93 @@ def main(argv=None) -> int:
     repeats = 1 if args.quick else args.repeats
     if args.fourteen:
         return fourteen(args, repeats)
-    cov_types = ["full"] if args.quick else ["full", "diag", "tied", "spherical"]
+    shapes = [SHAPES[s] for s in args.shapes.split(",")]
+    cov_types = args.types.split(",")
+    iters = (args.iters, 1)
+    with_pom = not args.no_pomegranate and peers.available("pomegranate")
+    with_ml = not args.no_mlpack and peers.available("mlpack")
 
     import sklearn
     from sklearn.datasets import make_blobs
 
     t_start = time.perf_counter()
     load_before = os.getloadavg()
-    X, _ = make_blobs(N, D, centers=CENTERS, random_state=0)
-    X32 = X.astype(np.float32)
     peak = gemm_peak(3)
     print(
-        f"numpy 2000x2000 float64 GEMM peak: {peak['default threads']:.1f} GFLOP/s (default "
-        f"threads), {peak['1 thread']:.1f} GFLOP/s (1 thread)",
+        "2000x2000 GEMM peak, GFLOP/s: " + ", ".join(f"{dt} {th} {v:.1f}" for (dt, th), v in peak.items()),
         flush=True,
     )
-
-    rows = []
-    for cov in cov_types:
-        start = em.initial_params(X, K, cov, init="kmeans", random_state=0)
-        runs = {
-            "gmmcli": (lambda it, s=start: _ours_run(X, s, it), _null),
-            "sklearn": (lambda it, s=start: _sklearn_run(X, s, it), _null),
-            "sklearn (BLAS 1 thread)": (
-                lambda it, s=start: _sklearn_run(X, s, it),
-                lambda: _blas_limit(1),
-            ),
-        }
-        if cov == "full":
-            runs["gmmcli float32"] = (lambda it, s=start: _ours_run(X32, s, it), _null)
-        # sklearn with its default threads is timed once: on a busy machine it is the slow one
-        res = per_iteration(runs, repeats, once=("sklearn",))
-        ours, lb_ours = res["gmmcli"]
-        sk_name = min(("sklearn", "sklearn (BLAS 1 thread)"), key=lambda n: res[n][0])
-        sk, lb_sk = res[sk_name]
-        row = {
-            "cov": cov,
-            "ours_ms": ours * 1e3,
-            "sk_ms": sk * 1e3,
-            "sk_default_ms": res["sklearn"][0] * 1e3,
-            "sk_one_ms": res["sklearn (BLAS 1 thread)"][0] * 1e3,
-            "ratio": sk / ours,
-            "lb_rel": abs(lb_ours - lb_sk) / abs(lb_sk),
-        }
-        if cov == "full":
-            flops = 4.0 * N * K * D * D
-            row["gflops"] = flops / ours / 1e9
-            row["f32_ms"] = res["gmmcli float32"][0] * 1e3
-            row["f32_lb_rel"] = abs(res["gmmcli float32"][1] - lb_ours) / abs(lb_ours)
-        rows.append(row)
-        print(
-            f"{cov:9s}  gmmcli {row['ours_ms']:7.1f} ms/iter   sklearn {row['sk_ms']:7.1f} ms/iter"
-            f" (default {row['sk_default_ms']:.1f}, BLAS 1 thread {row['sk_one_ms']:.1f})"
-            f"   sklearn/gmmcli = {row['ratio']:5.1f}x   lower bounds agree to "
-            f"{row['lb_rel']:.1e}",
-            flush=True,
-        )
-        if cov == "full":
-            print(
-                f"           full: {row['gflops']:.1f} GFLOP/s achieved (4 n k d^2 per iteration)"
-                f" vs GEMM peak {peak['default threads']:.1f}; float32 input: "
-                f"{row['f32_ms']:.1f} ms/iter (lower bound within {row['f32_lb_rel']:.1e})",
-                flush=True,
-            )
-
-    ml = {}
-    if not args.no_mlpack:
-        for cov, diagonal in (("full", False), ("diag", True)):
-            if cov not in cov_types:
-                continue
-            got = mlpack_per_iteration(X, diagonal, repeats=max(1, repeats - 1))
-            if got is None:
-                print("mlpack: not installed, skipped", flush=True)
-                break
-            ml[cov] = got
-            ours = next(r["ours_ms"] for r in rows if r["cov"] == cov)
-            best = min(got.values()) * 1e3
-            print(
-                f"mlpack gmm_train {cov}: {best:.1f} ms/iter (default threads "
-                f"{got['default threads'] * 1e3:.1f}, 1 thread {got['1 thread'] * 1e3:.1f})"
-                f"   mlpack/gmmcli = {best / ours:.1f}x",
-                flush=True,
-            )
-
+    rows, ml = [], {}
+    for shape in shapes:
+        X, _ = make_blobs(shape.n, shape.d, centers=shape.k, random_state=0)
+        X32 = X.astype(np.float32)
+        for cov in cov_types:
+            row = measure(shape, cov, X, X32, repeats, iters, with_pom)
+            rows.append(row)
+            print_row(row)
+        if with_ml:
+            for cov, diagonal in peers.MLPACK_TYPES.items():
+                if cov in cov_types:
+                    ml[(shape.label, cov)] = got = mlpack_per_iteration(
+                        X, shape.k, diagonal, max(1, repeats - 1)
+                    )
+                    print(f"{shape.label:20s} {cov:9s} mlpack {got}", flush=True)
+    met = targets(rows, ml, peak)
+    print("\n".join(met))
     elapsed = time.perf_counter() - t_start
     load_after = os.getloadavg()
     print(f"total benchmark time {elapsed:.0f} s", flush=True)
     if args.quick:
         return 0
 
-    full = next(r for r in rows if r["cov"] == "full")
+    versions = [f"scikit-learn {sklearn.__version__}"]
+    if with_pom:
+        import torch
+
+        versions.append(
+            f"pomegranate {peers.version('pomegranate')} on torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads by default)"
+        )
+    if with_ml:
+        versions.append(f"mlpack {peers.version('mlpack')}")
     lines = [
         ENGINE,
         "",
         f"- date: {_dt.datetime.now().isoformat(timespec='seconds')}",
         _machine(load_before, load_after),
-        f"- python {platform.python_version()}, numpy {np.__version__}, "
-        f"scikit-learn {sklearn.__version__}" + (f", mlpack {_mlpack_version()}" if ml else ""),
+        f"- python {platform.python_version()}, numpy {np.__version__}, " + ", ".join(versions),
         "- BLAS (threadpoolctl):",
         *[f"  - {line}" for line in blas_info()],
-        f"- command: `.venv/bin/python bench/bench_engine.py --repeats {repeats}` ({elapsed:.0f} s)",
+        f"- command: `{_command(args.argv)}` ({elapsed:.0f} s)",
+        "- 2000 x 2000 GEMM peak (GFLOP/s, this run): "
+        + ", ".join(f"{dt} {th} {v:.1f}" for (dt, th), v in peak.items()),
         "",
-        f"Data: make_blobs({N}, {D} features, {CENTERS} centers, random_state=0), {K} "
-        "components, same initial parameters for gmmcli and scikit-learn, tol=0. ms per EM "
-        f"iteration = (t({LONG} iterations) - t({SHORT})) / {LONG - SHORT}, best of {repeats} "
-        "interleaved runs (scikit-learn with default threads: one run). scikit-learn counts with the "
-        "faster of its default BLAS threads and BLAS at one thread (both shown).",
+        "Data: make_blobs(n, d, centers=k, random_state=0); the same start for every engine that takes "
+        f"one (gmmcli's k-means start, random_state=0), tol=0. ms per EM iteration = (t({iters[0]}) - "
+        f"t({iters[1]})) / {iters[0] - iters[1]}, best of {repeats} interleaved runs (default-threads "
+        "runs of scikit-learn and pomegranate: the first repeat only; the faster of default threads "
+        "and one thread counts). gmmcli f32: the same data as float32, the same start. Lower bounds: "
+        "relative difference of gmmcli's (float64) from scikit-learn's, and of float32's from "
+        "float64's, after the same iterations.",
         "",
-        "| covariance | gmmcli ms/iter | sklearn ms/iter (default / BLAS 1 thread) | "
-        "speed-up | lower bounds agree to |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['cov']} | {r['ours_ms']:.1f} | {r['sk_ms']:.1f} ({r['sk_default_ms']:.1f} / "
-            f"{r['sk_one_ms']:.1f}) | {r['ratio']:.1f}x | {r['lb_rel']:.1e} |"
-        )
-    lines += [
+        *table(rows, ml),
         "",
-        f"Full covariance: {full['gflops']:.1f} GFLOP/s achieved (counting 4 n k d^2 flops per "
-        f"iteration) against a 2000x2000 float64 GEMM peak of {peak['default threads']:.1f} "
-        f"GFLOP/s (default threads; {peak['1 thread']:.1f} on one thread), measured in the same "
-        "run.",
+        "Targets (issue 17), from this run:",
         "",
-        f"float32 input, full: {full['f32_ms']:.1f} ms/iter (its distances are computed in "
-        "float32 by the direct kernel, the statistics in float64; the float64 path uses the "
-        f"quadratic-feature kernel); lower bound within {full['f32_lb_rel']:.1e} of float64.",
+        *met,
+        "",
+        "Notes:",
+        "",
+        *notes(rows, ml),
         "",
     ]
-    if ml:
-        lines += [
-            "mlpack `gmm_train` (its own k-means start, same data, tol=0; ms/iter = (t(6) - "
-            f"t(1)) / 5, best of {max(1, repeats - 1)}):",
-            "",
-            "| covariance | mlpack ms/iter (default / 1 thread) | mlpack / gmmcli |",
-            "| --- | ---: | ---: |",
-        ]
-        for cov, got in ml.items():
-            ours = next(r["ours_ms"] for r in rows if r["cov"] == cov)
-            best = min(got.values()) * 1e3
-            lines.append(
-                f"| {cov} | {best:.1f} ({got['default threads'] * 1e3:.1f} / "
-                f"{got['1 thread'] * 1e3:.1f}) | {best / ours:.1f}x |"
-            )
-        lines.append("")
-    elif not args.no_mlpack:
+    if not with_pom:
+        lines += ["pomegranate: not installed, skipped.", ""]
+    if not with_ml:
         lines += ["mlpack: not installed, skipped.", ""]
     write_section(Path(args.out), ENGINE, lines)  # the other sections (--fourteen's, by hand): kept
     print(f"wrote {args.out}")
     return 0
-
-
-def _mlpack_version():
-    try:
-        from importlib.metadata import version
-
-        return version("mlpack")
-    except Exception:  # pragma: no cover
-        return "?"
 
 
 if __name__ == "__main__":

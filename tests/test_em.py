@@ -257,19 +257,54 @@ def test_float32_close_to_float64(data, covariance_type):
     np.testing.assert_allclose(a.params.means, b.params.means, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("k, d", [(3, 6), (2, 8)])  # (2, 8): full's moments by scatter GEMM
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_float32_matches_sklearn_float64(covariance_type, k, d):
+    """float32 data (phi and the moments' GEMM in float32, block sums in float64) against
+    scikit-learn's float64 EM on the same numbers from the same start: the lower bound within
+    1e-6 (issue 17's float32 target), the parameters to float32's precision."""
+    from sklearn.datasets import make_blobs
+
+    X32 = make_blobs(n_samples=3000, n_features=d, centers=k, random_state=5)[0].astype(np.float32)
+    X64 = X32.astype(np.float64)  # the same numbers
+    start = em.initial_params(X64, k, covariance_type, init="kmeans", random_state=0)
+    gm = _sklearn_fit(
+        X64,
+        k,
+        covariance_type=covariance_type,
+        tol=0.0,
+        max_iter=10,
+        weights_init=start.weights,
+        means_init=start.means,
+        precisions_init=start.structure.sklearn_precisions(start.precisions_cholesky),
+    )
+    res = em.run_em(X32, start, tol=0.0, max_iter=10, block_rows=512)  # six blocks
+    assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-6, abs=0)
+    np.testing.assert_allclose(res.params.weights, gm.weights_, rtol=1e-5)
+    np.testing.assert_allclose(res.params.means, gm.means_, rtol=0, atol=1e-5 * np.abs(X64).max())
+    scale = np.abs(gm.covariances_).max()
+    np.testing.assert_allclose(res.params.covariances, gm.covariances_, rtol=1e-4, atol=1e-5 * scale)
+
+
 def test_float32_estep_stays_float32(monkeypatch):
     """The E-step sees float32 blocks and computes in float32; X is never copied whole."""
     rng = np.random.RandomState(0)
     X = (rng.randn(200_000, 10) + 3 * (rng.rand(200_000, 1) > 0.5)).astype(np.float32)
     start = em.initial_params(X[:5000], 2, "full", init="random_from_data", random_state=0)
-    seen = []
+    seen, phis = [], []
     original = em.block_stats
+    features = estep.phi_features
 
     def spy(Xb, state, *args, **kw):
         seen.append((Xb.dtype, state.dtype, state.kernel, Xb.base is X or Xb.base is None))
         return original(Xb, state, *args, **kw)
 
+    def spy_features(*args):
+        phis.append(features(*args)[0].dtype)
+        return features(*args)
+
     monkeypatch.setattr(em, "block_stats", spy)
+    monkeypatch.setattr(estep, "phi_features", spy_features)
     tracemalloc.start()
     try:
         em.run_em(X, start, tol=0, max_iter=2)
@@ -277,6 +312,7 @@ def test_float32_estep_stays_float32(monkeypatch):
     finally:
         tracemalloc.stop()
     assert seen and all(s[:3] == (np.float32, np.float32, "direct") for s in seen)
+    assert phis and set(phis) == {np.dtype(np.float32)}  # the moments' features too
     assert peak < X.nbytes // 2, f"peak {peak} bytes: a copy of X ({X.nbytes} bytes) was made"
 
 
@@ -293,7 +329,9 @@ def test_float32_no_negative_variances(covariance_type):
         assert np.all(np.linalg.eigvalsh(cov) > 0)
     else:
         assert np.all(cov > 0)
-    np.testing.assert_allclose(cov, b.params.covariances, rtol=1e-4)
+    # float32 moments (float64 block sums): variances to 1e-4, tiny covariances to 1e-5 of them
+    scale = np.abs(b.params.covariances).max()
+    np.testing.assert_allclose(cov, b.params.covariances, rtol=1e-4, atol=1e-5 * scale)
     assert a.lower_bound == pytest.approx(b.lower_bound, rel=1e-4)
 
 
@@ -483,3 +521,40 @@ def test_screened_kernel_falls_back_when_many_pairs_are_close(monkeypatch):
 
 
 direct_log_prob = estep._direct_log_prob
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_screened_kernel_for_variances(covariance_type):
+    """Tight components far apart: the expansion's bound is too large, variances take the
+    screened kernel (equal to the direct one to rounding), and EM keeps scikit-learn's numbers
+    (most pairs' log-probabilities underflow exp here: EXP_FLOOR's case)."""
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(3000, 12, centers=6, cluster_std=0.3, center_box=(-50, 50), random_state=1)
+    start = em.initial_params(X, 6, covariance_type, random_state=0)
+    shift = X.mean(axis=0)
+    r2 = float(np.max(np.sum((X - shift) ** 2, axis=1)))
+    screened = estep.prepare_estep(start, shift, radius2=r2)
+    assert screened.kernel == "screened" and screened.floor == estep.EXP_FLOOR
+    a = estep.block_stats(X, estep.prepare_estep(start, shift, kernel="direct"))
+    b = estep.block_stats(X, screened)
+    np.testing.assert_allclose(b.moments, a.moments, rtol=1e-12, atol=1e-12 * np.abs(a.moments).max())
+    assert b.loglik == pytest.approx(a.loglik, rel=1e-13)
+    gm = _sklearn_fit(X, 6, covariance_type=covariance_type, random_state=0)
+    res = em.fit(X, 6, covariance_type=covariance_type, seed=0)
+    assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8, abs=0)
+    assert res.n_iter == gm.n_iter_
+    np.testing.assert_allclose(res.params.covariances, gm.covariances_, rtol=1e-7)
+
+
+def test_zero_weight_keeps_exact_zeros():
+    """A component of weight zero: no floor under its log-probabilities, its N_k stays 0."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(500, 3)
+    params = _random_params(rng, 3, 3, "full")
+    params = MixtureParams.from_covariances(
+        "full", np.array([0.5, 0.5, 0.0]), params.means, params.covariances
+    )
+    state = estep.prepare_estep(params, X.mean(axis=0), kernel="direct")
+    assert state.floor == -math.inf
+    assert estep.block_stats(X, state).nk[2] == 0.0

@@ -22,10 +22,11 @@ The kernels, chosen per iteration by ``prepare_estep``:
 * ``direct`` (float32 input, or float64 data where the bound above is too large): sklearn's
   form, y = (x - mu_k) U_k, one GEMM against all components' precision factors stacked as
   (k*d, d+1) (the offset folded in through a row of ones), squared and summed per component.
-  For float32 input this runs in float32; everything after the Mahalanobis distances
-  (log-sum-exp, responsibilities, moments) is float64. Components go a few at a time, so that
-  the (chunk*d, rows) product stays in cache.
-* ``screened`` (float64, matrix covariances, many components, the bound too large): the
+  For float32 input this runs in float32, and so do phi and the moments' GEMM (each block's
+  sums then go on in float64; the scatter forms stay float64); log-sum-exp and responsibilities
+  are float64. Components go a few at a time, so that the (chunk*d, rows) product stays in cache.
+* ``screened`` (float64, the bound too large; matrix covariances with many components, and
+  variances always, whose direct form is elementwise passes over (k, d, rows)): the
   quadratic GEMM for all components, then the direct form only for the pairs within 50 nats
   (plus twice the bound) of their row's best; the others weigh less than e^-50 in every sum,
   where the expansion's error cannot show. With many small components (the digits sweep: about
@@ -42,7 +43,7 @@ import numpy as np
 
 from . import covariance
 from .params import MixtureParams
-from .stats import SuffStats, n_moment_features
+from .stats import SuffStats, frame_shift, n_moment_features
 from .stats import features as phi_features
 from .stats import moments as packed_moments
 
@@ -51,11 +52,12 @@ LOG_2PI = math.log(2.0 * math.pi)
 #: Bytes of the direct kernel's per-chunk distance temporary (stays in L2 between passes).
 CHUNK_BYTES = 1 << 20
 
-#: The screened kernel (matrix covariances, when the quadratic expansion is not exact enough):
-#: rows' components within SCREEN_NATS (plus twice the expansion's error bound) of the row's
-#: best are recomputed exactly; used from this many components (below, the direct kernel is as
-#: fast: measured on digits, d=41: 3x slower at k=11, 2x faster at k=191), and per block only
-#: while at most one pair in SCREEN_MAX_SHARE is that close.
+#: The screened kernel (when the quadratic expansion is not exact enough): rows' components
+#: within SCREEN_NATS (plus twice the expansion's error bound) of the row's best are recomputed
+#: exactly; for matrix covariances from this many components (below, the direct kernel is as
+#: fast: measured on digits, d=41: 3x slower at k=11, 2x faster at k=191), for variances always
+#: (their direct form is elementwise; the expansion one small GEMM), and per block only while at
+#: most one pair in SCREEN_MAX_SHARE is that close.
 SCREEN_NATS = 50.0
 SCREEN_MIN_COMPONENTS = 32
 SCREEN_MAX_SHARE = 4
@@ -64,6 +66,12 @@ SCREEN_MAX_SHARE = 4
 QUADRATIC_MAX_ERROR = 1e-9
 
 _EPS64 = float(np.finfo(np.float64).eps)
+
+#: log-probabilities below their row's best by more than this are raised to it before exp():
+#: numpy's exp is ~9x slower where it underflows (below about -708; measured 0.7 against 6 ns),
+#: which well-separated components hit for most pairs, and e^-700 (1e-304) vanishes beside the
+#: row's best term (1) in every sum.
+EXP_FLOOR = -700.0
 
 
 @dataclass(frozen=True)
@@ -81,14 +89,20 @@ class EStepState:
     scale: np.ndarray | None = None  # direct, variances: (k, d, 1) in dtype
     offset: np.ndarray | None = None  # direct, variances: (k, d, 1) in dtype
     const: np.ndarray | None = None  # direct: (k,) float64, log pi + log det - d/2 log 2 pi
-    shift_c: np.ndarray | None = None  # the shift in dtype, (d, 1): float32 only
     screen: float = math.inf  # screened: components this far (nats) below a row's best are not recomputed
+    floor: float = -math.inf  # EXP_FLOOR when every log-probability is finite (no zero weight)
     noise_log: float | None = None  # with a noise component: log(noise weight / V), every row
     noise_box: np.ndarray | None = None
 
     @property
     def structure(self):
         return covariance.get(self.covariance_type).structure
+
+    @property
+    def phi_dtype(self) -> np.dtype:
+        """The dtype of the block's phi: the direct kernel's (float32 data: float32 GEMMs for
+        the moments too); the quadratic expansion needs float64."""
+        return self.dtype if self.kernel == "direct" else np.dtype(np.float64)
 
 
 def quadratic_error_bound(params: MixtureParams, shift: np.ndarray, radius2: float) -> float:
@@ -119,15 +133,16 @@ def prepare_estep(
     """Precompute the per-iteration E-step coefficients.
 
     kernel "auto" picks "quadratic" for float64 when ``quadratic_error_bound`` is below
-    ``QUADRATIC_MAX_ERROR`` (needs radius2), else "screened" for matrix covariances with many
-    components, else "direct". float32 always uses "direct" unless asked otherwise.
+    ``QUADRATIC_MAX_ERROR`` (needs radius2), else "screened" for variances and for matrix
+    covariances with many components, else "direct". float32 always uses "direct" unless asked
+    otherwise.
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"E-step dtype must be float32 or float64, not {dtype}")
     structure = params.structure
     k, d = params.n_components, params.n_features
-    shift = np.asarray(shift, dtype=np.float64)
+    shift = frame_shift(shift, dtype)  # the origin of the block's phi (float32: rounded)
     if kernel not in ("auto", "quadratic", "direct", "screened"):
         raise ValueError(f"unknown E-step kernel {kernel!r}")
     means = np.asarray(params.means, dtype=np.float64)
@@ -139,7 +154,7 @@ def prepare_estep(
     if kernel == "auto":
         if bound <= QUADRATIC_MAX_ERROR:
             kernel = "quadratic"
-        elif structure.matrix and k >= SCREEN_MIN_COMPONENTS and math.isfinite(bound):
+        elif math.isfinite(bound) and (k >= SCREEN_MIN_COMPONENTS or not structure.matrix):
             kernel = "screened"
         else:
             kernel = "direct"
@@ -150,6 +165,7 @@ def prepare_estep(
         if params.has_noise:  # the Gaussians share 1 - noise weight
             log_w += np.log1p(-params.noise_weight)
     const = log_w + structure.log_det(pc, d) - 0.5 * d * LOG_2PI  # log_det: (k,) or one value
+    finite = math.isfinite(const.sum()) and (not params.has_noise or params.noise_weight > 0)
     common = dict(
         covariance_type=params.covariance_type,
         n_components=k,
@@ -157,8 +173,8 @@ def prepare_estep(
         shift=shift,
         dtype=dtype,
         kernel=kernel,
-        shift_c=None if dtype == np.float64 else shift.astype(dtype)[:, None],
         const=const,
+        floor=EXP_FLOOR if finite else -math.inf,  # a zero weight keeps its exact zeros
     )
     if params.has_noise:
         common.update(noise_log=params.noise_log_density, noise_box=params.noise_box)
@@ -166,8 +182,6 @@ def prepare_estep(
         return EStepState(coef=_quadratic_coef(structure, pc, mu, const), **common)
     direct = structure.direct_terms(pc, mu, dtype)
     if kernel == "screened":
-        if not structure.matrix:
-            raise ValueError("the screened kernel needs matrix covariances")
         return EStepState(
             coef=_quadratic_coef(structure, pc, mu, const),
             screen=SCREEN_NATS + 2.0 * bound,
@@ -193,28 +207,28 @@ def _direct_log_prob(X: np.ndarray, phi: np.ndarray, q: int, state: EStepState) 
     """log pi_k + log N(x | k), (k, rows) float64, by sklearn's (x - mu) U form in state.dtype."""
     n, d = X.shape
     k = state.n_components
-    if state.dtype == np.float64:
-        xt1 = phi[q:]  # (d+1, rows): x - shift and the row of ones
-    else:
-        xt1 = np.empty((d + 1, n), dtype=state.dtype)
-        np.subtract(X.T, state.shift_c, out=xt1[:d], dtype=state.dtype)
-        xt1[d] = 1
-    if state.factors is not None:
-        # components a few at a time, so that y stays in cache: one (k*d, rows) product
-        # would go through memory three times (measured 2.3x slower for k=191, d=41)
-        maha = np.empty((k, n), dtype=state.dtype)
-        step = max(1, CHUNK_BYTES // (d * n * state.dtype.itemsize))
-        for c in range(0, k, step):
-            y = (state.factors[c * d : (c + step) * d] @ xt1).reshape(-1, d, n)
-            np.einsum("kdn,kdn->kn", y, y, out=maha[c : c + step])
-    else:
-        y = xt1[None, :d] * state.scale
-        y -= state.offset
-        np.square(y, out=y)
-        maha = np.sum(y, axis=1)
+    xt1 = phi[q:]  # (d+1, rows) in state.dtype: x - shift and the row of ones
+    # components a few at a time, so that y stays in cache: one (k, d, rows) temporary would
+    # go through memory three times (measured 2.3x slower for k=191, d=41)
+    maha = np.empty((k, n), dtype=state.dtype)
+    step = max(1, CHUNK_BYTES // (d * n * state.dtype.itemsize))
+    for c in range(0, k, step):
+        y = _whitened(xt1, state, c, c + step)
+        np.einsum("kdn,kdn->kn", y, y, out=maha[c : c + step])
     log_prob = np.multiply(maha, -0.5, dtype=np.float64)
     log_prob += state.const[:, None]
     return log_prob
+
+
+def _whitened(xt1: np.ndarray, state: EStepState, a: int, b: int) -> np.ndarray:
+    """U_k^T (x - mu_k) of components a..b, (b - a, d, rows) in state.dtype: one GEMM against
+    the stacked factors for matrix covariances, a scale and an offset for variances."""
+    d, n = state.n_features, xt1.shape[1]
+    if state.factors is not None:
+        return (state.factors[a * d : b * d] @ xt1).reshape(-1, d, n)
+    y = xt1[None, :d] * state.scale[a:b]
+    y -= state.offset[a:b]
+    return y
 
 
 def _screened_log_prob(X: np.ndarray, phi: np.ndarray, q: int, state: EStepState) -> np.ndarray:
@@ -232,11 +246,21 @@ def _screened_log_prob(X: np.ndarray, phi: np.ndarray, q: int, state: EStepState
     comps, rows = np.nonzero(close)
     if len(comps) * SCREEN_MAX_SHARE > approx.size:
         return _direct_log_prob(X, phi, q, state)
-    d = state.n_features
-    factors = state.factors.reshape(state.n_components, d, d + 1)
-    y = np.matmul(factors[comps], phi[q:, rows].T[:, :, None])[:, :, 0]  # U_c^T (x - mu_c), by pair
+    y = _whitened_pairs(phi[q:, rows], state, comps)
     approx[comps, rows] = -0.5 * np.einsum("pi,pi->p", y, y) + state.const[comps]
     return approx
+
+
+def _whitened_pairs(xt1: np.ndarray, state: EStepState, comps: np.ndarray) -> np.ndarray:
+    """U_c^T (x - mu_c) for pairs (column p of xt1, component comps[p]), (pairs, d): the
+    direct kernel's arithmetic (``_whitened``), pair by pair."""
+    d = state.n_features
+    if state.factors is not None:
+        factors = state.factors.reshape(state.n_components, d, d + 1)
+        return np.matmul(factors[comps], xt1.T[:, :, None])[:, :, 0]
+    y = xt1[:d].T * state.scale[comps, :, 0]
+    y -= state.offset[comps, :, 0]
+    return y
 
 
 def block_stats(
@@ -257,7 +281,9 @@ def block_stats(
     structure = state.structure
     scatter = structure.scatter_gemm(state.n_features, state.n_components)
     need_quad = state.kernel != "direct" or (moments and not scatter)
-    phi, q = features if features is not None else phi_features(X, state.shift, structure, need_quad)
+    if features is None:
+        features = phi_features(X, state.shift, structure, need_quad, state.phi_dtype)
+    phi, q = features
     if state.kernel == "quadratic":
         log_prob = state.coef @ phi  # (k, rows): log pi_k + log N(x | k)
     elif state.kernel == "screened":
@@ -271,6 +297,8 @@ def block_stats(
     if not np.all(np.isfinite(top)):
         top = np.where(np.isfinite(top), top, 0.0)
     log_prob -= top
+    if state.floor > -math.inf:
+        np.maximum(log_prob, state.floor, out=log_prob)
     resp = np.exp(log_prob, out=log_prob)
     total = np.sum(resp, axis=0)
     with np.errstate(divide="ignore"):

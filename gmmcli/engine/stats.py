@@ -153,16 +153,28 @@ def sum_stats(parts) -> SuffStats:
     return SuffStats(total.covariance_type, total.shift, moments, loglik, weight, noise, total.noise_box)
 
 
-def features(X: np.ndarray, shift: np.ndarray, structure, quadratic: bool):
-    """phi(x)^T for a block, (rows of phi, n) float64, and the number of quadratic rows q.
+def frame_shift(shift: np.ndarray, dtype) -> np.ndarray:
+    """The shift as float64, rounded to ``dtype``: the exact origin of phi computed in dtype.
+
+    float32 blocks subtract the float32 shift, so their statistics are about that value; the
+    E-step states it (``SuffStats.shift``) so that the M-step adds back exactly what was taken.
+    """
+    rounded = np.asarray(shift, dtype=dtype)
+    return rounded if rounded.dtype == np.float64 else rounded.astype(np.float64)
+
+
+def features(X: np.ndarray, shift: np.ndarray, structure, quadratic: bool, dtype=np.float64):
+    """phi(x)^T for a block, (rows of phi, n) in ``dtype``, and the number of quadratic rows q.
 
     Layout: [quadratic terms (q rows, or none when ``quadratic`` is false), x - shift (d), 1].
+    In float32 (float32 data) it is half the memory traffic and feeds float32 GEMMs; its
+    origin is then ``frame_shift(shift, float32)``.
     """
     n, d = X.shape
     q = structure.n_quadratic(d) if quadratic else 0
-    phi = np.empty((q + d + 1, n))
+    phi = np.empty((q + d + 1, n), dtype=dtype)
     xt = phi[q : q + d]
-    np.subtract(X.T, shift[:, None], out=xt)
+    np.subtract(X.T, np.asarray(shift, dtype=dtype)[:, None], out=xt, dtype=dtype)
     phi[q + d] = 1.0
     if quadratic:
         structure.square_features(xt, phi[:q])
@@ -170,10 +182,10 @@ def features(X: np.ndarray, shift: np.ndarray, structure, quadratic: bool):
 
 
 def block_features(X: np.ndarray, shift: np.ndarray, covariance_type: str):
-    """(phi, q) for a block, quadratic terms included: what the E-step computes first, and the
-    same in every iteration (it depends on the rows and the shift only)."""
+    """(phi, q) for a block, quadratic terms included, in X's dtype: what the E-step computes
+    first, and the same in every iteration (it depends on the rows and the shift only)."""
     structure = covariance.get(covariance_type).structure
-    return features(X, np.asarray(shift, dtype=np.float64), structure, True)
+    return features(X, np.asarray(shift, dtype=np.float64), structure, True, X.dtype)
 
 
 def moments(resp, phi, q, sample_weight, structure, scatter: bool, data_weight=None) -> np.ndarray:
@@ -194,11 +206,14 @@ def moments(resp, phi, q, sample_weight, structure, scatter: bool, data_weight=N
     m = qt + d + 1
     if sample_weight is not None:
         resp *= sample_weight
-    lin = phi[q:]  # (d+1, n): x - shift, 1
-    if not scatter:  # phi carries the quadratic terms: one GEMM
+    if not scatter:  # phi carries the quadratic terms: one GEMM, in phi's dtype
+        r = resp.astype(phi.dtype, copy=False)  # float32: a block's sums in float32, then float64
         if phi.shape[0] > 100:
-            return resp @ phi.T
-        return (phi @ resp.T).T  # this orientation runs faster in OpenBLAS for small m
+            return (r @ phi.T).astype(np.float64, copy=False)
+        # this orientation runs faster in OpenBLAS for small m
+        return (phi @ r.T).T.astype(np.float64, copy=False)
+    # the scatter forms cancel (S2 - sum N m m^T) far more: always float64
+    lin = phi[q:].astype(np.float64, copy=False)  # (d+1, n): x - shift, 1
     iu = triu(d)
     xt = lin[:d]
     if structure.extra_row:
