@@ -464,56 +464,69 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
-def test_ctrl_c_stops_the_workers_and_writes_nothing(tmp_path):
-    model, png = tmp_path / "m.joblib", tmp_path / "p.png"
-    cmd = [
-        sys.executable,
-        "-m",
-        "gmmcli",
-        "select",
-        str(SAMPLE / "blobs.csv"),
-        "--exclude",
-        "id",
-        "-k",
-        "1-80",
-        "--n-init",
-        "20",
-        "--jobs",
-        "2",
-        "-o",
-        str(model),
-        "--plot",
-        str(png),
-    ]
-    proc = subprocess.Popen(
-        cmd,
+def _start_select(args, model, png) -> subprocess.Popen:
+    """``gmmcli select ARGS --n-init 20 --jobs 2 -o MODEL --plot PNG``: long enough to interrupt,
+    in a process group of its own, as a terminal starts a job."""
+    cmd = [sys.executable, "-m", "gmmcli", "select", *map(str, args), "--n-init", "20", "--jobs", "2"]
+    return subprocess.Popen(
+        [*cmd, "-o", str(model), "--plot", str(png)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
         start_new_session=True,
         preexec_fn=default_signals,
     )
+
+
+def _interrupt(proc: subprocess.Popen) -> tuple[bytes, bytes, float]:
+    """Ctrl-C as a terminal sends it (SIGINT to the whole group): (stdout, stderr, seconds to exit).
+    The process is killed if it does not end."""
     try:
-        deadline = time.monotonic() + 60
-        workers: set[int] = set()
-        while time.monotonic() < deadline and proc.poll() is None:
-            workers = _descendants(proc.pid)
-            if len(workers) >= 2:
-                break
-            time.sleep(0.2)
-        assert proc.poll() is None, "the sweep ended before it could be interrupted"
-        time.sleep(1.0)  # let the workers get into their fits
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+        os.killpg(proc.pid, signal.SIGINT)
+        interrupted = time.monotonic()
         out, err = proc.communicate(timeout=60)
+        return out, err, time.monotonic() - interrupted
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def _assert_stopped_cleanly(proc, out, err, model, png, folder) -> None:
     assert proc.returncode == 130, err.decode()
     assert out == b""
     assert not model.exists() and not png.exists()
-    assert not [p for p in tmp_path.iterdir()], "no temporary files left behind"
+    assert not [p for p in folder.iterdir()], "no temporary files left behind"
+
+
+def _wait_until(proc: subprocess.Popen, ready) -> None:
+    """Poll ``ready()`` for up to 60 s while the process runs; it must still run afterwards."""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and proc.poll() is None and not ready():
+            time.sleep(0.2)
+        assert proc.poll() is None, "the sweep ended before it could be interrupted"
+    except BaseException:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        raise
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
+def test_ctrl_c_stops_the_workers_and_writes_nothing(tmp_path):
+    model, png = tmp_path / "m.joblib", tmp_path / "p.png"
+    proc = _start_select([SAMPLE / "blobs.csv", "--exclude", "id", "-k", "1-80"], model, png)
+    workers: set[int] = set()
+
+    def two_workers() -> bool:
+        workers.update(_descendants(proc.pid))
+        return len(workers) >= 2
+
+    _wait_until(proc, two_workers)
+    time.sleep(1.0)  # let the workers get into their fits
+    out, err, _ = _interrupt(proc)
+    _assert_stopped_cleanly(proc, out, err, model, png, tmp_path)
     deadline = time.monotonic() + 10
     while any(_alive(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -534,50 +547,17 @@ def test_ctrl_c_stops_threaded_fits_at_once_and_writes_nothing(tmp_path):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     model, png = out_dir / "m.joblib", out_dir / "p.png"
-    cmd = [
-        sys.executable,
-        "-m",
-        "gmmcli",
-        "select",
-        str(data),
-        "-k",
-        "1-120",
-        "--n-init",
-        "20",
-        "--jobs",
-        "2",
-        "-o",
-        str(model),
-        "--plot",
-        str(png),
-    ]
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-        start_new_session=True,
-        preexec_fn=default_signals,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None and _cpu_seconds(proc.pid) < 4:
-            time.sleep(0.2)  # start-up takes under a second of CPU: by 4 s the fits are running
-        assert proc.poll() is None, "the sweep ended before it could be interrupted"
-        assert not _descendants(proc.pid), "threads, not worker processes"
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
-        interrupted = time.monotonic()
-        out, err = proc.communicate(timeout=60)
-        took = time.monotonic() - interrupted
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 130, err.decode()
+    proc = _start_select([data, "-k", "1-120"], model, png)
+    # start-up takes under a second of CPU: by 4 s the fits are running
+    _wait_until(proc, lambda: _cpu_seconds(proc.pid) >= 4)
+    spawned = _descendants(proc.pid)
+    if spawned:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not spawned, "threads, not worker processes"
+    out, err, took = _interrupt(proc)
+    _assert_stopped_cleanly(proc, out, err, model, png, out_dir)
     assert took < 5, f"exit took {took:.1f} s after Ctrl-C"
-    assert out == b""
-    assert not model.exists() and not png.exists()
-    assert not [p for p in out_dir.iterdir()], "no temporary files left behind"
 
 
 def _cpu_seconds(pid: int) -> float:
