@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import gmmcli
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = 100_000
@@ -32,25 +33,7 @@ BLOCK = 100_000
 
 def make_model(folder: Path) -> Path:
     model = folder / "bench.joblib"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gmmcli",
-            "-q",
-            "fit",
-            str(ROOT / "sample_data" / "blobs.csv"),
-            "-x",
-            "id",
-            "-k",
-            "4",
-            "--seed",
-            "0",
-            "-o",
-            str(model),
-        ],
-        check=True,
-    )
+    gmmcli("-q", "fit", ROOT / "sample_data" / "blobs.csv", "-x", "id", "-k", 4, "--seed", 0, "-o", model)
     return model
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
+from common import gmmcli
 from sklearn.mixture import GaussianMixture
 
 SKLEARN_SCRIPT = textwrap.dedent(
@@ -48,23 +49,7 @@ def main() -> None:
     X = np.concatenate([rng.normal(c, 1.0, size=(250, 5)) for c in range(4)])
     data = tmp / "rows.csv"
     pd.DataFrame(X, columns=[f"f{i}" for i in range(5)]).to_csv(data, index=False)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gmmcli",
-            "-q",
-            "fit",
-            str(data),
-            "-k",
-            "4",
-            "--seed",
-            "0",
-            "-o",
-            str(tmp / "gmmcli.joblib"),
-        ],
-        check=True,
-    )
+    gmmcli("-q", "fit", data, "-k", 4, "--seed", 0, "-o", tmp / "gmmcli.joblib")
     joblib.dump(GaussianMixture(4, random_state=0).fit(X), tmp / "sklearn.joblib")
     script = tmp / "predict_sklearn.py"
     script.write_text(SKLEARN_SCRIPT)

@@ -1,7 +1,9 @@
-"""Pieces every benchmark uses: a timer, the notebook's digits data, sizes like 2GB."""
+"""Pieces every benchmark uses: a timer, the notebook's digits data, sizes like 2GB, a gmmcli run."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -26,3 +28,8 @@ def parse_bytes(text: str) -> int:
     """'2GB' -> 2000000000 (decimal units KB, MB, GB)."""
     units = {"KB": 10**3, "MB": 10**6, "GB": 10**9}
     return int(float(text[:-2]) * units[text[-2:].upper()])
+
+
+def gmmcli(*args) -> subprocess.CompletedProcess:
+    """``python -m gmmcli ARGS`` in this interpreter, failing loudly (a benchmark's set-up step)."""
+    return subprocess.run([sys.executable, "-m", "gmmcli", *map(str, args)], check=True)
