@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .engine import covariance, density, em
+from .engine import checks, covariance, density, em
 from .engine.cpus import available_cores
 from .engine.params import IllDefinedCovariance, MixtureParams
 from .errors import DataError, FitFailed, SettingError
@@ -105,7 +105,7 @@ class RefitSettings:
         if not (isinstance(self.rtol, (int, float)) and math.isfinite(self.rtol) and self.rtol >= 0):
             raise SettingError("rtol", f"{{}} must be a finite number >= 0, got {self.rtol!r}")
         settings = dict(reg_covar=self.reg_covar, max_iter=self.max_iter)
-        em.check_settings(**settings, **({} if self.tol is None else {"tol": self.tol}))
+        checks.check_settings(**settings, **({} if self.tol is None else {"tol": self.tol}))
 
 
 @dataclass

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .engine import covariance, criteria, em
+from .engine import checks, covariance, criteria
 from .engine.cpus import available_cores
 from .engine.params import NOISE_PARAMETERS, MixtureParams
 from .errors import DataError, FitFailed
@@ -185,7 +185,7 @@ def sweep(
     n = len(X)
     ks = checked_ks(ks)
     types = parse_covariance_types(covariance_types)
-    em.check_settings(n_init=n_init, tol=tol, reg_covar=reg_covar, max_iter=max_iter)
+    checks.check_settings(n_init=n_init, tol=tol, reg_covar=reg_covar, max_iter=max_iter)
     if noise_box is not None:
         noise_box = np.asarray(noise_box, dtype=np.float64)
         if noise_box.shape != (2, X.shape[1]) or not np.all(noise_box[1] > noise_box[0]):

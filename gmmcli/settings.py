@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .engine import covariance, em
+from .engine import checks, covariance, em
 from .errors import SettingError
 
 DTYPES = ("float64", "float32")
@@ -39,7 +39,7 @@ class FitSettings:
 
     def validate(self) -> FitSettings:
         """Check every value (SettingError) and put the model's name in its canonical form."""
-        em.check_settings(
+        checks.check_settings(
             n_components=self.n_components, covariance_type=self.covariance_type, init=self.init
         )
         check_em(self.n_init, self.tol, self.reg_covar, self.max_iter)
@@ -52,7 +52,7 @@ class FitSettings:
 
 def check_em(n_init, tol, reg_covar, max_iter) -> None:
     """The EM loop's settings as the command line allows them (at least one iteration)."""
-    em.check_settings(n_init=n_init, tol=tol, reg_covar=reg_covar, max_iter=max_iter)
+    checks.check_settings(n_init=n_init, tol=tol, reg_covar=reg_covar, max_iter=max_iter)
     if max_iter < 1:
         raise SettingError("max_iter", f"{{}} must be at least 1, got {max_iter}")
     for name, value, most in (("n_init", n_init, MAX_RESTARTS), ("max_iter", max_iter, MAX_ITERATIONS)):
@@ -145,7 +145,7 @@ def parse_inits(init: str | Sequence[str]) -> list[str]:
     if not names:
         raise SettingError("init", f"{{}} needs a method (choose from {', '.join(em.INIT_METHODS)})")
     for m in names:
-        em.check_settings(init=m)
+        checks.check_settings(init=m)
     return list(dict.fromkeys(names))
 
 

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from gmmcli.engine import density, em, estep, stats
+from gmmcli.engine import blocks, density, em, estep, stats
 from gmmcli.engine.params import IllDefinedCovariance, MixtureParams
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
@@ -292,7 +292,7 @@ def test_float32_estep_stays_float32(monkeypatch):
     X = (rng.randn(200_000, 10) + 3 * (rng.rand(200_000, 1) > 0.5)).astype(np.float32)
     start = em.initial_params(X[:5000], 2, "full", init="random_from_data", random_state=0)
     seen, phis = [], []
-    original = em.block_stats
+    original = blocks.block_stats
     features = estep.phi_features
 
     def spy(Xb, state, *args, **kw):
@@ -303,7 +303,7 @@ def test_float32_estep_stays_float32(monkeypatch):
         phis.append(features(*args)[0].dtype)
         return features(*args)
 
-    monkeypatch.setattr(em, "block_stats", spy)
+    monkeypatch.setattr(blocks, "block_stats", spy)
     monkeypatch.setattr(estep, "phi_features", spy_features)
     tracemalloc.start()
     try:

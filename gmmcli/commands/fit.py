@@ -83,13 +83,7 @@ def fit(
         ),
     ] = False,
     engine: options.EngineOptions = options.EngineOptions.shown(),
-    init_model: options.unset(
-        str,
-        "--init-model",
-        metavar="PREV",
-        help="Warm start: run EM from the parameters of the model file PREV (same features, "
-        "by name; same -k and -t, which default to PREV's). --init, --n-init are then unused.",
-    ) = None,
+    init_model: options.InitModelOpt = None,
     align_to: options.AlignToOpt = None,
     noise: options.NoiseOpt = False,
 ) -> None:

@@ -198,6 +198,14 @@ OutliersOpt = unset(
     "Q-quantile (0 < Q < 1, e.g. 0.01). The model stores the quantiles 0.001, 0.01, 0.05, 0.25, "
     "0.5, 0.75, 0.95, 0.99; other levels are interpolated linearly between the nearest two.",
 )
+#: The two options of a retrain that read the previous model file (fit; select takes --align-to).
+InitModelOpt = unset(
+    str,
+    "--init-model",
+    metavar="PREV",
+    help="Warm start: run EM from the parameters of the model file PREV (same features, "
+    "by name; same -k and -t, which default to PREV's). --init, --n-init are then unused.",
+)
 AlignToOpt = unset(
     str,
     "--align-to",

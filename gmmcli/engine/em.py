@@ -9,7 +9,8 @@ seed (``starts``), the same M-step formulas, and the same meaning of ``tol``, ``
 under the parameters before the last M-step), ``n_iter`` and ``converged``. Its E-step and
 M-step are blocked sufficient statistics (``estep.prepare_estep``, ``estep.block_stats``,
 ``stats.sum_stats``, ``mstep.m_step``), which is what makes sample weights, float32 and the
-Dask engine fall out of the same code.
+Dask engine fall out of the same code. The data as the loop holds it and the block runner are
+``blocks``; the checks of inputs and settings are ``checks``.
 
 Public functions::
 
@@ -30,21 +31,18 @@ Public functions::
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import SettingError
 from . import covariance, criteria
-from .cpus import available_cores, blas_single_thread, default_threads
-from .estep import block_stats, prepare_estep
+from .blocks import EMData, running
+from .checks import check_params_for, check_settings, check_weights, check_X
+from .cpus import available_cores
 from .mstep import degenerate_components, m_step
 from .params import ILL_DEFINED_COVARIANCE, IllDefinedCovariance, MixtureParams, with_noise
 from .starts import DETERMINISTIC, INIT_METHODS, check_random_state
 from .starts import initial_params as _initial_params
-from .stats import SuffStats, block_bounds, block_features, default_block_rows, n_moment_features, sum_stats
 
 __all__ = [
     "INIT_METHODS",
@@ -54,7 +52,6 @@ __all__ = [
     "aic",
     "best_restart",
     "bic",
-    "check_settings",
     "effective_rows",
     "em_loop",
     "fit",
@@ -80,150 +77,6 @@ class FitResult:
     log_likelihood: float | None = None  # total, under ``params`` (fit with score=True)
     degenerate: tuple[str, ...] = ()  # why components are degenerate (mstep.degenerate_components)
     failed: str | None = None  # why this restart broke off (an ill-defined covariance)
-
-
-# --------------------------------------------------------------------------------------------
-# Input checks
-
-
-def _check_X(X, n_components: int | None = None) -> np.ndarray:
-    """2-D float32/float64 array of finite values (other dtypes become float64), like sklearn."""
-    X = np.asarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-dimensional, got shape {X.shape}")
-    n, d = X.shape
-    if d < 1:
-        raise ValueError("X has no columns")
-    if n < 2:
-        raise ValueError(f"at least 2 rows are needed, got {n}")
-    if n_components is not None and n < n_components:
-        raise ValueError(
-            f"Expected n_samples >= n_components but got n_components = {n_components}, n_samples = {n}"
-        )
-    if not _all_finite(X):
-        raise ValueError("X contains NaN or infinity")
-    return X
-
-
-def _all_finite(X: np.ndarray) -> bool:
-    # blockwise so that a large float32 X is never copied whole
-    step = max(1, (1 << 22) // max(1, X.shape[1]))
-    return all(np.isfinite(X[a : a + step]).all() for a in range(0, X.shape[0], step))
-
-
-def _check_weights(sample_weight, n: int) -> np.ndarray | None:
-    if sample_weight is None:
-        return None
-    w = np.asarray(sample_weight, dtype=np.float64)
-    if w.ndim != 1 or w.shape[0] != n:
-        raise ValueError(f"sample_weight must have shape ({n},), got {w.shape}")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError("sample_weight must be finite and non-negative")
-    if not w.sum() > 0:
-        raise ValueError("sample_weight must have a positive sum")
-    return np.ascontiguousarray(w)
-
-
-def _check_params_for(params: MixtureParams, d: int) -> None:
-    if params.n_features != d:
-        raise ValueError(f"parameters have {params.n_features} features, X has {d}")
-
-
-# --------------------------------------------------------------------------------------------
-# Data held for the EM loop
-
-
-class _Data:
-    """X with its weights, blocks, shift (weighted mean) and radius about the shift."""
-
-    def __init__(self, X, sample_weight, covariance_type, n_components, block_rows=None):
-        self.X = X
-        self.w = sample_weight
-        self.covariance_type = covariance_type
-        n, d = X.shape
-        if block_rows is None:
-            block_rows = default_block_rows(covariance_type, d, n_components)
-        self.block_rows = int(block_rows)
-        self.bounds = block_bounds(n, self.block_rows)
-        self.dtype = X.dtype
-        w = sample_weight
-        acc = np.zeros(d)
-        for a, b in self.bounds:
-            xb = X[a:b]
-            if w is None:
-                acc += np.sum(xb, axis=0, dtype=np.float64)
-            else:
-                acc += w[a:b] @ xb.astype(np.float64, copy=False)
-        self.weight = float(n if w is None else w.sum())
-        self.shift = acc / self.weight
-        r2 = 0.0
-        if X.dtype == np.float64:  # only the float64 E-step can use the quadratic kernel
-            for a, b in self.bounds:
-                xc = X[a:b] - self.shift
-                r2 = max(r2, float(np.max(np.einsum("ij,ij->i", xc, xc))))
-        self.radius2 = r2
-        # phi of each block, kept across iterations and restarts when small (the digits sweep:
-        # 13 MB at 1797 x 41; 200,000 x 10 full would need 105 MB and recomputes instead)
-        m = n_moment_features(covariance_type, d)
-        self.features = {} if m * n * 8 <= FEATURE_CACHE_BYTES else None
-
-    def block_weights(self, a, b):
-        return None if self.w is None else self.w[a:b]
-
-    def block_features(self, a, b):
-        """The block's (phi, q), computed once; None when the cache is off (too large)."""
-        if self.features is None:
-            return None
-        if (a, b) not in self.features:
-            self.features[(a, b)] = block_features(self.X[a:b], self.shift, self.covariance_type)
-        return self.features[(a, b)]
-
-
-#: Largest total size of the per-block feature vectors phi kept across EM iterations.
-FEATURE_CACHE_BYTES = 32 << 20
-
-#: Blocks are summed in at most this many fixed groups (then the groups, in order): the
-#: partition depends only on the number of blocks, so neither the result nor the memory held
-#: (one group total each) depends on the number of threads.
-MAX_GROUPS = 32
-
-
-class _BlockRunner:
-    """Maps block_stats over the blocks (optionally on threads); sums in a fixed order."""
-
-    def __init__(self, data: _Data, threads: int):
-        self.data = data
-        nb = len(data.bounds)
-        g = min(nb, MAX_GROUPS)
-        cuts = [round(i * nb / g) for i in range(g + 1)]
-        self.groups = [data.bounds[cuts[i] : cuts[i + 1]] for i in range(g)]
-        self.threads = max(1, min(int(threads), g))
-        self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-
-    def close(self):
-        if self.pool is not None:
-            self.pool.shutdown()
-
-    def stats(self, params: MixtureParams, moments: bool = True) -> SuffStats:
-        data = self.data
-        state = prepare_estep(params, data.shift, dtype=data.dtype, radius2=data.radius2)
-
-        def run(bounds):
-            return sum_stats(
-                block_stats(
-                    data.X[a:b],
-                    state,
-                    data.block_weights(a, b),
-                    moments=moments,
-                    features=data.block_features(a, b),
-                )
-                for a, b in bounds
-            )
-
-        mapper = map if self.pool is None else self.pool.map
-        return sum_stats(mapper(run, self.groups))
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,22 +129,11 @@ def run_em(
     float32 X stays float32: the E-step distances run in float32 blocks, the statistics are
     accumulated in float64, and the returned parameters are float64.
     """
-    X = _check_X(X)
-    _check_params_for(initial_params, X.shape[1])
-    w = _check_weights(sample_weight, X.shape[0])
-    data = _Data(X, w, initial_params.covariance_type, initial_params.n_components, block_rows)
+    X = check_X(X)
+    check_params_for(initial_params, X.shape[1])
+    w = check_weights(sample_weight, X.shape[0])
+    data = EMData(X, w, initial_params.covariance_type, initial_params.n_components, block_rows)
     return best_restart([_run_on(data, initial_params, tol, reg_covar, max_iter, threads)])
-
-
-@contextmanager
-def _running(data, threads):
-    """A block runner on ``threads`` threads (default: the CPUs), BLAS at one thread."""
-    runner = _BlockRunner(data, default_threads() if threads is None else threads)
-    try:
-        with blas_single_thread():
-            yield runner
-    finally:
-        runner.close()
 
 
 def _run_on(data, params, tol, reg_covar, max_iter, threads):
@@ -299,7 +141,7 @@ def _run_on(data, params, tol, reg_covar, max_iter, threads):
     that the other restarts still count (``best_restart`` raises when all failed)."""
     if isinstance(params, IllDefinedCovariance):  # its start already failed
         return FitResult(None, False, 0, -math.inf, failed=str(params))
-    with _running(data, threads) as runner:
+    with running(data, threads) as runner:
         try:
             return em_loop(runner, params, tol, reg_covar, max_iter)
         except IllDefinedCovariance as exc:
@@ -307,13 +149,13 @@ def _run_on(data, params, tol, reg_covar, max_iter, threads):
 
 
 def _total_loglik(data, params, threads) -> float:
-    with _running(data, threads) as runner:
+    with running(data, threads) as runner:
         return float(runner.stats(params, moments=False).loglik)
 
 
 def _run_in_worker(X, w, params, tol, reg_covar, max_iter, block_rows, covariance_type, n_components):
     """One restart in a joblib worker: one thread, BLAS limited to one thread."""
-    data = _Data(X, w, covariance_type, n_components, block_rows)
+    data = EMData(X, w, covariance_type, n_components, block_rows)
     return _run_on(data, params, tol, reg_covar, max_iter, threads=1)
 
 
@@ -328,10 +170,10 @@ def initial_params(
     sample_weight: np.ndarray | None = None,
 ) -> MixtureParams:
     """One initialisation exactly as scikit-learn's (see ``starts``); consumes random_state."""
-    X = _check_X(X, n_components)
-    w = _check_weights(sample_weight, X.shape[0])
+    X = check_X(X, n_components)
+    w = check_weights(sample_weight, X.shape[0])
     return _initial_params(
-        _Data(X, w, covariance_type, n_components), n_components, init, random_state, reg_covar
+        EMData(X, w, covariance_type, n_components), n_components, init, random_state, reg_covar
     )
 
 
@@ -382,12 +224,12 @@ def fit(
         init=init,
     )
     covariance_type = covariance.get(covariance_type).name
-    X = _check_X(X, n_components)
-    w = _check_weights(sample_weight, X.shape[0])
-    data = _Data(X, w, covariance_type, n_components)
+    X = check_X(X, n_components)
+    w = check_weights(sample_weight, X.shape[0])
+    data = EMData(X, w, covariance_type, n_components)
 
     if init_params is not None:
-        _check_params_for(init_params, X.shape[1])
+        check_params_for(init_params, X.shape[1])
         if init_params.covariance_type != covariance_type:
             raise ValueError("init_params has a different covariance type")
         if init_params.n_components != n_components:
@@ -458,34 +300,6 @@ def best_restart(results: list[FitResult]) -> FitResult:
     return best
 
 
-def check_settings(**settings) -> None:
-    """Validate EM settings by their library names (``SettingError``, a ValueError).
-
-    The one check of the values every engine and the grid use; the command line calls it once,
-    through ``settings.FitSettings``, and names the options instead.
-    """
-    for name in ("n_components", "n_init", "max_iter"):
-        if name in settings:
-            value, least = settings[name], 0 if name == "max_iter" else 1
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise SettingError(name, f"{{}} must be an integer, got {value!r}")
-            if value < least:
-                raise SettingError(name, f"{{}} must be at least {least}, got {value}")
-    for name in ("tol", "reg_covar"):
-        if name in settings:
-            value = settings[name]
-            if not (isinstance(value, (int, float, np.floating)) and math.isfinite(value)):
-                raise SettingError(name, f"{{}} must be finite, got {value!r}")
-            if value < 0:
-                raise SettingError(name, f"{{}} must not be negative, got {value!r}")
-    if "covariance_type" in settings:
-        covariance.get(settings["covariance_type"])
-    if "init" in settings and settings["init"] not in INIT_METHODS:
-        raise SettingError(
-            "init", f"unknown {{}} {settings['init']!r} (choose from {', '.join(INIT_METHODS)})"
-        )
-
-
 def _n_workers(jobs: int, n_tasks: int) -> int:
     jobs = int(jobs)
     if jobs == 0:
@@ -503,16 +317,16 @@ def log_likelihood(
     X: np.ndarray, params: MixtureParams, sample_weight=None, threads: int | None = None
 ) -> float:
     """Total (weighted) log-likelihood sum_n w_n log p(x_n | params); ``threads`` as in ``fit``."""
-    X = _check_X(X)
-    _check_params_for(params, X.shape[1])
-    w = _check_weights(sample_weight, X.shape[0])
-    return _total_loglik(_Data(X, w, params.covariance_type, params.n_components), params, threads)
+    X = check_X(X)
+    check_params_for(params, X.shape[1])
+    w = check_weights(sample_weight, X.shape[0])
+    return _total_loglik(EMData(X, w, params.covariance_type, params.n_components), params, threads)
 
 
 def effective_rows(X: np.ndarray, sample_weight=None) -> float:
     """The number of rows an information criterion should count: the sum of the weights."""
     n = np.asarray(X).shape[0]
-    w = _check_weights(sample_weight, n)
+    w = check_weights(sample_weight, n)
     return float(n if w is None else w.sum())
 
 

@@ -57,7 +57,7 @@ def _uniform_weights(sample_weight) -> bool:
 
 def initial_params(data, n_components: int, init: str, random_state, reg_covar: float) -> MixtureParams:
     """One initialisation, as ``GaussianMixture._initialize_parameters`` does it, on rows that
-    ``em`` has prepared (its ``_Data``): ``data.X``, its weights ``data.w`` (or None), its
+    ``em`` has prepared (its ``blocks.EMData``): ``data.X``, its weights ``data.w`` (or None), its
     ``covariance_type``, the ``shift`` its statistics are taken about and its block ``bounds``.
 
     ``random_state`` is consumed in place when it is a RandomState (call this n_init times with
