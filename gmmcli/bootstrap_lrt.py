@@ -22,17 +22,18 @@ The observed fits are a selection grid's cells
 Seeds. Replicate b of test k draws from ``SeedSequence([seed, k, b, attempt])``: a replicate's
 value depends only on its own numbers, never on which worker ran it, so the result is the same for
 any ``jobs``. The replicates run ``jobs`` at a time, in worker processes for small data and on
-threads for large data (``selection_workers.THREADS_MIN_WORK``), each with one BLAS thread.
+threads for large data (``parallel.THREADS_MIN_WORK``), each with one BLAS thread.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import parallel
 from .engine import checks, covariance, density, em
 from .engine.cpus import available_cores
 from .engine.params import IllDefinedCovariance, MixtureParams
@@ -235,7 +236,9 @@ def bootstrap_step(
     out = np.empty(n_boot)
     redraws = 0
     d = fit0.params.n_features
-    for first, values, extra in _map(_replicates, work, jobs, threads=n_rows * d * d >= _threads_min_work()):
+    for first, values, extra in parallel.unordered(
+        _replicates, work, jobs, parallel.place_for(n_rows, d, jobs)
+    ):
         out[first : first + len(values)] = values
         redraws += extra
         if on_replicates is not None:
@@ -322,49 +325,11 @@ def observed_tolerance(X: np.ndarray, covariance_type: str, refit: RefitSettings
     return refit.tol_for(one.log_likelihood, len(X))
 
 
-def _threads_min_work() -> int:
-    from .selection_workers import THREADS_MIN_WORK
-
-    return THREADS_MIN_WORK
-
-
 def _batches(n_boot: int, jobs: int) -> list[range]:
     """Replicate numbers cut into batches: several per worker (an even load, a moving progress
     bar), at most 50 replicates each. The cut never changes a replicate's value."""
     size = max(1, min(50, math.ceil(n_boot / (8 * jobs))))
     return [range(a, min(n_boot, a + size)) for a in range(0, n_boot, size)]
-
-
-def _map(fn, work: Sequence[tuple], jobs: int, threads: bool):
-    """fn(*args) for each item of ``work``, ``jobs`` at a time, yielded as they finish."""
-    jobs = min(jobs, len(work))
-    if jobs <= 1:
-        from .engine.cpus import blas_single_thread
-
-        with blas_single_thread():
-            for args in work:
-                yield fn(*args)
-        return
-    if threads:
-        from concurrent.futures import ThreadPoolExecutor, as_completed
-
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1), ThreadPoolExecutor(jobs) as pool:
-            futures = [pool.submit(fn, *args) for args in work]
-            try:
-                for future in as_completed(futures):
-                    yield future.result()
-            finally:
-                for future in futures:
-                    future.cancel()
-        return
-    from joblib import Parallel, delayed, parallel_config
-
-    from .selection_workers import FIT_THREADS, _unordered
-
-    with parallel_config(backend="loky", inner_max_num_threads=FIT_THREADS):
-        yield from Parallel(n_jobs=jobs, return_as=_unordered())(delayed(fn)(*args) for args in work)
 
 
 def _replicates(fit0: Fit, fit1: Fit, n_rows: int, seed: int, numbers: list[int], refit: RefitSettings):

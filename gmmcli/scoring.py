@@ -14,7 +14,9 @@ from . import quantiles
 from .engine import density
 from .errors import UsageError
 from .io import tables
+from .io.output import check_format, output_stream, write_block
 from .io.plain import PlainTable
+from .io.separators import separator_hint
 from .model import Model
 
 KINDS = ("predict", "proba", "score")
@@ -101,7 +103,7 @@ def score_table(
     With ``-o FILE`` the file appears only when every block has been written (atomic write);
     on stdout, rows already written stay written when a later block turns out to be bad.
     """
-    tables.check_format(fmt)
+    check_format(fmt)
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
     keep = list(dict.fromkeys(keep))
@@ -114,7 +116,7 @@ def score_table(
         )
     features = feature_columns(model, list(columns), list(exclude))
     rows, first = 0, True
-    with tables.output_stream(output) as fh:
+    with output_stream(output) as fh:
         blocks = tables.read_blocks(
             source,
             delimiter,
@@ -129,11 +131,10 @@ def score_table(
                 if unknown:
                     raise UsageError(
                         f"--keep names unknown column {unknown[0]!r} "
-                        f"(input has: {', '.join(map(str, block.columns))})"
-                        + tables.separator_hint(block.columns)
+                        f"(input has: {', '.join(map(str, block.columns))})" + separator_hint(block.columns)
                     )
             out = score_block(model, block, kind, keep, dropna, features, outlier_below, uncertainty)
-            tables.write_block(out, fh, fmt, header=first and output_header, precision=precision)
+            write_block(out, fh, fmt, header=first and output_header, precision=precision)
             first = False
             rows += len(out)
     return rows

@@ -15,7 +15,7 @@ the grid is the same for any ``jobs``.
 
 Parallelism. With ``jobs > 1`` the fits run ``jobs`` at a time: on threads of this process when
 the data is large enough for numpy's matrix products to dominate
-(``selection_workers.THREADS_MIN_WORK``), else
+(``parallel.THREADS_MIN_WORK``), else
 in joblib (loky) worker processes; with ``jobs=1`` one after another, each on the EM engine's
 block threads. Every fit runs with one BLAS/OpenMP thread, so ``jobs`` workers use ``jobs``
 cores and never oversubscribe the machine. (Measured on a shared 2-core machine: one

@@ -14,18 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import parallel
 from .engine import covariance, criteria, density, em
 from .engine.params import IllDefinedCovariance, MixtureParams
 from .errors import first_line
-
-FIT_THREADS = 1  # BLAS/OpenMP threads per fit: parallelism comes from --jobs
-
-#: Parallel fits run on threads when the data has at least this many rows x columns^2 (their
-#: time is then in numpy's matrix products, which release the GIL), else in worker processes
-#: (many small numpy calls would queue on the GIL). Measured on 2 cores, whole processes:
-#: digits 1797 x 41 (3.0e6), 20 fits: 3.2-3.4 s on threads, 3.7-4.2 s in processes; blobs
-#: 400 x 2, 1,920 small fits (--cv 5): 11-12 s on threads, 5.7-6.2 s in processes.
-THREADS_MIN_WORK = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -84,87 +76,23 @@ def _cost(task: Task, d: int) -> float:
 
 
 def execute(X, w, fold_of, tasks, settings, jobs, keep_params, backend="local"):
-    """Yield an outcome per task, in this process or ``jobs`` workers, in completion order.
-
-    backend "dask" sends the tasks to the Dask cluster of the active client, all at once.
-    """
-    ordered = sorted(tasks, key=lambda t: -_cost(t, X.shape[1]))
+    """Yield an outcome per task, in this process or ``jobs`` workers, in completion order
+    (``parallel.unordered``; where: ``parallel.place_for``, or the cluster for backend "dask")."""
     jobs = min(jobs, len(tasks))
-    if backend == "dask" or (jobs > 1 and X.shape[0] * X.shape[1] ** 2 < THREADS_MIN_WORK):
-        from joblib import Parallel, delayed, parallel_config
-
-        config = (
-            {"backend": "dask"}
-            if backend == "dask"
-            else {"backend": "loky", "inner_max_num_threads": FIT_THREADS}
+    place = "dask" if backend == "dask" else parallel.place_for(X.shape[0], X.shape[1], jobs)
+    if place in ("process", "threads"):
+        _warm_up(settings)  # before the BLAS limit, so that the libraries it loads are limited too
+    if place == "process":  # one fit at a time: the EM engine threads over blocks of rows instead
+        yield from parallel.unordered(
+            _fit_task, [(X, w, fold_of, t, settings, keep_params) for t in tasks], 1, place
         )
-        with parallel_config(**config):
-            run = Parallel(n_jobs=-1 if backend == "dask" else jobs, return_as=_unordered())
-            yield from run(delayed(_run_task)(X, w, fold_of, t, settings, keep_params) for t in ordered)
         return
-    from threadpoolctl import threadpool_limits
-
-    _warm_up(settings)  # first, so that the libraries it loads are limited too
-    with threadpool_limits(limits=FIT_THREADS):
-        if jobs == 1:  # the EM engine threads over blocks of rows instead
-            for task in tasks:
-                yield _fit_task(X, w, fold_of, task, settings, keep_params)
-        else:
-            yield from _on_threads(X, w, fold_of, ordered, settings, keep_params, jobs)
-
-
-def _on_threads(X, w, fold_of, tasks, settings, keep_params, n_threads: int):
-    """The fits on ``n_threads`` threads of this process, one fit per thread at a time.
-
-    For data large enough (``THREADS_MIN_WORK``): numpy's GEMMs release the GIL, the data is
-    shared instead of copied to each worker, and no worker has to start. Daemon threads, so that
-    Ctrl-C ends the process at once: the fits in flight are abandoned, not waited for.
-    """
-    import queue
-    import threading
-
-    todo, done, stop = queue.SimpleQueue(), queue.SimpleQueue(), threading.Event()
-    for task in tasks:
-        todo.put(task)
-
-    def work():
-        while not stop.is_set():
-            try:
-                task = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                done.put(_fit_task(X, w, fold_of, task, settings, keep_params, threads=1))
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-                done.put(exc)
-                return
-
-    for i in range(n_threads):
-        threading.Thread(target=work, name=f"gmmcli-fit-{i}", daemon=True).start()
-
-    def finished():
-        while True:
-            try:
-                return done.get(timeout=0.1)  # short waits: signals reach this thread
-            except queue.Empty:
-                pass
-
-    try:
-        for _ in range(len(tasks)):
-            item = finished()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()  # on an error or an interrupt, the threads take no further fit
-
-
-def _unordered() -> str:
-    """joblib >= 1.4 hands results back as they finish; older versions in submission order."""
-    import joblib
-
-    major, minor = (int(p) for p in joblib.__version__.split(".")[:2])
-    return "generator_unordered" if (major, minor) >= (1, 4) else "generator"
+    ordered = sorted(tasks, key=lambda t: -_cost(t, X.shape[1]))
+    fn = _fit_task if place == "threads" else _run_task
+    extra = (1,) if place == "threads" else ()  # a thread's fit runs on that thread alone
+    yield from parallel.unordered(
+        fn, [(X, w, fold_of, t, settings, keep_params, *extra) for t in ordered], jobs, place
+    )
 
 
 def _run_task(X, w, fold_of, task: Task, settings: RunSettings, keep_params: bool) -> Outcome:
@@ -173,7 +101,7 @@ def _run_task(X, w, fold_of, task: Task, settings: RunSettings, keep_params: boo
     from threadpoolctl import threadpool_limits
 
     _warm_up(settings)
-    with threadpool_limits(limits=FIT_THREADS):
+    with threadpool_limits(limits=parallel.FIT_THREADS):
         return _fit_task(X, w, fold_of, task, settings, keep_params)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from conftest import SAMPLE, read_csv_text
 
-from gmmcli.io import tables
+from gmmcli.io import separators
 from gmmcli.model import load_model
 from gmmcli.scoring import score_table
 
@@ -239,8 +239,8 @@ def test_json_output_has_null_not_nan(gmm, model_path):
 
 
 def test_delimiter_rules():
-    assert tables.delimiter_for("a.tsv", None) == "\t"
-    assert tables.delimiter_for("a.tsv.gz", None) == "\t"
-    assert tables.delimiter_for("a.csv", None) == ","
-    assert tables.delimiter_for("-", "\\t") == "\t"
-    assert tables.delimiter_for("-", "|") == "|"
+    assert separators.delimiter_for("a.tsv", None) == "\t"
+    assert separators.delimiter_for("a.tsv.gz", None) == "\t"
+    assert separators.delimiter_for("a.csv", None) == ","
+    assert separators.delimiter_for("-", "\\t") == "\t"
+    assert separators.delimiter_for("-", "|") == "|"

@@ -11,6 +11,7 @@ from conftest import ROOT, read_csv_text
 from mclust_fits import mclust_params
 
 from gmmcli import bootstrap_lrt as lr
+from gmmcli import parallel
 from gmmcli.engine import em
 
 REFERENCE = ROOT / "tests" / "reference"
@@ -85,7 +86,8 @@ def test_the_same_replicates_for_any_jobs():
     one = lr.bootstrap_step(fits[2], fits[3], n, n_boot=6, seed=5, jobs=1, refit=LOOSE).boot
     two = lr.bootstrap_step(fits[2], fits[3], n, n_boot=6, seed=5, jobs=2, refit=LOOSE).boot
     assert np.array_equal(one, two)
-    threads = list(lr._map(lr._replicates, [(fits[2], fits[3], n, 5, [b], LOOSE) for b in range(6)], 2, True))
+    work = [(fits[2], fits[3], n, 5, [b], LOOSE) for b in range(6)]
+    threads = list(parallel.unordered(lr._replicates, work, 2, "threads"))
     assert np.array_equal(np.array([v for _, (v,), _ in sorted(threads)]), one)
     other = lr.bootstrap_step(fits[2], fits[3], n, n_boot=6, seed=6, jobs=1, refit=LOOSE).boot
     assert not np.array_equal(one, other)

@@ -18,7 +18,7 @@ from conftest import ROOT, SAMPLE, default_signals, load_xy, read_csv_text
 
 from gmmcli import selection as sel
 from gmmcli.errors import FitFailed, UsageError
-from gmmcli.selection_workers import THREADS_MIN_WORK
+from gmmcli.parallel import THREADS_MIN_WORK
 
 MOONS = SAMPLE / "moons.csv"
 FAST = ("--n-init", "1", "--init", "kmeans", "--jobs", "1")  # one EM run per cell, in-process

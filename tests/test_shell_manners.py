@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, SAMPLE, gmm_process
 
 from gmmcli import load_model
-from gmmcli.io import tables, training
+from gmmcli.io import separators, training
 
 BLOBS = SAMPLE / "blobs.csv"
 BLOBS_TEXT = BLOBS.read_text()
@@ -68,8 +68,8 @@ def test_a_header_with_one_name_is_a_header(gmm, tmp_path):
     data = tmp_path / "mixed.csv"
     data.write_text("1,b\n" + "".join(f"{i},{i * i % 7}\n" for i in range(30)))
     with pytest.raises(Exception, match="all numbers"):
-        tables.check_header(["1", "2.5e3", "-.5"], "x.csv")
-    tables.check_header(["1", "b"], "x.csv")  # no error
+        separators.check_header(["1", "2.5e3", "-.5"], "x.csv")
+    separators.check_header(["1", "b"], "x.csv")  # no error
     assert gmm("fit", data, "-k", "1", "-o", tmp_path / "m.joblib").code == 0
 
 
@@ -89,7 +89,7 @@ def test_a_header_with_one_name_is_a_header(gmm, tmp_path):
     ],
 )
 def test_sniff_separator(head, sep):
-    assert tables.sniff_separator(head) == sep
+    assert separators.sniff_separator(head) == sep
 
 
 def test_tsv_on_stdin_is_sniffed_and_keeps_its_id(gmm, xy_model):

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from .options import DataArg, Inputs, ModelArg, grouped
+from .grouping import grouped
+from .options import DataArg, Inputs, ModelArg
 
 EPILOG = """Examples:
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from .options import Inputs, OutputOpt, TableFormatOpt, grouped
+from .grouping import grouped
+from .options import TABLE_FORMATS, Inputs, OutputOpt, TableFormatOpt
 
 EPILOG = """Examples:
 
@@ -19,8 +20,6 @@ One row per component pair (label_a, label_b, distance, weight_a, weight_b, weig
 mean_shift); with --summary one row of totals (and, given DATA, the adjusted Rand index of
 the two labellings and each model's mean log-likelihood per row).
 """
-
-FORMATS = ("table", "csv", "tsv", "json")
 
 
 @grouped
@@ -44,11 +43,11 @@ def compare(
     distances and the shifts of weights and means; on DATA, how far their labels agree."""
     from .. import comparison, console
     from ..errors import UsageError
+    from ..io.output import check_format
     from ..model import load_model
 
     fmt = fmt or ("table" if output is None and sys.stdout.isatty() else "csv")
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    check_format(fmt, TABLE_FORMATS)
     if fmt == "table" and output is not None:
         raise UsageError("--format table is for a terminal: write -o FILE as csv, tsv or json")
     a, b = load_model(model_a), load_model(model_b)
@@ -84,7 +83,7 @@ def _verdict(total: dict) -> str:
 
 
 def _write(records: list[dict], fields, fmt: str, output: str | None) -> None:
-    from ..io import tables
+    from ..io.output import write_table
     from ..io.plain import PlainTable
 
     if fmt == "table":
@@ -100,7 +99,7 @@ def _write(records: list[dict], fields, fmt: str, output: str | None) -> None:
         make_console(sys.stdout).print(table)
         return
     columns = {name: [r[name] for r in records] for name in fields}
-    tables.write_table(PlainTable(columns, len(records)), output, fmt)
+    write_table(PlainTable(columns, len(records)), output, fmt)
 
 
 def _cell(value) -> str:

@@ -8,6 +8,7 @@ import typer
 
 from .. import console
 from . import options
+from .grouping import grouped
 
 EPILOG = """Examples:
 
@@ -27,7 +28,7 @@ EPILOG = """Examples:
 """
 
 
-@options.grouped
+@grouped
 def fit(
     data: options.DataFilesArg,
     output: Annotated[

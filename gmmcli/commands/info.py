@@ -39,12 +39,10 @@ def info(
     """Show a model's settings, fit quality, provenance and (optionally) parameters."""
     import json
 
-    from ..errors import UsageError
-    from ..io.tables import output_stream, require_stdout
+    from ..io.output import check_format, output_stream, require_stdout
     from ..model import load_model
 
-    if fmt not in INFO_FORMATS:
-        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(INFO_FORMATS)})")
+    check_format(fmt, INFO_FORMATS)
     if output is None:
         require_stdout()
     m = load_model(model)

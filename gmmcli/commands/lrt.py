@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from .. import console
-from .options import TABLE_FORMATS, DataArg, Inputs, RegCovarOpt, SeedOpt, TableFormatOpt, grouped, unset
+from .grouping import grouped
+from .options import TABLE_FORMATS, DataArg, Inputs, RegCovarOpt, SeedOpt, TableFormatOpt, unset
 from .progress import progress
 
 EPILOG = """Examples:
@@ -104,6 +105,7 @@ def lrt(
     from .. import settings as st
     from ..errors import UsageError
     from ..io import training
+    from ..io.output import check_format
 
     model = st.parse_covariance_types(covariance_type)
     if len(model) != 1 or covariance_type.strip().lower() == "all":
@@ -116,8 +118,7 @@ def lrt(
     st.check_seed(seed)
     st.check_jobs(jobs)
     fmt = fmt or ("table" if sys.stdout.isatty() else "csv")
-    if fmt not in TABLE_FORMATS:
-        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(TABLE_FORMATS)})")
+    check_format(fmt, TABLE_FORMATS)
     if 1 / (n_boot + 1) > level:
         console.warn(
             f"with {n_boot} replicates the smallest p-value is {1 / (n_boot + 1):.3g}, above --level "

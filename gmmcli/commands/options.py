@@ -7,19 +7,18 @@ them, spelled and explained alike.
 
 Options that commands take together are a group (``Inputs``, ``TableOutput``, ``EngineOptions``):
 a command declares one parameter ``inputs: Inputs = Inputs.shown(...)`` where its --help lists
-them, ``grouped`` turns that into the separate options Typer parses, and the command receives
-one ``Inputs``.
+them, ``grouped`` (from ``grouping``) turns that into the separate options Typer parses, and the
+command receives one ``Inputs``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import typing
 from dataclasses import dataclass
 from typing import Annotated
 
 import typer
+
+from .grouping import OptionGroup
 
 
 def covariance_names(incomplete: str) -> list[str]:
@@ -267,78 +266,6 @@ def parse_names(text: str | None) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Shown:
-    """Where a command's --help shows options of a group: ``names`` (parameter names), in order."""
-
-    group: type
-    names: tuple[str, ...]
-
-
-class OptionGroup:
-    """Options that several commands take together: a frozen dataclass whose fields are the
-    options (each annotated with its Typer option, defaulting to the option's default)."""
-
-    @classmethod
-    def options(cls) -> dict[str, inspect.Parameter]:
-        """The group's options as parameters (name, Typer annotation, default), in field order."""
-        if "_options" not in cls.__dict__:
-            hints = typing.get_type_hints(cls, include_extras=True)
-            cls._options = {
-                f.name: inspect.Parameter(
-                    f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name]
-                )
-                for f in dataclasses.fields(cls)
-            }
-        return cls._options
-
-    @classmethod
-    def shown(cls, *names: str) -> Shown:
-        """The default of the parameter that stands for these options (all of them: none named)."""
-        unknown = set(names) - set(f.name for f in dataclasses.fields(cls))
-        if unknown:
-            raise TypeError(f"{cls.__name__} has no option {sorted(unknown)[0]!r}")
-        return Shown(cls, names or tuple(f.name for f in dataclasses.fields(cls)))
-
-
-def grouped(command):
-    """``command`` as Typer reads it: each parameter whose default is ``Group.shown(...)`` is
-    replaced, at its place in the signature (so in --help), by those options of the group;
-    the command is called with one ``Group`` value, under that parameter's name, made of the
-    values given. A group shown at two places (fit lists --delimiter and --no-header after
-    --jobs) is received by the first; the later parameter keeps its default and goes unused."""
-    import functools
-
-    signature = inspect.signature(command, eval_str=True)
-    parameters, receiver, group_of = [], {}, {}
-    for param in signature.parameters.values():
-        place = param.default
-        if not isinstance(place, Shown):
-            parameters.append(param)
-            continue
-        receiver.setdefault(place.group, param.name)
-        options = place.group.options()
-        for name in place.names:
-            if name in group_of or (name in signature.parameters and name != param.name):
-                raise TypeError(f"{command.__name__}: option {name!r} is declared twice")
-            group_of[name] = place.group
-            parameters.append(options[name].replace(kind=param.kind))
-
-    @functools.wraps(command)
-    def run(**given):
-        values: dict[type, dict] = {group: {} for group in receiver}
-        for name in [n for n in given if n in group_of]:
-            values[group_of[name]][name] = given.pop(name)
-        for group, fields in values.items():
-            given[receiver[group]] = group(**fields)
-        return command(**given)
-
-    run.__signature__ = signature.replace(parameters=parameters)
-    run.__annotations__ = {p.name: p.annotation for p in parameters}
-    run.__annotations__["return"] = signature.return_annotation
-    return run
-
-
-@dataclass(frozen=True)
 class Inputs(OptionGroup):
     """The five input options, as a command received them."""
 
@@ -393,9 +320,9 @@ class TableOutput(OptionGroup):
 
     def check(self) -> None:
         """A bad --format or --precision is a usage error, before any work."""
-        from ..io import tables
+        from ..io.output import check_format
 
-        tables.check_format(self.fmt)
+        check_format(self.fmt)
         check_precision(self.precision)
 
     def keywords(self) -> dict:
@@ -404,9 +331,9 @@ class TableOutput(OptionGroup):
 
     def write(self, table) -> None:
         """Write ``table`` (a DataFrame or PlainTable) as the options say."""
-        from ..io import tables
+        from ..io.output import write_table
 
-        tables.write_table(table, self.output, self.fmt, header=self.header, precision=self.precision)
+        write_table(table, self.output, self.fmt, header=self.header, precision=self.precision)
 
 
 @dataclass(frozen=True)

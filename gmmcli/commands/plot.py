@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from .options import Inputs, SeedOpt, grouped, read_features, unset
+from .grouping import grouped
+from .options import Inputs, SeedOpt, read_features, unset
 
 #: What matplotlib keeps per scattered point (paths, colours, sizes), beyond the points themselves.
 PLOT_BYTES_PER_POINT = 400

@@ -7,8 +7,8 @@ def write_records(
     rows: list[dict], fields, fmt: str, *, header: bool = True, precision: int | None = None
 ) -> None:
     """``fields`` in order; None is blank in CSV/TSV and null in JSON."""
-    from ..io import tables
+    from ..io.output import write_table
     from ..io.plain import PlainTable
 
     table = PlainTable({name: [r[name] for r in rows] for name in fields}, len(rows))
-    tables.write_table(table, None, fmt, header=header, precision=precision)
+    write_table(table, None, fmt, header=header, precision=precision)

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from .options import ModelArg, SeedOpt, TableOutput, grouped
+from .grouping import grouped
+from .options import ModelArg, SeedOpt, TableOutput
 
 EPILOG = """Examples:
 
@@ -43,8 +44,8 @@ def sample(
     """
     from .. import memory
     from ..errors import UsageError
-    from ..io import tables
     from ..io.atomic import refuse_same_file
+    from ..io.output import require_stdout
     from ..model import load_model
     from ..settings import check_seed
 
@@ -53,7 +54,7 @@ def sample(
         raise UsageError(f"-n must be at least 1, got {n_samples}")
     check_seed(seed)
     refuse_same_file(out.output, [model])
-    tables.require_stdout(out.output)
+    require_stdout(out.output)
     m = load_model(model)
     memory.check_sample_memory(n_samples, len(m.feature_names), "-n")
     if with_component and COMPONENT_COLUMN in m.feature_names:

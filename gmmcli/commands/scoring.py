@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from .grouping import grouped
 from .options import (
     DataFilesArg,
     EngineOptions,
@@ -14,7 +15,6 @@ from .options import (
     ModelArg,
     OutliersOpt,
     TableOutput,
-    grouped,
     parse_names,
 )
 
@@ -52,8 +52,8 @@ def _run(
 ):
     from .. import quantiles
     from ..errors import UsageError
-    from ..io import tables
     from ..io.atomic import refuse_same_file
+    from ..io.output import require_stdout
     from ..model import load_model
 
     out.check()
@@ -74,7 +74,7 @@ def _run(
         no_output_header=out.no_output_header,
     )
     refuse_same_file(out.output, [model_path, *data])
-    tables.require_stdout(out.output)
+    require_stdout(out.output)
     model = load_model(model_path)
     limit = None if outliers is None else quantiles.threshold(model, outliers)
     if engine.dask:

@@ -11,6 +11,7 @@ import typer
 from .. import console
 from . import options
 from .grid_table import CRITERION_LABEL
+from .grouping import grouped
 from .progress import progress
 
 EPILOG = """Examples:
@@ -32,7 +33,7 @@ The verdict line ("best: ...") always goes to stderr.
 """
 
 
-@options.grouped
+@grouped
 def select(
     data: options.DataFilesArg,
     ks: Annotated[
@@ -137,7 +138,7 @@ def select(
     from .. import settings as st
     from ..errors import NotConverged, UsageError
     from ..io.atomic import refuse_same_file, reject_unwritable
-    from ..io.tables import require_stdout
+    from ..io.output import check_format, require_stdout
 
     # Everything that can be wrong with the options is found before any data is read or fitted.
     k_list, types, inits = st.parse_ks(ks), st.parse_covariance_types(covariance_types), st.parse_inits(init)
@@ -150,8 +151,7 @@ def select(
     if dtype not in st.DTYPES:
         raise st.SettingError("dtype", f"unknown {{}} {dtype!r} (choose from {', '.join(st.DTYPES)})")
     fmt = fmt or ("table" if sys.stdout is not None and sys.stdout.isatty() else "csv")
-    if fmt not in options.TABLE_FORMATS:
-        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(options.TABLE_FORMATS)})")
+    check_format(fmt, options.TABLE_FORMATS)
     require_stdout()
     for path, option in ((output, "-o"), (plot, "--plot")):
         if path is not None:

@@ -41,12 +41,12 @@ def open_table(paths: list[str], delimiter: str | None = None, blocksize: str = 
     """A lazy dask dataframe over CSV/TSV (optionally .gz) or Parquet files.
 
     The in-memory readers' rules: the separator from -d or the first file's name, else sniffed
-    from its first bytes (``tables.sniff_separator``); a header line of numbers refused
-    (``tables.check_header``). ``text_columns`` (the --keep columns) are read as text, so they
+    from its first bytes (``separators.sniff_separator``); a header line of numbers refused
+    (``separators.check_header``). ``text_columns`` (the --keep columns) are read as text, so they
     are copied verbatim.
     """
     from ..engine.dask_em import input_errors, require_dask
-    from . import tables
+    from . import separators
 
     require_dask()
     import dask.dataframe as dd
@@ -57,9 +57,9 @@ def open_table(paths: list[str], delimiter: str | None = None, blocksize: str = 
     if any(f.endswith((".parquet", ".pq")) for f in files):
         raise UsageError("mix of Parquet and CSV inputs: give one kind")
     compression = next((kind for end, kind in _COMPRESSION.items() if files[0].endswith(end)), None)
-    sep = tables.delimiter_for(files[0], delimiter)
+    sep = separators.delimiter_for(files[0], delimiter)
     if sep is None:
-        sep = tables.sniff_separator(_beginning(files[0], compression, tables.SNIFF_BYTES))
+        sep = separators.sniff_separator(_beginning(files[0], compression, separators.SNIFF_BYTES))
     check_beginnings(files, sep, compression)
     with input_errors():  # pandas reads the first block here, for the column types
         frame = dd.read_csv(
@@ -71,7 +71,7 @@ def open_table(paths: list[str], delimiter: str | None = None, blocksize: str = 
             assume_missing=True,
             dtype={c: "object" for c in text_columns} or None,
         )
-    tables.check_header(frame.columns, files[0], NO_HEADER_ADVICE)
+    separators.check_header(frame.columns, files[0], NO_HEADER_ADVICE)
     return frame
 
 
@@ -124,12 +124,12 @@ def _beginning(path: str, compression: str | None, size: int, guard_sep: str | N
 
 def _score_partition(frame, index, model, kind, keep, dropna, folder, fmt):
     from ..scoring import score_block
-    from . import tables
+    from .output import write_block
 
     out = score_block(model, frame, kind, keep, dropna)
     path = os.path.join(folder, f"part-{index:05d}.{fmt}")
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        tables.write_block(out, fh, fmt, header=True)
+        write_block(out, fh, fmt, header=True)
     return len(out)
 
 

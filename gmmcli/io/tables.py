@@ -1,241 +1,28 @@
-"""Tables in and out: CSV/TSV/JSON-lines, a path or "-", column selection, NaN policy, blocks.
+"""Tables in: CSV/TSV/JSON-lines, a path or "-", column selection, NaN policy, blocks.
 
 The only module that knows file formats (with ``plain``, its pandas-free path for small plain
 inputs; ``training`` picks and checks what fit and select train on). Everything it returns to
 the rest of gmmcli is a pandas DataFrame, a
-plain.PlainTable or a float numpy matrix; everything it raises is a GmmcliError.
+plain.PlainTable or a float numpy matrix; everything it raises is a GmmcliError. Which
+separator a file uses is ``separators``; writing tables out is ``output``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import math
-import os
-import re
 import sys
 from collections.abc import Iterator
 
 import numpy as np
 
-from ..errors import DataError, InputMissing, IOFailure, OutputClosed, UsageError, first_line
+from ..errors import DataError
 from . import plain
 from .limits import HUGE
+from .separators import SNIFF_BYTES, check_header, delimiter_for, separator_hint, sniff_separator, source_name
+from .sources import Prefixed, check_readable, decompression_errors, open_guarded, read_error, read_errors
 
-FORMATS = ("csv", "tsv", "json")
 BLOCK_ROWS = 65_536
-
-
-_BZ2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")  # first block, or end of stream (an empty file)
-
-
-#: What -d may spell out; and the separators sniffed when -d is not given and the name says nothing.
-_NAMED_SEPARATORS = {"tab": "\t", "\\t": "\t", "\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
-SNIFFED = (",", "\t", ";", "|")
-_SNIFF_LINES = 20
-_SNIFF_BYTES = 1 << 16
-
-
-def delimiter_for(source: str, delimiter: str | None) -> str | None:
-    """The separator -d or the file's name gives; None when it must be sniffed from the text
-    (stdin, or a name without .csv/.tsv/.tab before any compression suffix)."""
-    if delimiter:
-        if delimiter in _NAMED_SEPARATORS:
-            return _NAMED_SEPARATORS[delimiter]
-        if len(delimiter) != 1 or delimiter in '"\r\n' or delimiter.isalnum() or delimiter in ".-+":
-            raise UsageError(f"--delimiter must be one character like , ; | or tab, got {delimiter!r}")
-        return delimiter
-    name = source.removesuffix(".gz").removesuffix(".bz2").removesuffix(".xz")
-    if name.endswith((".tsv", ".tab")):
-        return "\t"
-    return "," if name.endswith(".csv") else None
-
-
-SNIFF_BYTES = _SNIFF_BYTES  # what a reader that opens the file itself (Dask's) gives sniff_separator
-
-
-def sniff_separator(head: bytes) -> str:
-    """Comma, tab, semicolon or pipe: the one that splits the first lines into the same number
-    (more than one) of fields, the most fields winning, comma first among equals; comma when
-    none does. Only complete lines count (the last one too if the text ends there)."""
-    text = head.decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    if len(lines) > 1:
-        lines.pop()  # cut off where the peek ended (or the empty string after the last newline)
-    lines = [line for line in lines[:_SNIFF_LINES] if line.strip()]
-    best, best_fields = ",", 1
-    for sep in SNIFFED:
-        counts = {line.count(sep) for line in lines}
-        if len(counts) == 1 and (fields := counts.pop() + 1) > best_fields:
-            best, best_fields = sep, fields
-    return best
-
-
-def separator_hint(columns) -> str:
-    """For an error naming a missing column: ' (the input has one column, 'id\\tx\\ty': is the
-    separator right? try -d tab)' when the header looks split on the wrong character, else ''."""
-    names = [str(c) for c in columns]
-    if len(names) != 1:
-        return ""
-    for sep, spelled in (("\t", "tab"), (";", ";"), ("|", "|"), (",", ",")):
-        if sep in names[0]:
-            return f" (the input has one column, {names[0]!r}: is the separator right? try -d '{spelled}')"
-    return ""
-
-
-def _looks_like_number(text: str) -> bool:
-    return bool(_NUMBER.fullmatch(text.strip()))
-
-
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-
-
-NO_HEADER_ADVICE = "if the input has no header line, use --no-header"
-
-
-def check_header(columns, source: str, advice: str = NO_HEADER_ADVICE) -> None:
-    """A header line whose every field is a number is data: refuse it (exit 65), pointing at
-    --no-header (or ``advice``), rather than name the features '1', '0.25', '6.48' and lose the
-    first row."""
-    names = [str(c) for c in columns]
-    if names and all(_looks_like_number(n) for n in names):
-        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-        raise DataError(
-            f"the first line of {_name(source)} is all numbers ({shown}), not column names: {advice}"
-        )
-
-
-def _check_readable(source: str) -> None:
-    if source == "-":
-        return
-    if not os.path.exists(source):
-        raise InputMissing(f"input file {source} does not exist")
-    if os.path.isdir(source):
-        raise InputMissing(f"input {source} is a directory, not a file")
-    if not os.access(source, os.R_OK):
-        raise InputMissing(f"input file {source} is not readable")
-
-
-def _open_binary(source: str):
-    """(stream, raw): a binary stream of the (decompressed) input, and the file under it.
-
-    gzip, bz2 and xz are recognised by content: sniffing the first bytes rather than trusting
-    the name means ``cat x.csv.gz | gmmcli ... -`` works as well as ``gmmcli ... x.csv.gz``.
-    """
-    if source == "-":
-        if sys.stdin is None:  # started with stdin closed (<&-)
-            raise InputMissing("stdin is closed: give the input as a file instead of -")
-        raw = sys.stdin.buffer
-        if not hasattr(raw, "peek"):  # a BytesIO in tests, say
-            raw = io.BufferedReader(raw)
-    else:
-        try:
-            raw = open(source, "rb")
-        except PermissionError:
-            raise InputMissing(f"input file {source} is not readable") from None
-        except OSError as exc:
-            raise InputMissing(f"cannot open input {source}: {exc.strerror or exc}") from None
-    try:
-        head = raw.peek(10)[:10]
-    except OSError as exc:
-        raise IOFailure(f"reading {_name(source)} failed: {exc.strerror or exc}") from None
-    if head.startswith(b"\x1f\x8b"):
-        import gzip
-
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
-    if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in _BZ2_BLOCKS:
-        import bz2
-
-        return bz2.BZ2File(raw, mode="rb"), raw
-    if head.startswith(b"\xfd7zXZ\x00"):
-        import lzma
-
-        return lzma.LZMAFile(raw, mode="rb"), raw
-    return raw, raw
-
-
-def _open_guarded(source: str, sep: str | None):
-    """(stream, raw, separator): ``_open_binary``, its text read through a
-    ``line_guard.LineGuard`` (bounded lines). A separator still unknown (None) is sniffed from
-    the first ``_SNIFF_BYTES`` first, since the guard counts fields by it."""
-    from .line_guard import guarded
-
-    stream, raw = _open_binary(source)
-    if sep is None:
-        try:
-            head = stream.read(_SNIFF_BYTES)
-        except (OSError, EOFError, ValueError) + _decompression_errors() as exc:
-            raw.close() if raw is not sys.stdin.buffer else None
-            raise _read_error(source, exc) from None
-        sep = sniff_separator(head)
-        stream = io.BufferedReader(_Prefixed(head, stream))
-    return guarded(stream, _name(source), sep, owns=stream is not raw), raw, sep
-
-
-def _decompression_errors() -> tuple:
-    import lzma
-    import zlib
-
-    return zlib.error, lzma.LZMAError
-
-
-def _read_errors():
-    """The exceptions that mean "this input cannot be read as a table", by library."""
-    import pandas as pd
-
-    return pd, (
-        pd.errors.ParserError,
-        pd.errors.ParserWarning,  # made an error by _quiet_dtypes: rows wider than the header
-        UnicodeDecodeError,
-        ValueError,
-        EOFError,
-    ) + _decompression_errors()
-
-
-class _Prefixed(io.RawIOBase):
-    """Bytes already read, then the rest of a stream (which closing this leaves open)."""
-
-    def __init__(self, ahead: bytes, rest):
-        self.ahead, self.rest = memoryview(ahead), rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        if self.ahead:
-            n = min(len(buffer), len(self.ahead))
-            buffer[:n] = self.ahead[:n]
-            self.ahead = self.ahead[n:]
-            return n
-        data = self.rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def _read_error(source: str, exc: BaseException) -> Exception:
-    """The one-line gmmcli error for an exception raised while parsing ``source``."""
-    if isinstance(exc, UnicodeDecodeError):
-        return DataError(f"cannot parse {_name(source)}: not UTF-8 text (byte {exc.start} of a block)")
-    if isinstance(exc, Warning):  # pandas' "Length of header or names does not match ..."
-        return DataError(f"cannot parse {_name(source)}: a row has more fields than the header")
-    if isinstance(exc, EOFError):
-        return DataError(f"cannot read {_name(source)}: compressed input ends early (truncated file?)")
-    if isinstance(exc, OSError) and not _is_format_error(exc):
-        return IOFailure(f"reading {_name(source)} failed: {exc.strerror or first_line(exc)}")
-    return DataError(f"cannot parse {_name(source)}: {_parser_message(exc)}")
-
-
-def _parser_message(exc: BaseException) -> str:
-    """pandas' "Error tokenizing data. C error: Expected 2 fields..." -> "expected 2 fields..."."""
-    text = first_line(exc)
-    for noise in ("Error tokenizing data. C error: ", "C error: "):
-        text = text.replace(noise, "")
-    return text[:1].lower() + text[1:]
-
-
-def _is_format_error(exc: OSError) -> bool:
-    """gzip and bz2 report corrupt data as a plain OSError without an errno."""
-    return exc.errno is None
 
 
 class Reader:
@@ -276,13 +63,13 @@ class Reader:
         For ``plain_tables``: when this returns None, or the text is not plain, ``open`` gives
         pandas what was read ahead followed by the rest, so nothing is read twice or lost.
         """
-        _check_readable(self.source)
-        self.stream, self.raw, self.sep = _open_guarded(self.source, self.sep)
+        check_readable(self.source)
+        self.stream, self.raw, self.sep = open_guarded(self.source, self.sep)
         try:
             self.ahead = self.stream.read(plain.PLAIN_BYTES + 1)
-        except (OSError, EOFError, ValueError, UnicodeDecodeError) + _decompression_errors() as exc:
+        except (OSError, EOFError, ValueError, UnicodeDecodeError) + decompression_errors() as exc:
             self.close()
-            raise _read_error(self.source, exc) from None
+            raise read_error(self.source, exc) from None
         except BaseException:
             self.close()
             raise
@@ -298,21 +85,21 @@ class Reader:
 
     def open(self, chunksize: int | None):
         """A DataFrame (chunksize None) or pandas' chunked reader; errors as GmmcliError."""
-        pd, errors = _read_errors()
+        pd, errors = read_errors()
         if self.ahead is None:
-            _check_readable(self.source)
-            self.stream, self.raw, self.sep = _open_guarded(self.source, self.sep)
+            check_readable(self.source)
+            self.stream, self.raw, self.sep = open_guarded(self.source, self.sep)
             source = self.stream
             if self.sep is None:
                 try:
-                    self._sniff(source.peek(_SNIFF_BYTES))
+                    self._sniff(source.peek(SNIFF_BYTES))
                 except OSError as exc:
                     self.close()
-                    raise _read_error(self.source, exc) from None
+                    raise read_error(self.source, exc) from None
         elif isinstance(self.stream, io.BytesIO):  # the whole input, read ahead
             source = self.stream
         else:  # its beginning, read ahead
-            source = io.BufferedReader(_Prefixed(self.ahead, self.stream))
+            source = io.BufferedReader(Prefixed(self.ahead, self.stream))
         kwargs = self._kwargs(chunksize)
         if self.text_columns:
             source = self._verbatim(source, kwargs, pd)
@@ -321,13 +108,13 @@ class Reader:
                 result = pd.read_csv(source, **kwargs)
         except pd.errors.EmptyDataError:
             self.close()
-            raise DataError(f"input {_name(self.source)} is empty") from None
+            raise DataError(f"input {source_name(self.source)} is empty") from None
         except errors as exc:
             self.close()
-            raise _read_error(self.source, exc) from None
+            raise read_error(self.source, exc) from None
         except OSError as exc:
             self.close()
-            raise _read_error(self.source, exc) from None
+            raise read_error(self.source, exc) from None
         except BaseException:
             self.close()
             raise
@@ -338,7 +125,7 @@ class Reader:
 
     def _sniff(self, head: bytes) -> None:
         if self.sep is None:
-            self.sep = sniff_separator(head[:_SNIFF_BYTES])
+            self.sep = sniff_separator(head[:SNIFF_BYTES])
 
     def close(self) -> None:
         """Close what we opened (never stdin itself)."""
@@ -371,7 +158,7 @@ class Reader:
         column keeps pandas' missing-value texts. Needs the header, which is read here (one
         bounded line) and given back in front of the rest."""
         first = source.readline()
-        source = io.BufferedReader(_Prefixed(first, source))
+        source = io.BufferedReader(Prefixed(first, source))
         try:
             names = list(
                 pd.read_csv(
@@ -417,17 +204,13 @@ def _position(name: str) -> int | None:
     return int(name[1:]) if name[:1] == "x" and name[1:].isdigit() else None
 
 
-def _name(source: str) -> str:
-    return "stdin" if source == "-" else source
-
-
 def read_frame(
     source: str, delimiter: str | None = None, header: bool = True, *, reader: Reader | None = None
 ):
     """Read a whole table; raise DataError for an empty input or one without data rows."""
     frame = (reader or Reader(source, delimiter, header)).open(None)
     if len(frame) == 0:
-        raise DataError(f"input {_name(source)} has a header but no data rows")
+        raise DataError(f"input {source_name(source)} has a header but no data rows")
     return frame
 
 
@@ -463,7 +246,7 @@ def read_blocks(
             yield block
             return
     chunks = reader.open(block_rows)
-    pd, errors = _read_errors()
+    pd, errors = read_errors()
     seen = False
     with contextlib.closing(reader), contextlib.closing(chunks):
         while True:
@@ -473,14 +256,14 @@ def read_blocks(
             except StopIteration:
                 break
             except errors as exc:
-                raise _read_error(source, exc) from None
+                raise read_error(source, exc) from None
             except OSError as exc:
-                raise _read_error(source, exc) from None
+                raise read_error(source, exc) from None
             if len(block):
                 seen = True
                 yield reader.rename(block)
     if not seen:
-        raise DataError(f"input {_name(source)} has a header but no data rows")
+        raise DataError(f"input {source_name(source)} has a header but no data rows")
 
 
 def feature_matrix(frame, names: list[str], dropna: bool, dtype=np.float64):
@@ -562,85 +345,3 @@ def _first_text(frame, name: str) -> str:
     value = str(column.iloc[bad[0]])
     value = value if len(value) <= 40 else value[:37] + "..."
     return f": row {_row_number(frame, int(bad[0]))} holds {value!r}"
-
-
-def check_format(fmt: str) -> str:
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
-    return fmt
-
-
-def write_block(frame, fh, fmt: str, header: bool, precision: int | None = None) -> None:
-    """Write one block of output rows (a DataFrame or a PlainTable) to an open text stream.
-
-    ``precision``: floats with that many significant digits (``%.Ng``), else all of them.
-    """
-    if fmt == "json":
-        import json
-
-        columns = [str(c) for c in frame.columns]
-        rows = (
-            frame.rows() if isinstance(frame, plain.PlainTable) else frame.itertuples(index=False, name=None)
-        )
-        for row in rows:
-            fh.write(json.dumps(dict(zip(columns, (_plain(v, precision) for v in row)))) + "\n")
-    elif isinstance(frame, plain.PlainTable):
-        plain.write(frame, fh, fmt, header, precision)
-    else:
-        frame.to_csv(
-            fh,
-            index=False,
-            header=header,
-            sep="\t" if fmt == "tsv" else ",",
-            lineterminator="\n",
-            float_format=None if precision is None else f"%.{precision}g",
-        )
-
-
-def _plain(value, precision: int | None = None):
-    """numpy scalars to builtins, so json writes floats with full round-trip precision (or
-    rounded to ``precision`` significant digits).
-
-    NaN and infinities become null: json.dumps would write NaN/Infinity, which is not JSON.
-    """
-    value = value.item() if hasattr(value, "item") else value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        if precision is not None:
-            return float(f"{value:.{precision}g}")
-    return value
-
-
-@contextlib.contextmanager
-def output_stream(output: str | None):
-    """stdout for None or "-", else an atomically replaced file."""
-    if output in (None, "-"):
-        require_stdout()
-        try:
-            yield sys.stdout
-            sys.stdout.flush()
-        except BrokenPipeError:  # the reader left (| head); not click's EPIPE exit 1
-            raise OutputClosed() from None
-        return
-    from .atomic import atomic_text
-
-    with atomic_text(output) as fh:
-        yield fh
-
-
-def require_stdout(output: str | None = None) -> None:
-    """Refuse (exit 73) to write to stdout when the process was started with it closed (``>&-``);
-    commands call this before any work, so nothing is computed for nobody."""
-    if output in (None, "-") and sys.stdout is None:
-        from ..errors import CannotCreateOutput
-
-        raise CannotCreateOutput("stdout is closed: write to a file with -o FILE")
-
-
-def write_table(
-    frame, output: str | None, fmt: str, *, header: bool = True, precision: int | None = None
-) -> None:
-    """Write a whole table to stdout or atomically to a file."""
-    with output_stream(output) as fh:
-        write_block(frame, fh, fmt, header=header, precision=precision)

@@ -25,14 +25,13 @@ _PANELS = {
 }
 _ATTRIBUTE = {"bic": "bic", "aic": "aic", "icl": "icl", "cv": "cv_log_likelihood"}
 
-#: The colour family of each storage layout: (matplotlib colour map, the part of it used).
+#: The colours of each family of shapes (a structure's ``family``): (matplotlib colour map, the
+#: part of it used, the colour's name in the caption).
 _FAMILY = {
-    "spherical": ("Blues", (0.55, 0.9)),
-    "diag": ("Greens", (0.45, 0.9)),
-    "tied": ("Reds", (0.35, 0.95)),
-    "full": ("Reds", (0.35, 0.95)),
+    "spherical": ("Blues", (0.55, 0.9), "blue"),
+    "diagonal": ("Greens", (0.45, 0.9), "green"),
+    "ellipsoidal": ("Reds", (0.35, 0.95), "red"),
 }
-_FAMILY_NAME = {"spherical": "spherical", "diag": "diagonal", "tied": "ellipsoidal", "full": "ellipsoidal"}
 _LINESTYLES = ("-", "--", "-.", ":")
 
 WIDTH, HEIGHT = 8.0, 6.0  # inches: 800 x 600 pixels at save_png's 100 dpi
@@ -56,17 +55,17 @@ def model_styles(types) -> dict[str, dict]:
     units = {t: covariance.get(t) for t in types}
     families: dict[str, list[str]] = {}
     for t, unit in units.items():
-        families.setdefault(_FAMILY_NAME[unit.structure.name], []).append(t)
+        families.setdefault(unit.structure.family, []).append(t)
     styles = {}
-    for members in families.values():
+    for family, members in families.items():
         for i, t in enumerate(members):
-            cmap_name, (lo, hi) = _FAMILY[units[t].structure.name]
+            cmap_name, (lo, hi), _ = _FAMILY[family]
             shade = lo + (hi - lo) * (i / (len(members) - 1) if len(members) > 1 else 0.5)
             styles[t] = dict(
                 letters=units[t].mclust,
                 colour=colormaps[cmap_name](shade),
                 line=_LINESTYLES[i % len(_LINESTYLES)],
-                family=_FAMILY_NAME[units[t].structure.name],
+                family=family,
             )
     return styles
 
@@ -161,8 +160,7 @@ def _focus(ax, values, lower_better: bool) -> None:
 
 def _family_caption(styles: dict) -> str:
     present = list(dict.fromkeys(s["family"] for s in styles.values()))
-    colour = {"spherical": "blue", "diagonal": "green", "ellipsoidal": "red"}
-    return ";  ".join(f"{f}: {colour[f]}" for f in present)
+    return ";  ".join(f"{f}: {_FAMILY[f][2]}" for f in present)
 
 
 def _mark_winner(ax, best, attribute: str, name: str) -> None:

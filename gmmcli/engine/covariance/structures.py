@@ -143,6 +143,7 @@ class _Matrix:
 
 class Full(_Matrix):
     name = "full"
+    family = "ellipsoidal"  # mclust's word for the shapes it allows (plots colour by it)
     extra_row = False
     shared = False  # one covariance for all components
 
@@ -191,6 +192,7 @@ class Full(_Matrix):
 
 class Tied(_Matrix):
     name = "tied"
+    family = "ellipsoidal"
     shared = True
     extra_row = True  # the moments of the data itself (responsibility one), for the data scatter
 
@@ -278,6 +280,7 @@ class _Vector:
 
 class Diag(_Vector):
     name = "diag"
+    family = "diagonal"
 
     def cov_shape(self, k: int, d: int) -> tuple:
         return (k, d)
@@ -324,6 +327,7 @@ class Diag(_Vector):
 
 class Spherical(_Vector):
     name = "spherical"
+    family = "spherical"
 
     def cov_shape(self, k: int, d: int) -> tuple:
         return (k,)
