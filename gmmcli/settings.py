@@ -168,10 +168,93 @@ def check_cv(cv: int | None, n_rows: int | None = None, criterion: str | None = 
         raise SettingError("cv", f"{{}} {cv} needs at least {cv} rows, the data has {n_rows}")
 
 
+@dataclass(frozen=True)
+class GridSettings:
+    """A select grid as asked for: the counts, models and starts, the criterion, the EM settings.
+
+    ``parse`` takes the command line's values (the grid's texts among them) and validates them all
+    at once, before any data is read; the grid then hands them on: to the sweep
+    (``sweep_keywords``), to the saved winner (``winner_settings``, ``record``)."""
+
+    ks: tuple[int, ...]
+    types: tuple[str, ...]
+    inits: tuple[str, ...]
+    criterion: str
+    cv: int | None
+    n_init: int
+    tol: float
+    reg_covar: float
+    max_iter: int
+    seed: int | None
+    jobs: int | None
+
+    @classmethod
+    def parse(
+        cls, *, ks, covariance_types, init, criterion, cv, n_init, tol, reg_covar, max_iter, seed, jobs
+    ) -> GridSettings:
+        parsed_ks, types, inits = parse_ks(ks), parse_covariance_types(covariance_types), parse_inits(init)
+        criterion = check_criterion(criterion)
+        check_cv(cv, criterion=criterion)
+        check_em(n_init, tol, reg_covar, max_iter)
+        check_seed(seed)
+        check_jobs(jobs)
+        return cls(
+            tuple(parsed_ks),
+            tuple(types),
+            tuple(inits),
+            criterion,
+            cv,
+            n_init,
+            tol,
+            reg_covar,
+            max_iter,
+            seed,
+            jobs,
+        )
+
+    def sweep_keywords(self) -> dict:
+        """What ``selection.sweep`` takes besides the data, the counts and the models."""
+        return dict(
+            n_init=self.n_init,
+            init=list(self.inits),
+            seed=self.seed,
+            tol=self.tol,
+            reg_covar=self.reg_covar,
+            max_iter=self.max_iter,
+            cv=self.cv,
+            jobs=self.jobs,
+        )
+
+    def winner_settings(self, winner, weights: str | None) -> FitSettings:
+        """The settings that reproduce the winning cell under 'gmmcli fit'."""
+        return FitSettings(
+            winner.k,
+            winner.covariance_type,
+            self.tol,
+            self.reg_covar,
+            self.max_iter,
+            self.n_init,
+            winner.init,
+            winner.seed,
+            weights,
+        )
+
+    def record(self, winner) -> dict:
+        """How the winner was chosen, as the model file records it."""
+        return {
+            "criterion": self.criterion,
+            "value": float(winner.value(self.criterion)),
+            "n_components_tried": [int(k) for k in self.ks],
+            "covariance_types_tried": list(self.types),
+            "cv_folds": int(self.cv) if self.cv else None,
+        }
+
+
 __all__ = [
     "CRITERIA",
     "DTYPES",
     "FitSettings",
+    "GridSettings",
     "check_criterion",
     "check_cv",
     "check_em",

@@ -136,34 +136,33 @@ def select(
     from .. import memory
     from .. import selection as sel
     from .. import settings as st
-    from ..errors import NotConverged, UsageError
-    from ..io.atomic import refuse_same_file, reject_unwritable
+    from ..errors import NotConverged
     from ..io.output import check_format, require_stdout
 
     # Everything that can be wrong with the options is found before any data is read or fitted.
-    k_list, types, inits = st.parse_ks(ks), st.parse_covariance_types(covariance_types), st.parse_inits(init)
-    criterion = st.check_criterion(criterion)
-    st.check_cv(cv, criterion=criterion)
-    st.check_em(n_init, tol, reg_covar, max_iter)
-    st.check_seed(seed)
-    st.check_jobs(jobs)
+    grid = st.GridSettings.parse(
+        ks=ks,
+        covariance_types=covariance_types,
+        init=init,
+        criterion=criterion,
+        cv=cv,
+        n_init=n_init,
+        tol=tol,
+        reg_covar=reg_covar,
+        max_iter=max_iter,
+        seed=seed,
+        jobs=jobs,
+    )
     options.check_precision(precision)
     if dtype not in st.DTYPES:
         raise st.SettingError("dtype", f"unknown {{}} {dtype!r} (choose from {', '.join(st.DTYPES)})")
     fmt = fmt or ("table" if sys.stdout is not None and sys.stdout.isatty() else "csv")
     check_format(fmt, options.TABLE_FORMATS)
     require_stdout()
-    for path, option in ((output, "-o"), (plot, "--plot")):
-        if path is not None:
-            reject_unwritable(path)
-            refuse_same_file(path, [*data, align_to], option)
-    if output is not None and output == plot:
-        raise UsageError("-o and --plot name the same file")
+    _check_files(output, plot, data, align_to)
     if max_memory:
         memory.parse_size(max_memory)  # a bad size is a usage error before any work
     engine.check(data, no_header=inputs.no_header)
-    if align_to is not None and output is None:
-        raise UsageError("--align-to relabels the saved model: give -o MODEL too")
     reference = None
     if align_to is not None:
         from ..model import load_model
@@ -171,8 +170,8 @@ def select(
         reference = load_model(align_to)
     X, names, w = _read_inputs(data, engine, inputs, weights, np.dtype(dtype))
     st.check_cv(cv, len(X))  # before the rows of its training splits are counted
-    sel.refuse_counts_over_rows(k_list, len(X), cv)
-    _check_memory(X, k_list, types, jobs, max_memory)
+    sel.refuse_counts_over_rows(grid.ks, len(X), cv)
+    _check_memory(X, grid.ks, grid.types, jobs, max_memory)
     box = None
     if noise:  # one box for every cell and fold: the whole data's, as fit --noise takes it
         from ..fitting import noise_box
@@ -180,19 +179,12 @@ def select(
         box = noise_box(X)
 
     def run_sweep(backend):
-        with progress(len(k_list) * len(types)) as advance:
+        with progress(len(grid.ks) * len(grid.types)) as advance:
             return sel.sweep(
                 X,
-                k_list,
-                types,
-                n_init=n_init,
-                init=inits,
-                seed=seed,
-                tol=tol,
-                reg_covar=reg_covar,
-                max_iter=max_iter,
-                cv=cv,
-                jobs=jobs,
+                grid.ks,
+                grid.types,
+                **grid.sweep_keywords(),
                 sample_weight=w,
                 on_done=advance,
                 keep_params=output is not None,
@@ -206,50 +198,48 @@ def select(
     else:
         cells = run_sweep("local")
 
+    def write_grid(winner):
+        _write_grid(cells, fmt, winner, grid, precision, not no_output_header, noise)
+
     try:
-        winner = sel.best(cells, criterion)
+        winner = sel.best(cells, grid.criterion)
     except Exception:
-        _write_grid(cells, fmt, None, criterion, types, k_list, cv, precision, not no_output_header, noise)
+        write_grid(None)
         _warn_failures(cells)
         raise
     if strict and not winner.converged:
-        _write_grid(cells, fmt, winner, criterion, types, k_list, cv, precision, not no_output_header, noise)
+        write_grid(winner)
         raise NotConverged(
-            f"the winning cell ({verdict(winner, criterion, cv)[6:]}) did not converge in {max_iter} "
+            f"the winning cell ({verdict(winner, grid.criterion, cv)[6:]}) did not converge in {max_iter} "
             "iterations (raise --max-iter or --tol); no model saved"
         )
     # Files first (atomically): if one cannot be written, nothing has gone to stdout yet.
     if plot is not None:
         from ..plots.criteria import save_criteria_plot
 
-        save_criteria_plot(cells, plot, best=winner, criterion=criterion)
+        save_criteria_plot(cells, plot, best=winner, criterion=grid.criterion)
     if output is not None:
-        from ..settings import FitSettings
-
-        # the settings that reproduce the winner under 'gmmcli fit', and how it was chosen
-        settings = FitSettings(
-            winner.k,
-            winner.covariance_type,
-            tol,
-            reg_covar,
-            max_iter,
-            n_init,
-            winner.init,
-            winner.seed,
-            weights,
-        )
-        selection = {
-            "criterion": criterion,
-            "value": float(winner.value(criterion)),
-            "n_components_tried": [int(k) for k in k_list],
-            "covariance_types_tried": list(types),
-            "cv_folds": int(cv) if cv else None,
-        }
-        _save_winner(X, names, w, winner, settings, selection, noise, output, reference, align_to)
-    _write_grid(cells, fmt, winner, criterion, types, k_list, cv, precision, not no_output_header, noise)
+        settings = grid.winner_settings(winner, weights)
+        _save_winner(X, names, w, winner, settings, grid.record(winner), noise, output, reference, align_to)
+    write_grid(winner)
     _warn_failures(cells)
     _warn_unconverged(cells, max_iter)
-    console.info(verdict(winner, criterion, cv))
+    console.info(verdict(winner, grid.criterion, cv))
+
+
+def _check_files(output, plot, data, align_to) -> None:
+    """-o and --plot: writable, not an input, not the same file; --align-to only with -o."""
+    from ..errors import UsageError
+    from ..io.atomic import refuse_same_file, reject_unwritable
+
+    for path, option in ((output, "-o"), (plot, "--plot")):
+        if path is not None:
+            reject_unwritable(path)
+            refuse_same_file(path, [*data, align_to], option)
+    if output is not None and output == plot:
+        raise UsageError("-o and --plot name the same file")
+    if align_to is not None and output is None:
+        raise UsageError("--align-to relabels the saved model: give -o MODEL too")
 
 
 def verdict(cell, criterion: str, cv: int | None = None) -> str:
@@ -302,13 +292,11 @@ def _check_memory(X, k_list, types, jobs, max_memory) -> None:
     )
 
 
-def _write_grid(
-    cells, fmt, winner, criterion, types, k_list, cv, precision=None, header=True, noise=False
-) -> None:
+def _write_grid(cells, fmt, winner, grid, precision=None, header=True, noise=False) -> None:
     if fmt == "table":
         from .grid_table import print_grid
 
-        print_grid(cells, winner, criterion, types, k_list, cv, noise=noise)
+        print_grid(cells, winner, grid.criterion, grid.types, grid.ks, grid.cv, noise=noise)
         return
     from ..selection import FIELDS, records
     from .records import write_records
