@@ -38,18 +38,7 @@ def require_rows(n_rows: int, n_components: int) -> None:
 def _run_engine(engine_fit, data, settings: FitSettings, **extra) -> em.FitResult:
     """Call an engine's fit with the settings, named as the engines name them."""
     try:
-        return engine_fit(
-            data,
-            settings.n_components,
-            covariance_type=settings.covariance_type,
-            tol=settings.tol,
-            reg_covar=settings.reg_covar,
-            max_iter=settings.max_iter,
-            n_init=settings.n_init,
-            init=settings.init,
-            seed=settings.seed,
-            **extra,
-        )
+        return engine_fit(data, settings.n_components, **settings.engine_keywords(), **extra)
     except IllDefinedCovariance as exc:
         raise FitFailed(f"fit failed: {exc}") from None
 

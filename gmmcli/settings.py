@@ -49,6 +49,21 @@ class FitSettings:
         self.covariance_type = covariance.get(self.covariance_type).name
         return self
 
+    def engine_keywords(self) -> dict:
+        """What an engine's ``fit`` takes besides the data and the number of components."""
+        return dict(em_keywords(self), covariance_type=self.covariance_type, init=self.init)
+
+
+def em_keywords(settings) -> dict:
+    """The EM loop's settings of ``FitSettings`` or ``GridSettings``, as the engines name them."""
+    return dict(
+        tol=settings.tol,
+        reg_covar=settings.reg_covar,
+        max_iter=settings.max_iter,
+        n_init=settings.n_init,
+        seed=settings.seed,
+    )
+
 
 def check_em(n_init, tol, reg_covar, max_iter) -> None:
     """The EM loop's settings as the command line allows them (at least one iteration)."""
@@ -214,16 +229,7 @@ class GridSettings:
 
     def sweep_keywords(self) -> dict:
         """What ``selection.sweep`` takes besides the data, the counts and the models."""
-        return dict(
-            n_init=self.n_init,
-            init=list(self.inits),
-            seed=self.seed,
-            tol=self.tol,
-            reg_covar=self.reg_covar,
-            max_iter=self.max_iter,
-            cv=self.cv,
-            jobs=self.jobs,
-        )
+        return dict(em_keywords(self), init=list(self.inits), cv=self.cv, jobs=self.jobs)
 
     def winner_settings(self, winner, weights: str | None) -> FitSettings:
         """The settings that reproduce the winning cell under 'gmmcli fit'."""
