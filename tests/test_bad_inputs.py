@@ -290,7 +290,7 @@ CASES = [
         "fit-k-not-a-number",
         ["fit", BLOBS, "-k", "many", "-o", "{out}"],
         2,
-        r"Invalid value for '--n-components' / '-k'.*valid integer",
+        r"Invalid value for '--n-components' / '-k'.*valid int(eger)?",
     ),
     Case(
         "fit-bad-covariance-type",
