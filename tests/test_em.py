@@ -530,7 +530,7 @@ def test_screened_kernel_for_variances(covariance_type):
     (most pairs' log-probabilities underflow exp here: EXP_FLOOR's case)."""
     from sklearn.datasets import make_blobs
 
-    X, _ = make_blobs(3000, 12, centers=6, cluster_std=0.3, center_box=(-50, 50), random_state=1)
+    X, _ = make_blobs(3000, 12, centers=6, cluster_std=0.05, center_box=(-500, 500), random_state=1)
     start = em.initial_params(X, 6, covariance_type, random_state=0)
     shift = X.mean(axis=0)
     r2 = float(np.max(np.sum((X - shift) ** 2, axis=1)))
@@ -545,6 +545,28 @@ def test_screened_kernel_for_variances(covariance_type):
     assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8, abs=0)
     assert res.n_iter == gm.n_iter_
     np.testing.assert_allclose(res.params.covariances, gm.covariances_, rtol=1e-7)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+def test_variance_bound_is_honoured(covariance_type):
+    """For variances the expansion's bound uses the largest precision, not the trace (d times
+    smaller for equal variances): where it admits the quadratic kernel, each row's log-density
+    is the direct kernel's to within the bound (the row farthest out sets the radius)."""
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(3000, 12, centers=6, cluster_std=0.3, center_box=(-50, 50), random_state=1)
+    X[0] += 12.0  # a row off its cluster: the radius is its distance
+    start = em.initial_params(X, 6, covariance_type, random_state=0)
+    shift = X.mean(axis=0)
+    r2 = float(np.max(np.sum((X - shift) ** 2, axis=1)))
+    bound = estep.quadratic_error_bound(start, shift, r2)
+    quadratic = estep.prepare_estep(start, shift, radius2=r2)
+    assert quadratic.kernel == "quadratic" and bound <= estep.QUADRATIC_MAX_ERROR
+    direct = estep.prepare_estep(start, shift, kernel="direct")
+    phi, q = stats.block_features(X, shift, covariance_type)
+    approx = quadratic.coef @ phi
+    exact = estep._direct_log_prob(X, phi, q, direct)
+    assert np.max(np.abs(approx - exact)) <= bound
 
 
 def test_zero_weight_keeps_exact_zeros():

@@ -17,7 +17,8 @@ The kernels, chosen per iteration by ``prepare_estep``:
 * ``quadratic`` (float64): log pi_k + log N(x | k) is linear in the features phi(x), so the
   whole weighted log-probability of a block is one GEMM ``coef (k, m) @ phi (m, rows)``. That is
   half the flops of the direct form and no (rows, k*d) temporary. The expansion
-  x^T P x - 2 x^T P mu + mu^T P mu loses about eps * |x - shift|^2 * trace(P) to cancellation,
+  x^T P x - 2 x^T P mu + mu^T P mu loses about eps * |x - shift|^2 * trace(P) to cancellation
+  (for variances the largest precision instead of the trace: each term p_j x_j^2 is at most that),
   so it is used only when that bound is below 1e-9 (absolute, in log-density).
 * ``direct`` (float32 input, or float64 data where the bound above is too large): sklearn's
   form, y = (x - mu_k) U_k, one GEMM against all components' precision factors stacked as
@@ -116,7 +117,9 @@ def quadratic_error_bound(params: MixtureParams, shift: np.ndarray, radius2: flo
 def _error_bound(covariance_type: str, pc: np.ndarray, mu: np.ndarray, radius2: float) -> float:
     """quadratic_error_bound from the precision factors and the means measured from the shift."""
     d = mu.shape[1]
-    trace = covariance.get(covariance_type).structure.precision_trace(pc, d)
+    # per component, a bound on x^T P x / |x|^2 (the trace for matrices; the largest variance's
+    # precision for variances)
+    trace = covariance.get(covariance_type).structure.precision_scale(pc, d)
     mu2 = float(np.max(np.einsum("ij,ij->i", mu, mu)))
     m = n_moment_features(covariance_type, d)
     return float(4.0 * math.sqrt(m) * _EPS64 * max(radius2, mu2) * np.max(trace))

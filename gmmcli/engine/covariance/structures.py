@@ -154,7 +154,7 @@ class Full(_Matrix):
         k = pc.shape[0]
         return np.sum(np.log(pc.reshape(k, -1)[:, :: d + 1]), axis=1)
 
-    def precision_trace(self, pc: np.ndarray, d: int) -> np.ndarray:
+    def precision_scale(self, pc: np.ndarray, d: int) -> np.ndarray:
         return np.einsum("kij,kij->k", pc, pc)
 
     def _precisions(self, pc, k):
@@ -202,7 +202,7 @@ class Tied(_Matrix):
     def log_det(self, pc: np.ndarray, d: int) -> np.ndarray:
         return np.sum(np.log(np.diag(pc)))
 
-    def precision_trace(self, pc: np.ndarray, d: int) -> np.ndarray:
+    def precision_scale(self, pc: np.ndarray, d: int) -> np.ndarray:
         return np.array([np.sum(pc * pc)])
 
     def _precisions(self, pc, k):
@@ -294,8 +294,10 @@ class Diag(_Vector):
     def log_det(self, pc: np.ndarray, d: int) -> np.ndarray:
         return np.sum(np.log(pc), axis=1)
 
-    def precision_trace(self, pc: np.ndarray, d: int) -> np.ndarray:
-        return np.sum(pc * pc, axis=1)
+    def precision_scale(self, pc: np.ndarray, d: int) -> np.ndarray:
+        # for variances sum_j p_j x_j^2 <= max_j p_j |x|^2: the largest precision bounds the
+        # expansion's terms (the trace, d times larger for equal variances, only overstates them)
+        return np.max(pc * pc, axis=1)
 
     def _per_feature(self, pc, d):
         return pc
@@ -341,8 +343,8 @@ class Spherical(_Vector):
     def log_det(self, pc: np.ndarray, d: int) -> np.ndarray:
         return d * np.log(pc)
 
-    def precision_trace(self, pc: np.ndarray, d: int) -> np.ndarray:
-        return d * pc * pc
+    def precision_scale(self, pc: np.ndarray, d: int) -> np.ndarray:
+        return pc * pc  # the one precision: it bounds every term (see Diag)
 
     def _per_feature(self, pc, d):
         return np.repeat(pc[:, None], d, axis=1)
