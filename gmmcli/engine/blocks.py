@@ -43,30 +43,32 @@ class EMData:
         self.weight = float(n if w is None else w.sum())
         self.shift = acc / self.weight
         r2 = 0.0
-        if X.dtype == np.float64:  # only the float64 E-step can use the quadratic kernel
-            for a, b in self.bounds:
-                xc = X[a:b] - self.shift
-                r2 = max(r2, float(np.max(np.einsum("ij,ij->i", xc, xc))))
+        for a, b in self.bounds:  # about the float64 shift; float32's rounded one is within eps
+            xc = X[a:b] - self.shift
+            r2 = max(r2, float(np.max(np.einsum("ij,ij->i", xc, xc))))
         self.radius2 = r2
         # phi of each block, kept across iterations and restarts when small (the digits sweep:
-        # 13 MB at 1797 x 41; 200,000 x 10 full would need 105 MB and recomputes instead)
+        # 13 MB at 1797 x 41; 50,000 x 50 diag 40 MB, 15-20% of its iteration; 200,000 x 10
+        # full would need 105 MB and recomputes instead)
         m = n_moment_features(covariance_type, d)
         self.features = {} if m * n * 8 <= FEATURE_CACHE_BYTES else None
 
     def block_weights(self, a, b):
         return None if self.w is None else self.w[a:b]
 
-    def block_features(self, a, b):
-        """The block's (phi, q), computed once; None when the cache is off (too large)."""
+    def block_features(self, a, b, state):
+        """The block's (phi, q) as ``state`` needs them (its origin and dtype), computed once;
+        None when the cache is off (too large)."""
         if self.features is None:
             return None
-        if (a, b) not in self.features:
-            self.features[(a, b)] = block_features(self.X[a:b], self.shift, self.covariance_type)
-        return self.features[(a, b)]
+        key = (a, b, state.dtype)
+        if key not in self.features:
+            self.features[key] = block_features(self.X[a:b], state.shift, state.structure, state.dtype)
+        return self.features[key]
 
 
 #: Largest total size of the per-block feature vectors phi kept across EM iterations.
-FEATURE_CACHE_BYTES = 32 << 20
+FEATURE_CACHE_BYTES = 64 << 20
 
 #: Blocks are summed in at most this many fixed groups (then the groups, in order): the
 #: partition depends only on the number of blocks, so neither the result nor the memory held
@@ -101,7 +103,7 @@ class BlockRunner:
                     state,
                     data.block_weights(a, b),
                     moments=moments,
-                    features=data.block_features(a, b),
+                    features=data.block_features(a, b, state),
                 )
                 for a, b in bounds
             )

@@ -14,25 +14,29 @@ kernels need only that.
 
 The kernels, chosen per iteration by ``prepare_estep``:
 
-* ``quadratic`` (float64): log pi_k + log N(x | k) is linear in the features phi(x), so the
-  whole weighted log-probability of a block is one GEMM ``coef (k, m) @ phi (m, rows)``. That is
-  half the flops of the direct form and no (rows, k*d) temporary. The expansion
+* ``quadratic``: log pi_k + log N(x | k) is linear in the features phi(x), so the whole
+  weighted log-probability of a block is one GEMM ``coef (k, m) @ phi (m, rows)``. That is half
+  the flops of the direct form and no (rows, k*d) temporary. The expansion
   x^T P x - 2 x^T P mu + mu^T P mu loses about eps * |x - shift|^2 * trace(P) to cancellation
   (for variances the largest precision instead of the trace: each term p_j x_j^2 is at most that),
-  so it is used only when that bound is below 1e-9 (absolute, in log-density).
-* ``direct`` (float32 input, or float64 data where the bound above is too large): sklearn's
-  form, y = (x - mu_k) U_k, one GEMM against all components' precision factors stacked as
-  (k*d, d+1) (the offset folded in through a row of ones), squared and summed per component.
-  For float32 input this runs in float32, and so do phi and the moments' GEMM (each block's
-  sums then go on in float64; the scatter forms stay float64); log-sum-exp and responsibilities
-  are float64. Components go a few at a time, so that the (chunk*d, rows) product stays in cache.
-* ``screened`` (float64, the bound too large; matrix covariances with many components, and
-  variances always, whose direct form is elementwise passes over (k, d, rows)): the
-  quadratic GEMM for all components, then the direct form only for the pairs within 50 nats
-  (plus twice the bound) of their row's best; the others weigh less than e^-50 in every sum,
-  where the expansion's error cannot show. With many small components (the digits sweep: about
-  one pair per row at k=191) that is the quadratic kernel's cost with the direct kernel's
-  precision.
+  so it is used only when that bound is below 1e-9 (absolute, in log-density). It runs in
+  float64, for float32 variances too (phi made in float64 block by block: their one small GEMM
+  is cheap, and the direct form's elementwise passes were 2-4x slower).
+* ``direct`` (float32 matrix covariances with few components, or where the bound above is too
+  large): sklearn's form, y = (x - mu_k) U_k, one GEMM against all components' precision
+  factors stacked as (k*d, d+1) (the offset folded in through a row of ones), squared and
+  summed per component. For float32 input this runs in float32, and so do phi and the moments'
+  GEMM (each block's sums then go on in float64; the scatter forms stay float64); log-sum-exp
+  and responsibilities are float64. Components go a few at a time, so that the (chunk*d, rows)
+  product stays in cache.
+* ``screened`` (the bound too large; matrix covariances with many components, and variances
+  always, whose direct form is elementwise passes over (k, d, rows)): the quadratic GEMM for
+  all components, then the direct form only for the pairs within 50 nats (plus twice the bound)
+  of their row's best; the others weigh less than e^-50 in every sum, where the expansion's
+  error cannot show. With many small components (the digits sweep: about one pair per row at
+  k=191) that is the quadratic kernel's cost with the direct kernel's precision. For float32
+  matrix covariances the GEMM, its bound (float32's eps) and the recomputed pairs are float32:
+  at 20,000 x 41, k=150 about 1.5x faster than the float32 direct kernel.
 """
 
 from __future__ import annotations
@@ -66,8 +70,6 @@ SCREEN_MAX_SHARE = 4
 #: Largest absolute error in log-density tolerated from the quadratic expansion.
 QUADRATIC_MAX_ERROR = 1e-9
 
-_EPS64 = float(np.finfo(np.float64).eps)
-
 #: log-probabilities below their row's best by more than this are raised to it before exp():
 #: numpy's exp is ~9x slower where it underflows (below about -708; measured 0.7 against 6 ns),
 #: which well-separated components hit for most pairs, and e^-700 (1e-304) vanishes beside the
@@ -83,7 +85,7 @@ class EStepState:
     n_components: int
     n_features: int
     shift: np.ndarray  # float64 (d,)
-    dtype: np.dtype  # dtype the Mahalanobis distances are computed in
+    dtype: np.dtype  # of phi and the distances: float32 only for the direct kernel on float32 data
     kernel: str  # "quadratic", "direct" or "screened"
     coef: np.ndarray | None = None  # quadratic, screened: (k, m) float64, log pi + log N = coef @ phi
     factors: np.ndarray | None = None  # direct, matrix covariances: (k*d, d+1) in dtype
@@ -99,22 +101,17 @@ class EStepState:
     def structure(self):
         return covariance.get(self.covariance_type).structure
 
-    @property
-    def phi_dtype(self) -> np.dtype:
-        """The dtype of the block's phi: the direct kernel's (float32 data: float32 GEMMs for
-        the moments too); the quadratic expansion needs float64."""
-        return self.dtype if self.kernel == "direct" else np.dtype(np.float64)
 
-
-def quadratic_error_bound(params: MixtureParams, shift: np.ndarray, radius2: float) -> float:
-    """Bound on the absolute error of the quadratic expansion of log N in float64.
+def quadratic_error_bound(params: MixtureParams, shift, radius2: float, dtype=np.float64) -> float:
+    """Bound on the absolute error of the quadratic expansion of log N computed in ``dtype``.
 
     radius2 is max_n |x_n - shift|^2 over the data.
     """
-    return _error_bound(params.covariance_type, params.precisions_cholesky, params.means - shift, radius2)
+    pc, mu = params.precisions_cholesky, params.means - shift
+    return _error_bound(params.covariance_type, pc, mu, radius2, np.dtype(dtype))
 
 
-def _error_bound(covariance_type: str, pc: np.ndarray, mu: np.ndarray, radius2: float) -> float:
+def _error_bound(covariance_type: str, pc: np.ndarray, mu: np.ndarray, radius2: float, dtype) -> float:
     """quadratic_error_bound from the precision factors and the means measured from the shift."""
     d = mu.shape[1]
     # per component, a bound on x^T P x / |x|^2 (the trace for matrices; the largest variance's
@@ -122,7 +119,8 @@ def _error_bound(covariance_type: str, pc: np.ndarray, mu: np.ndarray, radius2: 
     trace = covariance.get(covariance_type).structure.precision_scale(pc, d)
     mu2 = float(np.max(np.einsum("ij,ij->i", mu, mu)))
     m = n_moment_features(covariance_type, d)
-    return float(4.0 * math.sqrt(m) * _EPS64 * max(radius2, mu2) * np.max(trace))
+    eps = float(np.finfo(dtype).eps)
+    return float(4.0 * math.sqrt(m) * eps * max(radius2, mu2) * np.max(trace))
 
 
 def prepare_estep(
@@ -137,8 +135,8 @@ def prepare_estep(
 
     kernel "auto" picks "quadratic" for float64 when ``quadratic_error_bound`` is below
     ``QUADRATIC_MAX_ERROR`` (needs radius2), else "screened" for variances and for matrix
-    covariances with many components, else "direct". float32 always uses "direct" unless asked
-    otherwise.
+    covariances with many components, else "direct"; float32 matrix covariances use "direct".
+    The expansion runs in float64 for either dtype of data (the state's dtype says which).
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -151,16 +149,16 @@ def prepare_estep(
     means = np.asarray(params.means, dtype=np.float64)
     pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
     mu = means - shift  # component means measured from the shift
+    # the expansion's dtype: float32 only for float32 matrix covariances, whose GEMM over phi
+    # is most of an iteration; variances' is one small GEMM, exact enough only in float64
+    expand = np.dtype(np.float32 if dtype == np.float32 and structure.matrix else np.float64)
     bound = math.inf
-    if kernel in ("auto", "screened") and dtype == np.float64 and radius2 is not None:
-        bound = _error_bound(params.covariance_type, pc, mu, radius2)
+    if kernel in ("auto", "screened") and radius2 is not None:
+        bound = _error_bound(params.covariance_type, pc, mu, radius2, expand)
     if kernel == "auto":
-        if bound <= QUADRATIC_MAX_ERROR:
-            kernel = "quadratic"
-        elif math.isfinite(bound) and (k >= SCREEN_MIN_COMPONENTS or not structure.matrix):
-            kernel = "screened"
-        else:
-            kernel = "direct"
+        kernel = _auto_kernel(structure, k, bound)
+    if kernel != "direct":
+        dtype = expand
 
     weights = np.asarray(params.weights, dtype=np.float64)
     with np.errstate(divide="ignore"):
@@ -182,11 +180,11 @@ def prepare_estep(
     if params.has_noise:
         common.update(noise_log=params.noise_log_density, noise_box=params.noise_box)
     if kernel == "quadratic":
-        return EStepState(coef=_quadratic_coef(structure, pc, mu, const), **common)
+        return EStepState(coef=_quadratic_coef(structure, pc, mu, const, dtype), **common)
     direct = structure.direct_terms(pc, mu, dtype)
     if kernel == "screened":
         return EStepState(
-            coef=_quadratic_coef(structure, pc, mu, const),
+            coef=_quadratic_coef(structure, pc, mu, const, dtype),
             screen=SCREEN_NATS + 2.0 * bound,
             **direct,
             **common,
@@ -194,8 +192,17 @@ def prepare_estep(
     return EStepState(**direct, **common)
 
 
-def _quadratic_coef(structure, pc: np.ndarray, mu: np.ndarray, const: np.ndarray) -> np.ndarray:
-    """(k, m): log pi_k + log N(x | k) = coef_k . phi(x), phi = [quadratic terms, x - shift, 1]."""
+def _auto_kernel(structure, k: int, bound: float) -> str:
+    """The fastest kernel that is exact enough (module docstring), given the expansion's bound."""
+    if bound <= QUADRATIC_MAX_ERROR:
+        return "quadratic"
+    if math.isfinite(bound) and (k >= SCREEN_MIN_COMPONENTS or not structure.matrix):
+        return "screened"
+    return "direct"
+
+
+def _quadratic_coef(structure, pc: np.ndarray, mu: np.ndarray, const: np.ndarray, dtype) -> np.ndarray:
+    """(k, m) in dtype: log pi_k + log N(x | k) = coef_k . phi(x), phi = [quadratic terms, x - shift, 1]."""
     k, d = mu.shape
     q = structure.n_quadratic(d)
     quad, lin, mpm = structure.quadratic_coef(pc, mu)
@@ -203,7 +210,7 @@ def _quadratic_coef(structure, pc: np.ndarray, mu: np.ndarray, const: np.ndarray
     coef[:, :q] = quad
     coef[:, q : q + d] = lin
     coef[:, -1] = const - 0.5 * mpm
-    return coef
+    return coef.astype(dtype, copy=False)
 
 
 def _direct_log_prob(X: np.ndarray, phi: np.ndarray, q: int, state: EStepState) -> np.ndarray:
@@ -244,7 +251,7 @@ def _screened_log_prob(X: np.ndarray, phi: np.ndarray, q: int, state: EStepState
     recomputed by the direct kernel's arithmetic, pair by pair. Blocks where many pairs are
     close fall back to the direct kernel whole.
     """
-    approx = state.coef @ phi  # (k, rows)
+    approx = (state.coef @ phi).astype(np.float64, copy=False)  # (k, rows)
     close = approx >= np.max(approx, axis=0) - state.screen
     comps, rows = np.nonzero(close)
     if len(comps) * SCREEN_MAX_SHARE > approx.size:
@@ -285,10 +292,10 @@ def block_stats(
     scatter = structure.scatter_gemm(state.n_features, state.n_components)
     need_quad = state.kernel != "direct" or (moments and not scatter)
     if features is None:
-        features = phi_features(X, state.shift, structure, need_quad, state.phi_dtype)
+        features = phi_features(X, state.shift, structure, need_quad, state.dtype)
     phi, q = features
     if state.kernel == "quadratic":
-        log_prob = state.coef @ phi  # (k, rows): log pi_k + log N(x | k)
+        log_prob = (state.coef @ phi).astype(np.float64, copy=False)  # (k, rows): log pi_k + log N(x | k)
     elif state.kernel == "screened":
         log_prob = _screened_log_prob(X, phi, q, state)
     else:

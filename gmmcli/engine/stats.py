@@ -181,11 +181,10 @@ def features(X: np.ndarray, shift: np.ndarray, structure, quadratic: bool, dtype
     return phi, q
 
 
-def block_features(X: np.ndarray, shift: np.ndarray, covariance_type: str):
-    """(phi, q) for a block, quadratic terms included, in X's dtype: what the E-step computes
+def block_features(X: np.ndarray, shift: np.ndarray, structure, dtype):
+    """(phi, q) for a block, quadratic terms included, in ``dtype``: what the E-step computes
     first, and the same in every iteration (it depends on the rows and the shift only)."""
-    structure = covariance.get(covariance_type).structure
-    return features(X, np.asarray(shift, dtype=np.float64), structure, True, X.dtype)
+    return features(X, shift, structure, True, dtype)
 
 
 def moments(resp, phi, q, sample_weight, structure, scatter: bool, data_weight=None) -> np.ndarray:
