@@ -266,6 +266,11 @@ def test_cli_dask_scoring_refuses_a_full_folder(gmm, tmp_path):
     [
         (["--engine", "spark"], "unknown --engine 'spark'"),
         (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler goes with --engine dask"),
+        (["--worker-memory", "2GB"], "--worker-memory goes with --engine dask"),
+        (
+            ["--engine", "dask", "--scheduler", "tcp://127.0.0.1:1", "--worker-memory", "2GB"],
+            "a --scheduler's workers keep their own",
+        ),
         (["--engine", "dask", "--no-header"], "--no-header is not supported with --engine dask"),
         ([str(SAMPLE / "blobs.csv")], "2 inputs given"),
     ],

@@ -353,7 +353,7 @@ class EngineOptions(OptionGroup):
         options (by parameter name: given or not) that only the local engine has."""
         from .engine_choice import check_engine
 
-        check_engine(self.engine, data, self.scheduler, **local_only)
+        check_engine(self.engine, data, self.scheduler, self.worker_memory, **local_only)
 
     def connect(self):
         """The Dask client (a context manager): the scheduler given, or a local cluster."""
