@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -97,7 +98,7 @@ class EStepState:
     noise_log: float | None = None  # with a noise component: log(noise weight / V), every row
     noise_box: np.ndarray | None = None
 
-    @property
+    @cached_property
     def structure(self):
         return covariance.get(self.covariance_type).structure
 
@@ -303,19 +304,20 @@ def block_stats(
     if state.noise_log is not None:  # the noise component: one more row, the same for every x
         log_prob = np.vstack([log_prob, np.full((1, log_prob.shape[1]), state.noise_log)])
 
-    top = np.max(log_prob, axis=0)
-    if not np.all(np.isfinite(top)):
+    top = log_prob.max(axis=0)
+    finite = math.isfinite(top.sum())  # a row's -inf or NaN shows in the sum
+    if not finite:
         top = np.where(np.isfinite(top), top, 0.0)
     log_prob -= top
     if state.floor > -math.inf:
         np.maximum(log_prob, state.floor, out=log_prob)
     resp = np.exp(log_prob, out=log_prob)
-    total = np.sum(resp, axis=0)
+    total = resp.sum(axis=0)  # >= 1 where the row's best is finite: its term is exp(0)
     with np.errstate(divide="ignore"):
         lse = np.log(total)
     lse += top
     if sample_weight is None:
-        loglik = float(np.sum(lse))
+        loglik = float(lse.sum())
         weight = float(X.shape[0])
     else:
         loglik = float(np.dot(sample_weight, lse))
