@@ -81,11 +81,11 @@ def block_bytes(n_rows: int, n_features: int, n_components: int, covariance_type
     the largest term: 50 rows x 3,000 columns make 1.7 GiB of features (measured peak 1.4 GB,
     where the other terms sum to 0.6 GB). Small ones fit in the fixed overhead."""
     from .engine.cpus import available_cores
-    from .engine.stats import default_block_rows, n_moment_features
+    from .engine.stats import block_width, default_block_rows
 
     n, d, k = int(n_rows), int(n_features), int(n_components)
     rows = default_block_rows(covariance_type, d, k)
-    width = max(n_moment_features(covariance_type, d), k * d, k)
+    width = block_width(covariance_type, d, k)
     at_once = min(math.ceil(n / rows), available_cores())
     return 8 * min(n, rows) * width * max(1, at_once)
 

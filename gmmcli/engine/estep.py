@@ -257,8 +257,14 @@ def _screened_log_prob(X: np.ndarray, phi: np.ndarray, q: int, state: EStepState
     comps, rows = np.nonzero(close)
     if len(comps) * SCREEN_MAX_SHARE > approx.size:
         return _direct_log_prob(X, phi, q, state)
-    y = _whitened_pairs(phi[q:, rows], state, comps)
-    approx[comps, rows] = -0.5 * np.einsum("pi,pi->p", y, y) + state.const[comps]
+    # pairs a chunk at a time: each gathers its component's (d, d+1) factor
+    d = state.n_features
+    per_pair = state.dtype.itemsize * d * ((d + 1) if state.factors is not None else 3)
+    step = max(1, CHUNK_BYTES // per_pair)
+    for a in range(0, len(comps), step):
+        c, r = comps[a : a + step], rows[a : a + step]
+        y = _whitened_pairs(phi[q:, r], state, c)
+        approx[c, r] = -0.5 * np.einsum("pi,pi->p", y, y) + state.const[c]
     return approx
 
 
