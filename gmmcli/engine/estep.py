@@ -86,9 +86,9 @@ class EStepState:
     n_components: int
     n_features: int
     shift: np.ndarray  # float64 (d,)
-    dtype: np.dtype  # of phi and the distances: float32 only for the direct kernel on float32 data
+    dtype: np.dtype  # of phi, coef and the distances (float32 data: see the module docstring)
     kernel: str  # "quadratic", "direct" or "screened"
-    coef: np.ndarray | None = None  # quadratic, screened: (k, m) float64, log pi + log N = coef @ phi
+    coef: np.ndarray | None = None  # quadratic, screened: (k, m), log pi + log N = coef @ phi
     factors: np.ndarray | None = None  # direct, matrix covariances: (k*d, d+1) in dtype
     scale: np.ndarray | None = None  # direct, variances: (k, d, 1) in dtype
     offset: np.ndarray | None = None  # direct, variances: (k, d, 1) in dtype
@@ -136,8 +136,9 @@ def prepare_estep(
 
     kernel "auto" picks "quadratic" for float64 when ``quadratic_error_bound`` is below
     ``QUADRATIC_MAX_ERROR`` (needs radius2), else "screened" for variances and for matrix
-    covariances with many components, else "direct"; float32 matrix covariances use "direct".
-    The expansion runs in float64 for either dtype of data (the state's dtype says which).
+    covariances with many components, else "direct". The expansion runs in float64 for float64
+    data and float32 variances, in float32 for float32 matrix covariances (the bound then uses
+    float32's eps); the state's dtype says which.
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
