@@ -67,6 +67,20 @@ def _sklearn_fit(X, k, **kw):
         return GaussianMixture(k, **kw).fit(X)
 
 
+def _sklearn_from(X, start, max_iter):
+    """scikit-learn's EM from gmmcli's starting parameters, tol = 0, for max_iter iterations."""
+    return _sklearn_fit(
+        X,
+        start.n_components,
+        covariance_type=start.covariance_type,
+        tol=0.0,
+        max_iter=max_iter,
+        weights_init=start.weights,
+        means_init=start.means,
+        precisions_init=start.structure.sklearn_precisions(start.precisions_cholesky),
+    )
+
+
 def _same_partition(a, b):
     """Labels equal up to a renaming of the components."""
     pairs = set(zip(a.tolist(), b.tolist()))
@@ -269,16 +283,7 @@ def test_float32_matches_sklearn_float64(covariance_type, k, d):
     X32 = make_blobs(n_samples=3000, n_features=d, centers=k, random_state=5)[0].astype(np.float32)
     X64 = X32.astype(np.float64)  # the same numbers
     start = em.initial_params(X64, k, covariance_type, init="kmeans", random_state=0)
-    gm = _sklearn_fit(
-        X64,
-        k,
-        covariance_type=covariance_type,
-        tol=0.0,
-        max_iter=10,
-        weights_init=start.weights,
-        means_init=start.means,
-        precisions_init=start.structure.sklearn_precisions(start.precisions_cholesky),
-    )
+    gm = _sklearn_from(X64, start, max_iter=10)
     res = em.run_em(X32, start, tol=0.0, max_iter=10, block_rows=512)  # six blocks
     assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-6, abs=0)
     np.testing.assert_allclose(res.params.weights, gm.weights_, rtol=1e-5)
@@ -366,16 +371,7 @@ def test_float32_screened_kernel_for_many_components(monkeypatch, covariance_typ
     X32 = make_blobs(6000, 6, centers=k, random_state=3)[0].astype(np.float32)
     X64 = X32.astype(np.float64)
     start = em.initial_params(X64, k, covariance_type, init="kmeans", random_state=0)
-    gm = _sklearn_fit(
-        X64,
-        k,
-        covariance_type=covariance_type,
-        tol=0.0,
-        max_iter=5,
-        weights_init=start.weights,
-        means_init=start.means,
-        precisions_init=start.structure.sklearn_precisions(start.precisions_cholesky),
-    )
+    gm = _sklearn_from(X64, start, max_iter=5)
     seen = _spy_states(monkeypatch)
     res = em.run_em(X32, start, tol=0, max_iter=5)
     assert seen and set(seen) == {(F32, F32, "screened")}
@@ -398,10 +394,10 @@ def test_float32_expansion_bound_is_honoured():
     assert state.kernel == "screened" and state.coef.dtype == np.float32
     bound = estep.quadratic_error_bound(start, shift, r2, np.float32)
     assert state.screen == pytest.approx(estep.SCREEN_NATS + 2 * bound)
-    phi, q = stats.block_features(X32, shift, start.structure, np.float32)
+    phi, q = stats.features(X32, shift, start.structure, True, np.float32)
     approx = (state.coef @ phi).astype(np.float64)
     direct = estep.prepare_estep(start, shift, kernel="direct")
-    phi64, _ = stats.block_features(X64, shift, start.structure, np.float64)
+    phi64, _ = stats.features(X64, shift, start.structure, True, np.float64)
     exact = estep._direct_log_prob(X64, phi64, q, direct)
     err = np.max(np.abs(approx - exact))
     assert 0 < err <= bound
@@ -658,7 +654,7 @@ def test_variance_bound_is_honoured(covariance_type):
     quadratic = estep.prepare_estep(start, shift, radius2=r2)
     assert quadratic.kernel == "quadratic" and bound <= estep.QUADRATIC_MAX_ERROR
     direct = estep.prepare_estep(start, shift, kernel="direct")
-    phi, q = stats.block_features(X, shift, start.structure, np.float64)
+    phi, q = stats.features(X, shift, start.structure, True, np.float64)
     approx = quadratic.coef @ phi
     exact = estep._direct_log_prob(X, phi, q, direct)
     assert np.max(np.abs(approx - exact)) <= bound

@@ -16,7 +16,8 @@ import numpy as np
 from .cpus import blas_single_thread, default_threads
 from .estep import block_stats, prepare_estep
 from .params import MixtureParams
-from .stats import SuffStats, block_bounds, block_features, default_block_rows, n_moment_features, sum_stats
+from .stats import SuffStats, block_bounds, default_block_rows, n_moment_features, sum_stats
+from .stats import features as phi_features
 
 
 class EMData:
@@ -63,7 +64,7 @@ class EMData:
             return None
         key = (a, b, state.dtype)
         if key not in self.features:
-            self.features[key] = block_features(self.X[a:b], state.shift, state.structure, state.dtype)
+            self.features[key] = phi_features(self.X[a:b], state.shift, state.structure, True, state.dtype)
         return self.features[key]
 
 

@@ -215,6 +215,11 @@ def _quadratic_coef(structure, pc: np.ndarray, mu: np.ndarray, const: np.ndarray
     return coef.astype(dtype, copy=False)
 
 
+def _expanded_log_prob(phi: np.ndarray, state: EStepState) -> np.ndarray:
+    """log pi_k + log N(x | k) by the expansion, (k, rows) float64: one GEMM in state.dtype."""
+    return (state.coef @ phi).astype(np.float64, copy=False)
+
+
 def _direct_log_prob(X: np.ndarray, phi: np.ndarray, q: int, state: EStepState) -> np.ndarray:
     """log pi_k + log N(x | k), (k, rows) float64, by sklearn's (x - mu) U form in state.dtype."""
     n, d = X.shape
@@ -253,12 +258,13 @@ def _screened_log_prob(X: np.ndarray, phi: np.ndarray, q: int, state: EStepState
     recomputed by the direct kernel's arithmetic, pair by pair. Blocks where many pairs are
     close fall back to the direct kernel whole.
     """
-    approx = (state.coef @ phi).astype(np.float64, copy=False)  # (k, rows)
+    approx = _expanded_log_prob(phi, state)
     close = approx >= np.max(approx, axis=0) - state.screen
     comps, rows = np.nonzero(close)
     if len(comps) * SCREEN_MAX_SHARE > approx.size:
         return _direct_log_prob(X, phi, q, state)
-    # pairs a chunk at a time: each gathers its component's (d, d+1) factor
+    # pairs a chunk at a time: each gathers its component's (d, d+1) factor (variances: its
+    # scale and offset, and the whitened row)
     d = state.n_features
     per_pair = state.dtype.itemsize * d * ((d + 1) if state.factors is not None else 3)
     step = max(1, CHUNK_BYTES // per_pair)
@@ -293,7 +299,7 @@ def block_stats(
 
     X is (rows, d) float32 or float64 (it is never copied whole; only the block is read).
     With ``moments=False`` only the log-likelihood and weight are computed. ``features``:
-    the block's ``block_features`` when the caller keeps them from one iteration to the next.
+    ``EMData.block_features`` when the caller keeps them from one iteration to the next.
     """
     cov_type = state.covariance_type
     structure = state.structure
@@ -303,7 +309,7 @@ def block_stats(
         features = phi_features(X, state.shift, structure, need_quad, state.dtype)
     phi, q = features
     if state.kernel == "quadratic":
-        log_prob = (state.coef @ phi).astype(np.float64, copy=False)  # (k, rows): log pi_k + log N(x | k)
+        log_prob = _expanded_log_prob(phi, state)
     elif state.kernel == "screened":
         log_prob = _screened_log_prob(X, phi, q, state)
     else:
@@ -312,14 +318,13 @@ def block_stats(
         log_prob = np.vstack([log_prob, np.full((1, log_prob.shape[1]), state.noise_log)])
 
     top = log_prob.max(axis=0)
-    finite = math.isfinite(top.sum())  # a row's -inf or NaN shows in the sum
-    if not finite:
+    if not math.isfinite(top.sum()):  # a row's -inf or NaN shows in the sum
         top = np.where(np.isfinite(top), top, 0.0)
     log_prob -= top
     if state.floor > -math.inf:
         np.maximum(log_prob, state.floor, out=log_prob)
     resp = np.exp(log_prob, out=log_prob)
-    total = resp.sum(axis=0)  # >= 1 where the row's best is finite: its term is exp(0)
+    total = resp.sum(axis=0)
     with np.errstate(divide="ignore"):
         lse = np.log(total)
     lse += top

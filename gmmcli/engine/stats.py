@@ -190,12 +190,6 @@ def features(X: np.ndarray, shift: np.ndarray, structure, quadratic: bool, dtype
     return phi, q
 
 
-def block_features(X: np.ndarray, shift: np.ndarray, structure, dtype):
-    """(phi, q) for a block, quadratic terms included, in ``dtype``: what the E-step computes
-    first, and the same in every iteration (it depends on the rows and the shift only)."""
-    return features(X, shift, structure, True, dtype)
-
-
 def moments(resp, phi, q, sample_weight, structure, scatter: bool, data_weight=None) -> np.ndarray:
     """The packed moments (k, m) of a block (k+1 rows with the extra row) from responsibilities.
 
