@@ -17,6 +17,19 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_gmmcli():
+    """gmmcli's bytecode, written once: the processes the tests start (``python -m gmmcli``, the
+    README's shell, Dask's workers) then read it instead of compiling every module again, which
+    they all do where PYTHONDONTWRITEBYTECODE is set (as on CI). Where the tree is not writable
+    nothing is written and nothing changes but the time."""
+    import compileall
+
+    import gmmcli
+
+    compileall.compile_dir(Path(gmmcli.__file__).parent, quiet=2)
+
+
 @dataclass
 class Result:
     code: int
