@@ -421,7 +421,8 @@ def test_keep_copies_bytes_verbatim_on_both_readers(gmm, good, tmp_path):
     small = tmp_path / "small.csv"
     small.write_text(text)
     big = tmp_path / "big.csv"  # past the plain reader's 4 MiB: pandas reads it
-    big.write_text(text + "A,1,1\n" * 800_000)
+    big.write_text(text + ("A" * 1000 + ",1,1\n") * 4400)  # long rows, not many: JSON costs per row
+    assert big.stat().st_size > 4 << 20
     for path in (small, big):
         r = gmm("predict", good, path, "--keep", "id")
         assert r.code == 0, r.err
