@@ -7,6 +7,7 @@ imported inside the commands, so ``gmmcli --help`` and shell completion stay fas
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import warnings
@@ -107,6 +108,13 @@ for _name, (_function, _epilog) in _COMMANDS.items():
     app.command(_name, cls=help.Command, epilog=_epilog)(_function)
 
 
+@functools.cache
+def _command():
+    """The click command tree Typer builds from ``app``: built once per process, as its ~20 ms
+    (reading every command's signature) would otherwise be paid again by every in-process run."""
+    return typer.main.get_command(app)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app and turn every failure into an exit code."""
     _hold_closed_standard_fds()
@@ -150,7 +158,7 @@ def _run(argv: list[str] | None) -> int:
 
     click = _click_exceptions()
     console.configure()  # no state from an earlier in-process run; the callback sets the flags
-    command = typer.main.get_command(app)
+    command = _command()
     argv = _hoist_global_flags(command, sys.argv[1:] if argv is None else list(argv))
     if completion.COMPLETE_VAR in os.environ:  # the shell asks what to complete: Typer's classes answer
         from typer._completion_classes import completion_init
