@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from gmmcli.engine import blocks, density, em, estep, stats
+from gmmcli.engine import blocks, covariance, density, em, estep, stats
 from gmmcli.engine.params import IllDefinedCovariance, MixtureParams
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
@@ -638,14 +638,15 @@ def test_screened_kernel_for_variances(covariance_type):
     np.testing.assert_allclose(res.params.covariances, gm.covariances_, rtol=1e-7, atol=atol)
 
 
-@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
-def test_variance_bound_is_honoured(covariance_type):
-    """For variances the expansion's bound uses the largest precision, not the trace (d times
-    smaller for equal variances): where it admits the quadratic kernel, each row's log-density
-    is the direct kernel's to within the bound (the row farthest out sets the radius)."""
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical", "full", "tied"])
+def test_expansion_bound_is_honoured(covariance_type):
+    """The expansion's bound uses the largest precision (variances) or |P|'s largest row sum
+    (matrices), not the trace (d times larger for round components): where it admits the
+    quadratic kernel, each row's log-density is the direct kernel's to within the bound (the
+    row farthest out sets the radius)."""
     from sklearn.datasets import make_blobs
 
-    X, _ = make_blobs(3000, 12, centers=6, cluster_std=0.3, center_box=(-50, 50), random_state=1)
+    X, _ = make_blobs(3000, 12, centers=6, cluster_std=0.3, center_box=(-15, 15), random_state=1)
     X[0] += 12.0  # a row off its cluster: the radius is its distance
     start = em.initial_params(X, 6, covariance_type, random_state=0)
     shift = X.mean(axis=0)
@@ -658,6 +659,27 @@ def test_variance_bound_is_honoured(covariance_type):
     approx = quadratic.coef @ phi
     exact = estep._direct_log_prob(X, phi, q, direct)
     assert np.max(np.abs(approx - exact)) <= bound
+
+
+def test_matrix_precision_scale_is_the_smaller_of_row_sum_and_trace():
+    """|P|'s largest row sum bounds x^T|P|x / |x|^2 (its spectral radius); so does the trace.
+    Round components get the row sum (d times below the trace), correlated ones the trace."""
+    full = covariance.get("full").structure
+    d = 6
+    correlated = np.linalg.inv(np.full((d, d), 0.99) + 0.01 * np.eye(d))
+    pc = np.stack([np.eye(d) * 2.0, np.linalg.cholesky(correlated)])
+    prec = pc @ np.swapaxes(pc, 1, 2)
+    scale = full.precision_scale(pc, d)
+    np.testing.assert_allclose(scale[0], 4.0)  # trace 24
+    rows, trace = np.abs(prec[1]).sum(axis=1).max(), np.trace(prec[1])
+    assert scale[1] == pytest.approx(min(rows, trace))
+    rng = np.random.RandomState(0)
+    for p, bound in zip(prec, scale):  # the bound holds for any x
+        x = np.abs(rng.randn(1000, d))
+        terms = np.einsum("ni,ij,nj->n", x, np.abs(p), x)
+        assert np.all(terms <= bound * (x * x).sum(axis=1) * (1 + 1e-12))
+    tied = covariance.get("tied").structure
+    np.testing.assert_allclose(tied.precision_scale(pc[0], d), [4.0])
 
 
 def test_zero_weight_keeps_exact_zeros():

@@ -17,8 +17,10 @@ The kernels, chosen per iteration by ``prepare_estep``:
 * ``quadratic``: log pi_k + log N(x | k) is linear in the features phi(x), so the whole
   weighted log-probability of a block is one GEMM ``coef (k, m) @ phi (m, rows)``. That is half
   the flops of the direct form and no (rows, k*d) temporary. The expansion
-  x^T P x - 2 x^T P mu + mu^T P mu loses about eps * |x - shift|^2 * trace(P) to cancellation
-  (for variances the largest precision instead of the trace: each term p_j x_j^2 is at most that),
+  x^T P x - 2 x^T P mu + mu^T P mu loses about eps * |x - shift|^2 * s(P) to cancellation, with
+  s(P) a bound on x^T |P| x / |x|^2 (``precision_scale``: for variances the largest precision,
+  for matrices the smaller of |P|'s largest row sum and the trace, d times below the trace for
+  round components),
   so it is used only when that bound is below 1e-9 (absolute, in log-density). It runs in
   float64, for float32 variances too (phi made in float64 block by block: their one small GEMM
   is cheap, and the direct form's elementwise passes were 2-4x slower).
@@ -115,8 +117,7 @@ def quadratic_error_bound(params: MixtureParams, shift, radius2: float, dtype=np
 def _error_bound(covariance_type: str, pc: np.ndarray, mu: np.ndarray, radius2: float, dtype) -> float:
     """quadratic_error_bound from the precision factors and the means measured from the shift."""
     d = mu.shape[1]
-    # per component, a bound on x^T P x / |x|^2 (the trace for matrices; the largest variance's
-    # precision for variances)
+    # per component, a bound on x^T |P| x / |x|^2 (the structure's precision_scale)
     trace = covariance.get(covariance_type).structure.precision_scale(pc, d)
     mu2 = float(np.max(np.einsum("ij,ij->i", mu, mu)))
     m = n_moment_features(covariance_type, d)

@@ -101,6 +101,14 @@ class _Matrix:
         cov[..., diag, diag] += value
         return cov
 
+    def precision_scale(self, pc: np.ndarray, d: int) -> np.ndarray:
+        """Per precision P, a bound on sum_ij |P_ij x_i x_j| / |x|^2 (the expansion's terms):
+        the spectral radius of |P|, itself at most |P|'s largest row sum, and at most the trace
+        (Cauchy-Schwarz). The row sum is d times below the trace for near-diagonal P."""
+        prec = np.matmul(pc, np.swapaxes(pc, -1, -2))
+        rows = np.max(np.sum(np.abs(prec), axis=-1), axis=-1)
+        return np.atleast_1d(np.minimum(rows, np.trace(prec, axis1=-2, axis2=-1)))
+
     def quadratic_coef(self, pc: np.ndarray, mu: np.ndarray):
         """(quad (k, q), lin (k, d), mu^T P mu (k,)) of the quadratic expansion of log N."""
         k, d = mu.shape
@@ -154,9 +162,6 @@ class Full(_Matrix):
         k = pc.shape[0]
         return np.sum(np.log(pc.reshape(k, -1)[:, :: d + 1]), axis=1)
 
-    def precision_scale(self, pc: np.ndarray, d: int) -> np.ndarray:
-        return np.einsum("kij,kij->k", pc, pc)
-
     def _precisions(self, pc, k):
         return np.matmul(pc, np.swapaxes(pc, 1, 2))
 
@@ -201,9 +206,6 @@ class Tied(_Matrix):
 
     def log_det(self, pc: np.ndarray, d: int) -> np.ndarray:
         return np.sum(np.log(np.diag(pc)))
-
-    def precision_scale(self, pc: np.ndarray, d: int) -> np.ndarray:
-        return np.array([np.sum(pc * pc)])
 
     def _precisions(self, pc, k):
         return np.broadcast_to(pc @ pc.T, (k,) + pc.shape)
