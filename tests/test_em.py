@@ -319,7 +319,8 @@ def test_float32_estep_stays_float32(monkeypatch):
         tracemalloc.stop()
     assert seen and all(s[:3] == (np.float32, np.float32, "direct") for s in seen)
     assert phis and set(phis) == {np.dtype(np.float32)}  # the moments' features too
-    assert peak < X.nbytes // 2, f"peak {peak} bytes: a copy of X ({X.nbytes} bytes) was made"
+    # a copy alone would reach X.nbytes; the blocks' temporaries (two threads) stay well below
+    assert peak < X.nbytes, f"peak {peak} bytes: a copy of X ({X.nbytes} bytes) was made"
 
 
 def _spy_states(monkeypatch):
@@ -357,7 +358,7 @@ def test_float32_variances_take_the_float64_expansion(monkeypatch, covariance_ty
     assert seen and set(seen) == {(F32, F64, "quadratic")}
     assert a.lower_bound == pytest.approx(b.lower_bound, rel=1e-12)
     np.testing.assert_allclose(a.params.covariances, b.params.covariances, rtol=1e-10)
-    assert peak < X32.nbytes // 2, f"peak {peak} bytes: a copy of X ({X32.nbytes} bytes) was made"
+    assert peak < X32.nbytes, f"peak {peak} bytes: a copy of X ({X32.nbytes} bytes) was made"
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
