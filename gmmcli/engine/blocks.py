@@ -16,7 +16,7 @@ import numpy as np
 from .cpus import blas_single_thread, default_threads
 from .estep import block_stats, prepare_estep
 from .params import MixtureParams
-from .stats import SuffStats, block_bounds, default_block_rows, n_moment_features, sum_stats
+from .stats import SuffStats, block_bounds, default_block_rows, n_estep_features, sum_stats
 from .stats import features as phi_features
 
 
@@ -51,7 +51,7 @@ class EMData:
         # phi of each block, kept across iterations and restarts when small (the digits sweep:
         # 13 MB at 1797 x 41; 50,000 x 50 diag 40 MB, 15-20% of its iteration; 200,000 x 10
         # full would need 105 MB and recomputes instead)
-        m = n_moment_features(covariance_type, d)
+        m = n_estep_features(covariance_type, d)
         self.features = {} if m * n * 8 <= FEATURE_CACHE_BYTES else None
 
     def block_weights(self, a, b):
@@ -64,7 +64,10 @@ class EMData:
             return None
         key = (a, b, state.dtype)
         if key not in self.features:
-            self.features[key] = phi_features(self.X[a:b], state.shift, state.structure, True, state.dtype)
+            quadratic = state.structure.expands
+            self.features[key] = phi_features(
+                self.X[a:b], state.shift, state.structure, quadratic, state.dtype
+            )
         return self.features[key]
 
 

@@ -31,6 +31,13 @@ The kernels, chosen per iteration by ``prepare_estep``:
   GEMM (each block's sums then go on in float64; the scatter forms stay float64); log-sum-exp
   and responsibilities are float64. Components go a few at a time, so that the (chunk*d, rows)
   product stays in cache.
+* ``whitened`` (a precision shared by all components, where the expansion's bound admits the
+  quadratic kernel): y = W (x - shift) once per row, one (d, d) GEMM, then
+  |y - nu_k|^2 = |y|^2 - 2 nu_k . y + |nu_k|^2 by one (k, d) GEMM: d^2 + k d products per row
+  instead of the expansion's k d^2 / 2, and no quadratic features (the shared M-step needs
+  only x and the data scatter). Its cancellation is the expansion's with x^T P x in place of
+  its bound, so the same bound covers it; it runs in float64, for float32 data too (its
+  GEMMs are a small part of the iteration).
 * ``screened`` (the bound too large; matrix covariances with many components, and variances
   always, whose direct form is elementwise passes over (k, d, rows)): the quadratic GEMM for
   all components, then the direct form only for the pairs within 50 nats (plus twice the bound)
@@ -91,6 +98,8 @@ class EStepState:
     dtype: np.dtype  # of phi, coef and the distances (float32 data: see the module docstring)
     kernel: str  # "quadratic", "direct" or "screened"
     coef: np.ndarray | None = None  # quadratic, screened: (k, m), log pi + log N = coef @ phi
+    whiten: np.ndarray | None = None  # whitened: W (d, d); centres: nu (k, d), y = W (x - shift)
+    centres: np.ndarray | None = None
     factors: np.ndarray | None = None  # direct, matrix covariances: (k*d, d+1) in dtype
     scale: np.ndarray | None = None  # direct, variances: (k, d, 1) in dtype
     offset: np.ndarray | None = None  # direct, variances: (k, d, 1) in dtype
@@ -136,8 +145,9 @@ def prepare_estep(
     """Precompute the per-iteration E-step coefficients.
 
     kernel "auto" picks "quadratic" for float64 when ``quadratic_error_bound`` is below
-    ``QUADRATIC_MAX_ERROR`` (needs radius2), else "screened" for variances and for matrix
-    covariances with many components, else "direct". The expansion runs in float64 for float64
+    ``QUADRATIC_MAX_ERROR`` (needs radius2; "whitened" instead, in float64 for either dtype,
+    where one precision is shared), else "screened" for variances and for matrix covariances
+    with many components, else "direct". The expansion runs in float64 for float64
     data and float32 variances, in float32 for float32 matrix covariances (the bound then uses
     float32's eps); the state's dtype says which.
     """
@@ -147,14 +157,18 @@ def prepare_estep(
     structure = params.structure
     k, d = params.n_components, params.n_features
     shift = frame_shift(shift, dtype)  # the origin of the block's phi (float32: rounded)
-    if kernel not in ("auto", "quadratic", "direct", "screened"):
+    if kernel not in ("auto", "quadratic", "direct", "screened", "whitened"):
         raise ValueError(f"unknown E-step kernel {kernel!r}")
+    if kernel not in ("auto", "direct") and (kernel == "whitened") == structure.expands:
+        raise ValueError(f"the {kernel} E-step kernel does not serve the {structure.name} structure")
     means = np.asarray(params.means, dtype=np.float64)
     pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
     mu = means - shift  # component means measured from the shift
     # the expansion's dtype: float32 only for float32 matrix covariances, whose GEMM over phi
     # is most of an iteration; variances' is one small GEMM, exact enough only in float64
-    expand = np.dtype(np.float32 if dtype == np.float32 and structure.matrix else np.float64)
+    expand = np.dtype(
+        np.float32 if dtype == np.float32 and structure.matrix and structure.expands else np.float64
+    )
     bound = math.inf
     if kernel in ("auto", "screened") and radius2 is not None:
         bound = _error_bound(params.covariance_type, pc, mu, radius2, expand)
@@ -184,6 +198,10 @@ def prepare_estep(
         common.update(noise_log=params.noise_log_density, noise_box=params.noise_box)
     if kernel == "quadratic":
         return EStepState(coef=_quadratic_coef(structure, pc, mu, const, dtype), **common)
+    if kernel == "whitened":
+        whiten, centres = structure.whitening(pc, mu)
+        common["const"] = const - 0.5 * np.einsum("kd,kd->k", centres, centres)
+        return EStepState(whiten=np.ascontiguousarray(whiten), centres=centres, **common)
     direct = structure.direct_terms(pc, mu, dtype)
     if kernel == "screened":
         return EStepState(
@@ -197,6 +215,8 @@ def prepare_estep(
 
 def _auto_kernel(structure, k: int, bound: float) -> str:
     """The fastest kernel that is exact enough (module docstring), given the expansion's bound."""
+    if not structure.expands:  # one whitening for every component; else the exact form
+        return "whitened" if bound <= QUADRATIC_MAX_ERROR else "direct"
     if bound <= QUADRATIC_MAX_ERROR:
         return "quadratic"
     if math.isfinite(bound) and (k >= SCREEN_MIN_COMPONENTS or not structure.matrix):
@@ -219,6 +239,16 @@ def _quadratic_coef(structure, pc: np.ndarray, mu: np.ndarray, const: np.ndarray
 def _expanded_log_prob(phi: np.ndarray, state: EStepState) -> np.ndarray:
     """log pi_k + log N(x | k) by the expansion, (k, rows) float64: one GEMM in state.dtype."""
     return (state.coef @ phi).astype(np.float64, copy=False)
+
+
+def _whitened_log_prob(phi: np.ndarray, q: int, state: EStepState) -> np.ndarray:
+    """log pi_k + log N(x | k), (k, rows) float64, for a shared precision: const_k - |nu_k|^2 / 2
+    (in state.const) + nu_k . y - |y|^2 / 2 with y = W (x - shift)."""
+    y = state.whiten @ phi[q : q + state.n_features]
+    log_prob = state.centres @ y
+    log_prob += state.const[:, None]
+    log_prob -= 0.5 * np.einsum("dn,dn->n", y, y)
+    return log_prob
 
 
 def _direct_log_prob(X: np.ndarray, phi: np.ndarray, q: int, state: EStepState) -> np.ndarray:
@@ -305,12 +335,14 @@ def block_stats(
     cov_type = state.covariance_type
     structure = state.structure
     scatter = structure.scatter_gemm(state.n_features, state.n_components)
-    need_quad = state.kernel != "direct" or (moments and not scatter)
+    need_quad = structure.expands and (state.kernel != "direct" or (moments and not scatter))
     if features is None:
         features = phi_features(X, state.shift, structure, need_quad, state.dtype)
     phi, q = features
     if state.kernel == "quadratic":
         log_prob = _expanded_log_prob(phi, state)
+    elif state.kernel == "whitened":
+        log_prob = _whitened_log_prob(phi, q, state)
     elif state.kernel == "screened":
         log_prob = _screened_log_prob(X, phi, q, state)
     else:

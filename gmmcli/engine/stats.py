@@ -51,6 +51,14 @@ def n_moment_features(covariance_type: str, n_features: int) -> int:
     return n_quadratic_features(covariance_type, n_features) + n_features + 1
 
 
+def n_estep_features(covariance_type: str, n_features: int) -> int:
+    """Rows of the phi the E-step builds: all m, or only x - shift and 1 where the structure
+    does not expand (``Structure.expands``: tied, whose kernels whiten instead)."""
+    if covariance.get(covariance_type).structure.expands:
+        return n_moment_features(covariance_type, n_features)
+    return n_features + 1
+
+
 def block_width(covariance_type: str, n_features: int, n_components: int) -> int:
     """Values per row of a block's widest temporary: phi (m) or the log-probabilities (k).
 
@@ -58,7 +66,7 @@ def block_width(covariance_type: str, n_features: int, n_components: int) -> int
     k*d does not count: counting it cut 50,000 x 50 diag, k=16 to 256-row blocks, whose fixed
     per-block costs made an iteration 25-40% slower than 2,048-row blocks (measured).
     """
-    return max(n_moment_features(covariance_type, n_features), n_components)
+    return max(n_estep_features(covariance_type, n_features), n_components)
 
 
 def default_block_rows(covariance_type: str, n_features: int, n_components: int) -> int:
@@ -70,7 +78,7 @@ def default_block_rows(covariance_type: str, n_features: int, n_components: int)
     """
     width = 8 * block_width(covariance_type, n_features, n_components)
     rows = _power_of_two_below(BLOCK_BYTES // width)
-    work = n_moment_features(covariance_type, n_features) * n_components
+    work = n_estep_features(covariance_type, n_features) * n_components
     rows = max(
         rows, min(_power_of_two_above(-(-BLOCK_WORK // work)), _power_of_two_below(4 * BLOCK_BYTES // width))
     )

@@ -154,6 +154,7 @@ class Full(_Matrix):
     family = "ellipsoidal"  # mclust's word for the shapes it allows (plots colour by it)
     extra_row = False
     shared = False  # one covariance for all components
+    expands = True  # the E-step's fast kernels expand x^T P x over phi's quadratic rows
 
     def cov_shape(self, k: int, d: int) -> tuple:
         return (k, d, d)
@@ -200,6 +201,7 @@ class Tied(_Matrix):
     family = "ellipsoidal"
     shared = True
     extra_row = True  # the moments of the data itself (responsibility one), for the data scatter
+    expands = False  # one whitening serves every component: phi is x - shift and 1 only
 
     def cov_shape(self, k: int, d: int) -> tuple:
         return (d, d)
@@ -212,6 +214,11 @@ class Tied(_Matrix):
 
     def _project(self, mu, pc):
         return mu @ pc
+
+    def whitening(self, pc: np.ndarray, mu: np.ndarray):
+        """(W (d, d), nu (k, d)) with y = W (x - shift) and nu_k = W mu_k, so that
+        (x - mu_k)^T P (x - mu_k) = |y - nu_k|^2: one precision factor serves every component."""
+        return pc.T, self._project(mu, pc)
 
     def scatter_gemm(self, d: int, k: int) -> bool:
         return True  # only the data scatter is needed: always cheaper as one GEMM
@@ -247,6 +254,7 @@ class _Vector:
     extra_row = False
     matrix = False
     shared = False
+    expands = True
 
     def precision_cholesky(self, cov: np.ndarray) -> np.ndarray:
         if np.any(cov <= 0.0):
