@@ -96,7 +96,7 @@ class EStepState:
     n_features: int
     shift: np.ndarray  # float64 (d,)
     dtype: np.dtype  # of phi, coef and the distances (float32 data: see the module docstring)
-    kernel: str  # "quadratic", "direct" or "screened"
+    kernel: str  # "quadratic", "whitened", "direct" or "screened"
     coef: np.ndarray | None = None  # quadratic, screened: (k, m), log pi + log N = coef @ phi
     whiten: np.ndarray | None = None  # whitened: W (d, d); centres: nu (k, d), y = W (x - shift)
     centres: np.ndarray | None = None

@@ -32,12 +32,14 @@ from .covariance.structures import triu
 #: Bytes aimed at for one block's largest temporary (fits in L2 next to its neighbours).
 BLOCK_BYTES = 1 << 21
 
-#: Least rows x m x k (phi's length times the components) per block: a block's fixed cost, some
-#: 30 + d numpy calls whose every start hands the GIL between the runner's threads, must stay a
-#: small share of its GEMMs. Measured on two threads (ms per iteration, the same lower bounds):
-#: 200,000 x 10, k=8 full 24.3 -> 16.8 and tied 31.7 -> 22.5 with 8,192 rows instead of 2,048;
-#: 50,000 x 50 spherical 6.9 -> 6.0 with 8,192 instead of 4,096; 50,000 x 50 full, k=16 keeps
-#: its 256 rows (512: 7% slower, its phi leaves the cache).
+#: Least rows x m x k (phi's length as the E-step builds it, times the components) per block:
+#: a block's fixed cost, some 30 + d numpy calls whose every start hands the GIL between the
+#: runner's threads, must stay a small share of its GEMMs. Measured on two threads (ms per
+#: iteration, the same lower bounds): 200,000 x 10, k=8 full 24.3 -> 16.8 and tied 31.7 -> 22.5
+#: with 8,192 rows instead of 2,048 (tied before its whitened kernel); 50,000 x 50 spherical
+#: 6.9 -> 6.0 with 8,192 instead of 4,096; 200,000 x 10 diag 13.5 -> 10.8 with 16,384 instead
+#: of 4,096; 50,000 x 50 full, k=16 keeps its 256 rows (512: 7% slower, its phi leaves the
+#: cache). The machine's noise is some 10-20% between runs; each pair was taken interleaved.
 BLOCK_WORK = 1 << 22
 
 
