@@ -106,8 +106,9 @@ class _Matrix:
         the spectral radius of |P|, itself at most |P|'s largest row sum, and at most the trace
         (Cauchy-Schwarz). The row sum is d times below the trace for near-diagonal P."""
         prec = np.matmul(pc, np.swapaxes(pc, -1, -2))
-        rows = np.max(np.sum(np.abs(prec), axis=-1), axis=-1)
-        return np.atleast_1d(np.minimum(rows, np.trace(prec, axis1=-2, axis2=-1)))
+        np.abs(prec, out=prec)  # in place: a second (k, d, d) temporary cost 4x the time at k=191
+        rows = prec.sum(axis=-1).max(axis=-1)
+        return np.atleast_1d(np.minimum(rows, np.einsum("...ii->...", prec)))  # |P|'s diagonal is P's
 
     def quadratic_coef(self, pc: np.ndarray, mu: np.ndarray):
         """(quad (k, q), lin (k, d), mu^T P mu (k,)) of the quadratic expansion of log N."""
