@@ -728,6 +728,29 @@ def test_matrix_precision_scale_is_the_smaller_of_row_sum_and_trace():
     np.testing.assert_allclose(tied.precision_scale(pc[0], d), [4.0])
 
 
+@pytest.mark.parametrize("covariance_type, dtype", [("diag", F64), ("full", F64), ("full", F32)])
+def test_gemms_in_column_chunks_equal_one_gemm(monkeypatch, covariance_type, dtype):
+    """A block wider than GEMM_COLUMNS runs its GEMMs over phi a piece at a time: the same
+    statistics as one GEMM over the whole block (float32: its sums of 4,096 rows in float32)."""
+    rng = np.random.RandomState(7)
+    X = (
+        rng.randn(3 * stats.GEMM_COLUMNS + 5, 6) * 2 + rng.randint(0, 3, (3 * stats.GEMM_COLUMNS + 5, 1))
+    ).astype(dtype)
+    params = _random_params(rng, 3, 6, covariance_type)
+    shift = X.mean(axis=0, dtype=np.float64)
+    r2 = float(np.max(np.sum((X - shift) ** 2, axis=1)))
+    state = estep.prepare_estep(params, shift, dtype=dtype, radius2=r2)
+    chunked = estep.block_stats(X, state)
+    monkeypatch.setattr(stats, "GEMM_COLUMNS", 10**9)
+    monkeypatch.setattr(estep, "GEMM_COLUMNS", 10**9)
+    whole = estep.block_stats(X, state)
+    rtol = 1e-12 if dtype == F64 else 1e-5
+    np.testing.assert_allclose(
+        chunked.moments, whole.moments, rtol=rtol, atol=rtol * np.abs(whole.moments).max()
+    )
+    assert chunked.loglik == pytest.approx(whole.loglik, rel=rtol)
+
+
 def test_zero_weight_keeps_exact_zeros():
     """A component of weight zero: no floor under its log-probabilities, its N_k stays 0."""
     rng = np.random.RandomState(0)

@@ -58,7 +58,7 @@ import numpy as np
 
 from . import covariance
 from .params import MixtureParams
-from .stats import SuffStats, frame_shift, n_moment_features
+from .stats import GEMM_COLUMNS, SuffStats, column_chunks, frame_shift, n_moment_features
 from .stats import features as phi_features
 from .stats import moments as packed_moments
 
@@ -237,8 +237,15 @@ def _quadratic_coef(structure, pc: np.ndarray, mu: np.ndarray, const: np.ndarray
 
 
 def _expanded_log_prob(phi: np.ndarray, state: EStepState) -> np.ndarray:
-    """log pi_k + log N(x | k) by the expansion, (k, rows) float64: one GEMM in state.dtype."""
-    return (state.coef @ phi).astype(np.float64, copy=False)
+    """log pi_k + log N(x | k) by the expansion, (k, rows) float64: GEMMs in state.dtype,
+    GEMM_COLUMNS rows at a time."""
+    n = phi.shape[1]
+    if n <= GEMM_COLUMNS:
+        return (state.coef @ phi).astype(np.float64, copy=False)
+    out = np.empty((state.n_components, n))
+    for c in column_chunks(n):
+        out[:, c] = state.coef @ phi[:, c]
+    return out
 
 
 def _whitened_log_prob(phi: np.ndarray, q: int, state: EStepState) -> np.ndarray:
