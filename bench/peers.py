@@ -38,25 +38,12 @@ def version(name: str) -> str:
         return "?"
 
 
-def sklearn_precisions(params):
-    """scikit-learn's precisions_init from gmmcli's precision factors."""
-    return params.structure.sklearn_precisions(params.precisions_cholesky)
-
-
 def sklearn_run(X, start, max_iter):
     """GaussianMixture from ``start``; returns its lower bound (mean log-likelihood per row)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
-    gm = GaussianMixture(
-        start.n_components,
-        covariance_type=start.covariance_type,
-        tol=0.0,
-        max_iter=max_iter,
-        weights_init=start.weights,
-        means_init=start.means,
-        precisions_init=sklearn_precisions(start),
-    )
+    gm = GaussianMixture(tol=0.0, max_iter=max_iter, **start.sklearn_start())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         gm.fit(X)

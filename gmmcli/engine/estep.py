@@ -58,7 +58,7 @@ import numpy as np
 
 from . import covariance
 from .params import MixtureParams
-from .stats import GEMM_COLUMNS, SuffStats, column_chunks, frame_shift, n_moment_features
+from .stats import SuffStats, column_chunks, frame_shift, n_moment_features
 from .stats import features as phi_features
 from .stats import moments as packed_moments
 
@@ -159,7 +159,9 @@ def prepare_estep(
     shift = frame_shift(shift, dtype)  # the origin of the block's phi (float32: rounded)
     if kernel not in ("auto", "quadratic", "direct", "screened", "whitened"):
         raise ValueError(f"unknown E-step kernel {kernel!r}")
-    if kernel not in ("auto", "direct") and (kernel == "whitened") == structure.expands:
+    # the expansion's kernels need phi's quadratic rows; the whitening needs a shared precision
+    served = ("quadratic", "screened") if structure.expands else ("whitened",)
+    if kernel not in ("auto", "direct", *served):
         raise ValueError(f"the {kernel} E-step kernel does not serve the {structure.name} structure")
     means = np.asarray(params.means, dtype=np.float64)
     pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
@@ -239,11 +241,11 @@ def _quadratic_coef(structure, pc: np.ndarray, mu: np.ndarray, const: np.ndarray
 def _expanded_log_prob(phi: np.ndarray, state: EStepState) -> np.ndarray:
     """log pi_k + log N(x | k) by the expansion, (k, rows) float64: GEMMs in state.dtype,
     GEMM_COLUMNS rows at a time."""
-    n = phi.shape[1]
-    if n <= GEMM_COLUMNS:
+    chunks = column_chunks(phi.shape[1])
+    if len(chunks) == 1:  # no copy into a float64 result already float64
         return (state.coef @ phi).astype(np.float64, copy=False)
-    out = np.empty((state.n_components, n))
-    for c in column_chunks(n):
+    out = np.empty((state.n_components, phi.shape[1]))
+    for c in chunks:
         out[:, c] = state.coef @ phi[:, c]
     return out
 

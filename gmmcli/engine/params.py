@@ -83,6 +83,17 @@ class MixtureParams:
     def n_features(self) -> int:
         return int(self.means.shape[1])
 
+    def sklearn_start(self) -> dict:
+        """GaussianMixture's arguments that start its EM from these parameters (the tests'
+        and the benchmark's side-by-side runs)."""
+        return dict(
+            n_components=self.n_components,
+            covariance_type=self.covariance_type,
+            weights_init=self.weights,
+            means_init=self.means,
+            precisions_init=self.structure.sklearn_precisions(self.precisions_cholesky),
+        )
+
     @classmethod
     def from_covariances(cls, covariance_type, weights, means, covariances) -> MixtureParams:
         """Build parameters, factorising the precisions from the covariances."""

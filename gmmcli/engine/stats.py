@@ -91,13 +91,11 @@ def default_block_rows(covariance_type: str, n_features: int, n_components: int)
     Depends only on the model's shape (never on threads, jobs or dtype), so that the order in
     which statistics are summed, and hence the result, is the same however the blocks are run.
     """
-    width = 8 * block_width(covariance_type, n_features, n_components)
-    rows = _power_of_two_below(BLOCK_BYTES // width)
-    work = n_estep_features(covariance_type, n_features) * n_components
-    rows = max(
-        rows, min(_power_of_two_above(-(-BLOCK_WORK // work)), _power_of_two_below(4 * BLOCK_BYTES // width))
-    )
-    return int(min(max(rows, 256), 16384))
+    width = 8 * block_width(covariance_type, n_features, n_components)  # bytes per row
+    by_bytes = _power_of_two_below(BLOCK_BYTES // width)
+    work = n_estep_features(covariance_type, n_features) * n_components  # per row
+    by_work = min(_power_of_two_above(-(-BLOCK_WORK // work)), _power_of_two_below(4 * BLOCK_BYTES // width))
+    return int(min(max(by_bytes, by_work, 256), 16384))
 
 
 def _power_of_two_below(n: int) -> int:
