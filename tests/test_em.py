@@ -754,3 +754,22 @@ def test_zero_weight_keeps_exact_zeros():
     state = estep.prepare_estep(params, X.mean(axis=0), kernel="direct")
     assert state.floor == -math.inf
     assert estep.block_stats(X, state).nk[2] == 0.0
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 6, 7, 50])
+def test_quadratic_features_are_each_pair_once(d):
+    """The full structure's quadratic rows of phi are x_i x_j over packed_pairs: every pair
+    i <= j exactly once (odd and even d: at distance d/2 each pair comes up twice), and a
+    packed matrix unpacks to itself."""
+    from gmmcli.engine.covariance.structures import packed_pairs, unpack_symmetric
+
+    i, j = packed_pairs(d)
+    assert len(i) == d * (d + 1) // 2
+    assert {tuple(sorted(p)) for p in zip(i.tolist(), j.tolist())} == set(zip(*np.triu_indices(d)))
+    xt = np.random.RandomState(d).randn(d, 9)
+    out = np.full((len(i), 9), np.nan)
+    covariance.get("full").structure.square_features(xt, out)
+    np.testing.assert_array_equal(out, xt[i] * xt[j])
+    sym = np.random.RandomState(1).randn(d, d)
+    sym = sym + sym.T
+    np.testing.assert_array_equal(unpack_symmetric(sym[None, i, j], d)[0], sym)

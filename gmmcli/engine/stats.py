@@ -8,7 +8,7 @@ with weight w_n and responsibility r_nk, and x_n measured from the shift::
     N_k  = sum_n w_n r_nk
     S1_k = sum_n w_n r_nk x_n
     S2_k = sum_n w_n r_nk x_n x_n^T      in the structure's layout (``covariance.structures``):
-                                         full: packed upper triangle; diag: its diagonal;
+                                         full: packed (``packed_pairs``); diag: its diagonal;
                                          spherical: its trace; tied: the data scatter
                                          sum_n w_n x_n x_n^T (one more row, responsibility 1)
     loglik = sum_n w_n log p(x_n),  weight = sum_n w_n
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import covariance
-from .covariance.structures import triu
+from .covariance.structures import packed_pairs
 
 #: Bytes aimed at for one block's largest temporary (fits in L2 next to its neighbours).
 BLOCK_BYTES = 1 << 21
@@ -263,7 +263,7 @@ def moments(resp, phi, q, sample_weight, structure, scatter: bool, data_weight=N
         return total.T
     # the scatter forms cancel (S2 - sum N m m^T) far more: always float64
     lin = phi[q:].astype(np.float64, copy=False)  # (d+1, n): x - shift, 1
-    iu = triu(d)
+    iu = packed_pairs(d)
     xt = lin[:d]
     if structure.extra_row:
         row_w = sample_weight if data_weight is None else data_weight

@@ -7,7 +7,7 @@ that layout, never the model's constraint:
 =========  ==============  ==========================  =====================================
 structure  covariances     precision factors U         second moments kept per component
 =========  ==============  ==========================  =====================================
-full       (k, d, d)       (k, d, d), P_k = U U^T      packed upper triangle, d(d+1)/2
+full       (k, d, d)       (k, d, d), P_k = U U^T      packed pairs i, j (``packed_pairs``)
 tied       (d, d)          (d, d)                      the data scatter, one extra row
 diag       (k, d)          (k, d), P_k = diag(U^2)     the diagonal, d
 spherical  (k,)            (k,), P_k = U^2 I           the trace, 1
@@ -23,6 +23,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 #: A variance below this fraction of its second moment is cancellation noise, i.e. zero.
 ROUNDING_NOISE = 8.0 * float(np.finfo(np.float64).eps)
@@ -33,14 +34,41 @@ class NotPositiveDefinite(ValueError):
 
 
 @lru_cache(maxsize=64)
-def triu(d: int):
-    """Indices of the packed upper triangle of a d x d matrix (row by row)."""
-    return np.triu_indices(d)
+def packed_pairs(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """The index pairs (i, j) of a symmetric d x d matrix's packed entries, d(d+1)/2 of them, in
+    ``cyclic_products``' order: by cyclic distance t = (j - i) mod d, t = 0 .. d // 2, then by i.
+    """
+    i, j = [], []
+    for t in range(d // 2 + 1):
+        rows = np.arange(d // 2 if 2 * t == d else d)  # at t = d/2 (d even) each pair twice: once
+        i.append(rows)
+        j.append((rows + t) % d)
+    return np.concatenate(i), np.concatenate(j)
+
+
+def cyclic_products(xt: np.ndarray, out: np.ndarray) -> None:
+    """out (d(d+1)/2, n) = x_i x_j over ``packed_pairs(d)`` for the columns x of xt (d, n).
+
+    One broadcast product against a strided view of [x; x] (row t + i is x_(i+t) mod d) makes
+    the d pairs of each cyclic distance together: two numpy calls instead of d, which for
+    d = 50 halved the features' time in 256-row blocks (call overhead, not arithmetic).
+    """
+    d, n = xt.shape
+    full = (d + 1) // 2  # distances whose d pairs are all distinct
+    xx = np.empty((d + full, n), dtype=out.dtype)
+    xx[:d] = xt
+    xx[d:] = xt[:full]
+    s0, s1 = xx.strides
+    shifted = as_strided(xx, shape=(full, d, n), strides=(s0, s0, s1), writeable=False)
+    np.multiply(xt[None], shifted, out=out[: full * d].reshape(full, d, n))
+    if d % 2 == 0:
+        h = d // 2
+        np.multiply(xt[:h], xt[h:], out=out[full * d :])
 
 
 def unpack_symmetric(packed: np.ndarray, d: int) -> np.ndarray:
-    """(k, d(d+1)/2) packed upper triangles -> (k, d, d) symmetric matrices."""
-    iu = triu(d)
+    """(k, d(d+1)/2) packed entries (``packed_pairs``) -> (k, d, d) symmetric matrices."""
+    iu = packed_pairs(d)
     out = np.empty((packed.shape[0], d, d))
     out[:, iu[0], iu[1]] = packed
     out[:, iu[1], iu[0]] = packed
@@ -89,11 +117,8 @@ class _Matrix:
         return d * (d + 1) // 2
 
     def square_features(self, xt: np.ndarray, out: np.ndarray) -> None:
-        """The quadratic rows of phi: x_i x_j for i <= j, row by row (the packed triangle)."""
-        d, o = xt.shape[0], 0
-        for i in range(d):
-            np.multiply(xt[i], xt[i:], out=out[o : o + d - i])
-            o += d - i
+        """The quadratic rows of phi: x_i x_j over ``packed_pairs``."""
+        cyclic_products(xt, out)
 
     def add_to_diagonal(self, cov: np.ndarray, value: float) -> np.ndarray:
         d = cov.shape[-1]
@@ -114,7 +139,7 @@ class _Matrix:
         """(quad (k, q), lin (k, d), mu^T P mu (k,)) of the quadratic expansion of log N."""
         k, d = mu.shape
         prec = self._precisions(pc, k)
-        iu = triu(d)
+        iu = packed_pairs(d)
         quad = -prec[:, iu[0], iu[1]]
         quad[:, iu[0] == iu[1]] *= 0.5
         lin = np.einsum("kij,kj->ki", prec, mu)
