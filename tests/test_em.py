@@ -735,12 +735,29 @@ def test_gemms_in_column_chunks_equal_one_gemm(monkeypatch, covariance_type, dty
     state = estep.prepare_estep(params, shift, dtype=dtype, radius2=r2)
     chunked = estep.block_stats(X, state)
     monkeypatch.setattr(stats, "GEMM_COLUMNS", 10**9)
+    monkeypatch.setattr(stats, "SMALL_GEMM", 0)
     whole = estep.block_stats(X, state)
     rtol = 1e-12 if dtype == F64 else 1e-5
     np.testing.assert_allclose(
         chunked.moments, whole.moments, rtol=rtol, atol=rtol * np.abs(whole.moments).max()
     )
     assert chunked.loglik == pytest.approx(whole.loglik, rel=rtol)
+
+
+def test_column_chunks_keep_small_gemms_unpacked():
+    """Chunks cover the block in order; with the GEMM's other sizes given, each chunk keeps
+    m * n * k within SMALL_GEMM unless that would take fewer than MIN_COLUMNS columns."""
+    for n, other, step in [
+        (10_000, None, 4096),
+        (10_000, 66 * 8, 1024),
+        (10_000, 1326 * 16, 4096),
+        (300, 66 * 8, 300),
+    ]:
+        chunks = stats.column_chunks(n, other)
+        assert np.array_equal(np.concatenate([np.arange(n)[c] for c in chunks]), np.arange(n))
+        assert chunks[0].stop - chunks[0].start == step
+        if other is not None and step >= stats.MIN_COLUMNS and step < stats.GEMM_COLUMNS:
+            assert step * other <= stats.SMALL_GEMM < 2 * step * other
 
 
 def test_zero_weight_keeps_exact_zeros():

@@ -46,14 +46,35 @@ BLOCK_WORK = 1 << 22
 #: Columns (rows of the data) per GEMM over phi: a large block's products go this many at a
 #: time, as OpenBLAS runs the short, wide products of few components faster in pieces
 #: (one thread, CPU per iteration, interleaved: 200,000 x 10, k=8 diag 16.1 -> 12.1 ms and
-#: spherical 10.5 -> 9.1 with its 16,384-row blocks; full the same, 28.8 against 29.2; 2,048
-#: columns made full 9% slower).
+#: spherical 10.5 -> 9.1 with its 16,384-row blocks; full the same, 28.8 against 29.2).
 GEMM_COLUMNS = 4096
 
+#: OpenBLAS (its SkylakeX kernels, numpy's wheels) multiplies without packing its operands
+#: when m * n * k is at most 100^3. The moments' GEMM over a freshly used phi gains where phi is
+#: short: one thread, 200,000 x 10, k=8 full (m=66), the moments alone 10.7 -> 5.5 ms per
+#: 200,000 rows with 1,024 columns instead of 4,096 (just above the threshold, at 2,048, as slow
+#: as at 4,096); the whole iteration 32.4 -> 27.7 ms (one thread) and 24.4 -> 21.3 (two),
+#: interleaved, best of 6. Not for the log-probabilities: over a phi kept in memory across
+#: iterations (diag, spherical) the unpacked products were slower (50,000 x 50 diag, 12.8 against
+#: 15.5 ms on two threads).
+SMALL_GEMM = 100**3
 
-def column_chunks(n: int):
-    """Slices of range(n), GEMM_COLUMNS at a time (one slice for small blocks)."""
-    return [slice(a, min(a + GEMM_COLUMNS, n)) for a in range(0, n, GEMM_COLUMNS)]
+#: Fewest columns worth a GEMM call of their own: with longer phi (m * k above SMALL_GEMM / this)
+#: the pieces would be too thin and the products go GEMM_COLUMNS at a time (50,000 x 50 diag,
+#: k=16, m=101: its moments in 512-column pieces were 6% slower, one thread).
+MIN_COLUMNS = 1024
+
+
+def column_chunks(n: int, other: int | None = None):
+    """Slices of range(n), GEMM_COLUMNS at a time (one slice for small blocks); with ``other``
+    (the GEMM's other two sizes multiplied), as many as keep m * n * k within SMALL_GEMM (a
+    power of two, at least MIN_COLUMNS), at most GEMM_COLUMNS."""
+    step = GEMM_COLUMNS
+    if other is not None:
+        small = _power_of_two_below(max(1, SMALL_GEMM // max(1, other)))
+        if small >= MIN_COLUMNS:
+            step = min(step, small)
+    return [slice(a, min(a + step, n)) for a in range(0, n, step)]
 
 
 def n_quadratic_features(covariance_type: str, n_features: int) -> int:
@@ -258,7 +279,7 @@ def moments(resp, phi, q, sample_weight, structure, scatter: bool, data_weight=N
         # layout: m=1326, k=16, 256 rows 41 -> 79 GFLOP/s; m=66, k=8, 8,192 rows 17 -> 36;
         # float64 m=101, k=16 19 -> 28), but for float64 with long phi (m=903: 21 against 17)
         total = np.zeros((phi.shape[0], k))
-        for c in column_chunks(n):
+        for c in column_chunks(n, phi.shape[0] * k):
             total += phi[:, c] @ r[:, c].T
         return total.T
     # the scatter forms cancel (S2 - sum N m m^T) far more: always float64
