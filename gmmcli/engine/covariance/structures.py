@@ -40,7 +40,7 @@ def packed_pairs(d: int) -> tuple[np.ndarray, np.ndarray]:
     """
     i, j = [], []
     for t in range(d // 2 + 1):
-        rows = np.arange(d // 2 if 2 * t == d else d)  # at t = d/2 (d even) each pair twice: once
+        rows = np.arange(d // 2 if 2 * t == d else d)  # t = d/2 (d even): i, i + d/2 pair twice
         i.append(rows)
         j.append((rows + t) % d)
     return np.concatenate(i), np.concatenate(j)
