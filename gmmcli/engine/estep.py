@@ -127,11 +127,11 @@ def _error_bound(covariance_type: str, pc: np.ndarray, mu: np.ndarray, radius2: 
     """quadratic_error_bound from the precision factors and the means measured from the shift."""
     d = mu.shape[1]
     # per component, a bound on x^T |P| x / |x|^2 (the structure's precision_scale)
-    trace = covariance.get(covariance_type).structure.precision_scale(pc, d)
+    scale = covariance.get(covariance_type).structure.precision_scale(pc, d)
     mu2 = float(np.max(np.einsum("ij,ij->i", mu, mu)))
     m = n_moment_features(covariance_type, d)
     eps = float(np.finfo(dtype).eps)
-    return float(4.0 * math.sqrt(m) * eps * max(radius2, mu2) * np.max(trace))
+    return float(4.0 * math.sqrt(m) * eps * max(radius2, mu2) * np.max(scale))
 
 
 def prepare_estep(

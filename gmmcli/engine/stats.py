@@ -71,7 +71,7 @@ def column_chunks(n: int, other: int | None = None):
     power of two, at least MIN_COLUMNS), at most GEMM_COLUMNS."""
     step = GEMM_COLUMNS
     if other is not None:
-        small = _power_of_two_below(max(1, SMALL_GEMM // max(1, other)))
+        small = _power_of_two_below(SMALL_GEMM // other)
         if small >= MIN_COLUMNS:
             step = min(step, small)
     return [slice(a, min(a + step, n)) for a in range(0, n, step)]
@@ -272,7 +272,7 @@ def moments(resp, phi, q, sample_weight, structure, scatter: bool, data_weight=N
     if sample_weight is not None:
         resp *= sample_weight
     if not scatter:  # phi carries the quadratic terms: one GEMM, in phi's dtype
-        r = resp.astype(phi.dtype, copy=False)  # float32: sums of GEMM_COLUMNS rows in float32
+        r = resp.astype(phi.dtype, copy=False)  # float32: each column chunk's sums in float32
         if phi.dtype == np.float64 and phi.shape[0] > 500:
             return r @ phi.T
         # OpenBLAS runs this orientation faster, up to 2x in float32 (one thread, this block
