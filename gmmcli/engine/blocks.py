@@ -3,7 +3,9 @@
 ``EMData``: X with its weights, its row blocks, the shift (weighted mean) and radius about it
 that the E-step kernels need, and a cache of each block's features phi(x). ``BlockRunner``:
 ``stats(params)`` = ``block_stats`` over the blocks, on threads, summed in a fixed order, so
-that no result depends on the number of threads.
+that no result depends on the number of threads; or, where ``pruned`` applies (well-separated
+matrix-covariance components), ``pruned.span_stats`` over spans of whole groups of blocks, each
+span falling back to its blocks' ``block_stats`` where pruning does not pay.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from .cpus import blas_single_thread, default_threads
 from .estep import block_stats, prepare_estep
 from .params import MixtureParams
+from .pruned import RETRY_AFTER, prepare_pruned, span_stats
 from .stats import SuffStats, block_bounds, default_block_rows, n_estep_features, sum_stats
 from .stats import features as phi_features
 
@@ -33,6 +36,7 @@ class EMData:
         self.block_rows = int(block_rows)
         self.bounds = block_bounds(n, self.block_rows)
         self.dtype = X.dtype
+        self.n_components = n_components
         w = sample_weight
         acc = np.zeros(d)
         for a, b in self.bounds:
@@ -74,6 +78,12 @@ class EMData:
 #: Largest total size of the per-block feature vectors phi kept across EM iterations.
 FEATURE_CACHE_BYTES = 64 << 20
 
+#: The pruned kernel's spans: this many (runs of whole groups), each of at most SPAN_BYTES of
+#: (components, rows) float64 temporaries. Each span loops over its components in Python, so
+#: spans are few and large; four keep two threads busy.
+SPANS = 4
+SPAN_BYTES = 8 << 20
+
 #: Blocks are summed in at most this many fixed groups (then the groups, in order): the
 #: partition depends only on the number of blocks, so neither the result nor the memory held
 #: (one group total each) depends on the number of threads.
@@ -89,8 +99,11 @@ class BlockRunner:
         g = min(nb, MAX_GROUPS)
         cuts = [round(i * nb / g) for i in range(g + 1)]
         self.groups = [data.bounds[cuts[i] : cuts[i + 1]] for i in range(g)]
+        self.spans = _spans(self.groups, data.n_components)
         self.threads = max(1, min(int(threads), g))
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        self.pause = 0  # iterations left without trying the pruned kernel
+        self.backoff = RETRY_AFTER  # the next pause
 
     def close(self):
         if self.pool is not None:
@@ -113,7 +126,36 @@ class BlockRunner:
             )
 
         mapper = map if self.pool is None else self.pool.map
-        return sum_stats(mapper(run, self.groups))
+        pruned = prepare_pruned(params, state) if self.pause == 0 else None
+        self.pause = max(0, self.pause - 1)
+        if pruned is None:
+            return sum_stats(mapper(run, self.groups))
+
+        def run_span(groups):
+            a, b = groups[0][0][0], groups[-1][-1][1]
+            got = span_stats(data.X[a:b], pruned, data.block_weights(a, b), moments)
+            return (got, False) if got is not None else (sum_stats(map(run, groups)), True)
+
+        parts = list(mapper(run_span, self.spans))
+        if all(fell_back for _, fell_back in parts):
+            self.pause, self.backoff = self.backoff, 2 * self.backoff
+        else:
+            self.backoff = RETRY_AFTER
+        return sum_stats(part for part, _ in parts)
+
+
+def _spans(groups, n_components):
+    """The groups in SPANS runs (more where a run's rows would pass SPAN_BYTES per component)."""
+    rows = groups[-1][-1][1]
+    per_span = max(1, min(-(-rows // SPANS), SPAN_BYTES // (8 * n_components)))
+    spans, current, start = [], [], 0
+    for group in groups:
+        if current and group[-1][1] - start > per_span:
+            spans.append(current)
+            current, start = [], group[0][0]
+        current.append(group)
+    spans.append(current)
+    return spans
 
 
 @contextmanager
