@@ -94,7 +94,7 @@ def test_bound_is_above_every_log_probability():
     state, _ = _states(X, params)
     xt = (X - state.shift).T
     rows = np.vstack([xt, np.ones(len(X)), np.sum(xt * xt, axis=0)])
-    bound = state.bound_coef @ rows
+    bound = (state.coef @ rows)[:8]
     exact = density.weighted_log_prob(X, params).T  # (k, n)
     assert np.all(bound >= exact - 1e-9 * np.abs(exact))
     assert np.max(bound - exact) > 1.0  # and it is a bound, not the value
@@ -182,6 +182,8 @@ def test_spans_are_runs_of_whole_groups():
     spans = blocks._spans(groups, 8)
     assert [g for span in spans for g in span] == groups
     assert len(spans) == blocks.SPANS
+    assert {len(span) for span in spans} == {8}
     small = blocks._spans(groups, blocks.SPAN_BYTES // (8 * 300))  # at most 300 rows each
     assert all(span[-1][-1][1] - span[0][0][0] <= 300 for span in small)
     assert [g for span in small for g in span] == groups
+    assert len(blocks._spans(groups[:3], 8)) == 3  # never more spans than groups

@@ -145,17 +145,14 @@ class BlockRunner:
 
 
 def _spans(groups, n_components):
-    """The groups in SPANS runs (more where a run's rows would pass SPAN_BYTES per component)."""
+    """The groups in SPANS even runs (more where a run's rows would pass SPAN_BYTES per
+    component; at most one group each)."""
     rows = groups[-1][-1][1]
-    per_span = max(1, min(-(-rows // SPANS), SPAN_BYTES // (8 * n_components)))
-    spans, current, start = [], [], 0
-    for group in groups:
-        if current and group[-1][1] - start > per_span:
-            spans.append(current)
-            current, start = [], group[0][0]
-        current.append(group)
-    spans.append(current)
-    return spans
+    wanted = max(SPANS, -(-rows * 8 * n_components // SPAN_BYTES))
+    g = len(groups)
+    count = min(g, wanted)
+    cuts = [round(i * g / count) for i in range(count + 1)]
+    return [groups[cuts[i] : cuts[i + 1]] for i in range(count)]
 
 
 @contextmanager
