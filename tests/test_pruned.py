@@ -179,11 +179,11 @@ def test_iterations_that_cannot_prune_pause_the_attempts(monkeypatch):
 
 def test_spans_are_runs_of_whole_groups():
     groups = [[(a, a + 100)] for a in range(0, 3200, 100)]
-    spans = blocks._spans(groups, 8)
+    spans = blocks._spans(groups, 64)
     assert [g for span in spans for g in span] == groups
     assert len(spans) == blocks.SPANS
     assert {len(span) for span in spans} == {8}
-    small = blocks._spans(groups, blocks.SPAN_BYTES // (8 * 300))  # at most 300 rows each
+    small = blocks._spans(groups, blocks.SPAN_BYTES // 300)  # at most 300 rows each
     assert all(span[-1][-1][1] - span[0][0][0] <= 300 for span in small)
     assert [g for span in small for g in span] == groups
-    assert len(blocks._spans(groups[:3], 8)) == 3  # never more spans than groups
+    assert len(blocks._spans(groups[:3], 64)) == 3  # never more spans than groups

@@ -79,10 +79,11 @@ class EMData:
 FEATURE_CACHE_BYTES = 64 << 20
 
 #: The pruned kernel's spans: this many (runs of whole groups), each of at most SPAN_BYTES of
-#: (components, rows) float64 temporaries. Each span loops over its components in Python, so
-#: spans are few and large; four keep two threads busy.
+#: float64 temporaries (2k + 2d + 4 values per row: the bound, the guess, the rows and their
+#: gathered copy). Each span loops over its components in Python, so spans are few and large;
+#: four keep two threads busy.
 SPANS = 4
-SPAN_BYTES = 8 << 20
+SPAN_BYTES = 16 << 20
 
 #: Blocks are summed in at most this many fixed groups (then the groups, in order): the
 #: partition depends only on the number of blocks, so neither the result nor the memory held
@@ -99,7 +100,7 @@ class BlockRunner:
         g = min(nb, MAX_GROUPS)
         cuts = [round(i * nb / g) for i in range(g + 1)]
         self.groups = [data.bounds[cuts[i] : cuts[i + 1]] for i in range(g)]
-        self.spans = _spans(self.groups, data.n_components)
+        self.spans = _spans(self.groups, 8 * (2 * data.n_components + 2 * data.X.shape[1] + 4))
         self.threads = max(1, min(int(threads), g))
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
         self.pause = 0  # iterations left without trying the pruned kernel
@@ -144,11 +145,11 @@ class BlockRunner:
         return sum_stats(part for part, _ in parts)
 
 
-def _spans(groups, n_components):
-    """The groups in SPANS even runs (more where a run's rows would pass SPAN_BYTES per
-    component; at most one group each)."""
+def _spans(groups, row_bytes):
+    """The groups in SPANS even runs (more where a run's rows would need more than SPAN_BYTES
+    at ``row_bytes`` each; never more runs than groups)."""
     rows = groups[-1][-1][1]
-    wanted = max(SPANS, -(-rows * 8 * n_components // SPAN_BYTES))
+    wanted = max(SPANS, -(-rows * row_bytes // SPAN_BYTES))
     g = len(groups)
     count = min(g, wanted)
     cuts = [round(i * g / count) for i in range(count + 1)]
