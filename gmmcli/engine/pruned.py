@@ -115,7 +115,7 @@ def span_stats(X: np.ndarray, state: PrunedState, sample_weight=None, moments: b
     screen = SCREEN_NATS + MARGIN_NATS
     limit = bound.size // SCREEN_MAX_SHARE
     best_bound = bound.max(axis=0)
-    if np.count_nonzero(bound >= best_bound - screen) > limit:  # fewer than the close pairs
+    if np.count_nonzero(bound >= best_bound - screen) > limit:  # at most the close pairs
         return None
     # each row's most likely component by the guess, exactly (any component would do: its
     # value is at most the row's best; the closer to it, the fewer pairs the bound leaves)
