@@ -18,7 +18,7 @@ import numpy as np
 from .cpus import blas_single_thread, default_threads
 from .estep import block_stats, prepare_estep
 from .params import MixtureParams
-from .pruned import RETRY_AFTER, prepare_pruned, span_stats
+from .pruned import RETRY_AFTER, prepare_pruned, span_row_bytes, span_stats
 from .stats import SuffStats, block_bounds, default_block_rows, n_estep_features, sum_stats
 from .stats import features as phi_features
 
@@ -79,9 +79,8 @@ class EMData:
 FEATURE_CACHE_BYTES = 64 << 20
 
 #: The pruned kernel's spans: this many (runs of whole groups), each of at most SPAN_BYTES of
-#: float64 temporaries (2k + 2d + 4 values per row: the bound, the guess, the rows and their
-#: gathered copy). Each span loops over its components in Python, so spans are few and large;
-#: four keep two threads busy.
+#: temporaries (``pruned.span_row_bytes`` a row). Each span loops over its components in
+#: Python, so spans are few and large; four keep two threads busy.
 SPANS = 4
 SPAN_BYTES = 16 << 20
 
@@ -100,7 +99,7 @@ class BlockRunner:
         g = min(nb, MAX_GROUPS)
         cuts = [round(i * nb / g) for i in range(g + 1)]
         self.groups = [data.bounds[cuts[i] : cuts[i + 1]] for i in range(g)]
-        self.spans = _spans(self.groups, 8 * (2 * data.n_components + 2 * data.X.shape[1] + 4))
+        self.spans = _spans(self.groups, span_row_bytes(data.n_components, data.X.shape[1]))
         self.threads = max(1, min(int(threads), g))
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
         self.pause = 0  # iterations left without trying the pruned kernel

@@ -65,7 +65,6 @@ class PrunedState:
 
     covariance_type: str
     shift: np.ndarray  # (d,) float64, the origin of the moments (dense.shift)
-    means: np.ndarray  # (k, d) float64, from the shift
     factors: np.ndarray  # (k, d, d + 1) float64: [U_k^T | -(mu_k U_k)]
     const: np.ndarray  # (k,) log pi + log det - d/2 log 2 pi
     coef: np.ndarray  # (2k, d + 2): [the bound; a guess] = coef @ [x - shift; 1; |x - shift|^2]
@@ -89,21 +88,28 @@ def prepare_pruned(params: MixtureParams, dense: EStepState) -> PrunedState | No
     largest = np.minimum(cov.sum(axis=2).max(axis=1), np.einsum("kii->k", cov))
     least = EIGEN_SLACK / largest  # at most P_k's least eigenvalue
     mean = np.einsum("kij,kij->k", pc, pc) / d  # P_k's mean eigenvalue (trace U U^T / d)
-    # const - c |x - mu|^2 / 2 = (const - c |mu|^2 / 2) + c mu.x - c |x|^2 / 2, for c = the least
-    # eigenvalue (the bound, rows [0, k)) and the mean one (a guess, rows [k, 2k))
-    c = np.concatenate([least, mean])
-    coef = np.empty((2 * k, d + 2))
-    coef[:, :d] = c[:, None] * np.vstack([mu, mu])
-    coef[:, d] = np.tile(dense.const, 2) - 0.5 * c * np.tile(np.einsum("kd,kd->k", mu, mu), 2)
-    coef[:, d + 1] = -0.5 * c
-    return PrunedState(params.covariance_type, shift, mu, factors, dense.const, coef)
+    coef = np.vstack([_isotropic(least, mu, dense.const), _isotropic(mean, mu, dense.const)])
+    return PrunedState(params.covariance_type, shift, factors, dense.const, coef)
+
+
+def _isotropic(c: np.ndarray, mu: np.ndarray, const: np.ndarray) -> np.ndarray:
+    """(k, d + 2): const_k - c_k |x - mu_k|^2 / 2 as coefficients of [x; 1; |x|^2], i.e.
+    c mu . x + (const - c |mu|^2 / 2) - c |x|^2 / 2."""
+    mu2 = np.einsum("kd,kd->k", mu, mu)
+    return np.column_stack([c[:, None] * mu, const - 0.5 * c * mu2, -0.5 * c])
+
+
+def span_row_bytes(n_components: int, n_features: int) -> int:
+    """Bytes of a span's temporaries per row: the bound and the guess (k each), the rows
+    [x; 1; |x|^2] and their gathered copy (d + 2 and d + 1), in float64."""
+    return 8 * (2 * n_components + 2 * n_features + 4)
 
 
 def span_stats(X: np.ndarray, state: PrunedState, sample_weight=None, moments: bool = True):
     """The statistics of rows X (n, d) by the pruned kernel, or None where too many pairs are
     close (the caller then runs the dense kernel)."""
     n, d = X.shape
-    k = state.means.shape[0]
+    k = state.const.shape[0]
     # rows [x - shift; 1; |x - shift|^2], so that the bound and the guess are a GEMM each
     xt1 = np.empty((d + 2, n))
     np.subtract(X.T, state.shift[:, None], out=xt1[:d])
