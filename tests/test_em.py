@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from gmmcli.engine import blocks, covariance, density, em, estep, stats
+from gmmcli.engine import blocks, covariance, density, em, emdata, estep, stats
 from gmmcli.engine.params import IllDefinedCovariance, MixtureParams
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
@@ -341,7 +341,7 @@ def test_float32_variances_take_the_float64_expansion(monkeypatch, covariance_ty
     start = em.initial_params(X64[:3000], 5, covariance_type, random_state=0)
     b = em.run_em(X64, start, tol=0, max_iter=5)
     seen = _spy_states(monkeypatch)
-    monkeypatch.setattr(blocks, "FEATURE_CACHE_BYTES", 0)  # (the cache of phi is memory by design)
+    monkeypatch.setattr(emdata, "FEATURE_CACHE_BYTES", 0)  # (the cache of phi is memory by design)
     tracemalloc.start()
     try:
         a = em.run_em(X32, start, tol=0, max_iter=5)

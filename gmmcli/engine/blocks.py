@@ -1,12 +1,11 @@
-"""The data as the EM loop holds it, and the runner that maps the E-step over its blocks.
+"""The runner that maps the E-step over the data's blocks (``emdata.EMData``).
 
-``EMData``: X with its weights, its row blocks, the shift (weighted mean) and radius about it
-that the E-step kernels need, and a cache of each block's features phi(x). ``BlockRunner``:
-``stats(params)`` = ``block_stats`` over the blocks, on threads, summed in a fixed order, so
-that no result depends on the number of threads; or, where ``pruned`` applies (well-separated
-matrix-covariance components), ``pruned.span_stats`` over spans of whole groups of blocks, each
-span falling back to its blocks' ``block_stats`` where pruning does not pay.
-"""
+``BlockRunner.stats(params)`` = ``block_stats`` over the blocks, on threads, summed in a fixed
+order, so that no result depends on the number of threads. Two kernels go first where they
+apply: ``sorted_blocks`` (well-separated components: the rows sorted by component once, then
+certain runs from their sums), and ``pruned`` (well-separated matrix-covariance components):
+``pruned.span_stats`` over spans of whole groups of blocks, each span falling back to its
+blocks' ``block_stats`` where pruning does not pay."""
 
 from __future__ import annotations
 
@@ -16,67 +15,12 @@ from contextlib import contextmanager
 import numpy as np
 
 from .cpus import blas_single_thread, default_threads
+from .emdata import EMData
 from .estep import block_stats, prepare_estep
 from .params import MixtureParams
 from .pruned import RETRY_AFTER, prepare_pruned, span_row_bytes, span_stats
-from .stats import SuffStats, block_bounds, default_block_rows, n_estep_features, sum_stats
-from .stats import features as phi_features
-
-
-class EMData:
-    """X with its weights, blocks, shift (weighted mean) and radius about the shift."""
-
-    def __init__(self, X, sample_weight, covariance_type, n_components, block_rows=None):
-        self.X = X
-        self.w = sample_weight
-        self.covariance_type = covariance_type
-        n, d = X.shape
-        if block_rows is None:
-            block_rows = default_block_rows(covariance_type, d, n_components)
-        self.block_rows = int(block_rows)
-        self.bounds = block_bounds(n, self.block_rows)
-        self.dtype = X.dtype
-        self.n_components = n_components
-        w = sample_weight
-        acc = np.zeros(d)
-        for a, b in self.bounds:
-            xb = X[a:b]
-            if w is None:
-                acc += np.sum(xb, axis=0, dtype=np.float64)
-            else:
-                acc += w[a:b] @ xb.astype(np.float64, copy=False)
-        self.weight = float(n if w is None else w.sum())
-        self.shift = acc / self.weight
-        r2 = 0.0
-        for a, b in self.bounds:  # about the float64 shift; float32's rounded one is within eps
-            xc = X[a:b] - self.shift
-            r2 = max(r2, float(np.max(np.einsum("ij,ij->i", xc, xc))))
-        self.radius2 = r2
-        # phi of each block, kept across iterations and restarts when small (the digits sweep:
-        # 13 MB at 1797 x 41; 50,000 x 50 diag 40 MB, 15-20% of its iteration; 200,000 x 10
-        # full would need 105 MB and recomputes instead)
-        m = n_estep_features(covariance_type, d)
-        self.features = {} if m * n * 8 <= FEATURE_CACHE_BYTES else None
-
-    def block_weights(self, a, b):
-        return None if self.w is None else self.w[a:b]
-
-    def block_features(self, a, b, state):
-        """The block's (phi, q) as ``state`` needs them (its origin and dtype), computed once;
-        None when the cache is off (too large)."""
-        if self.features is None:
-            return None
-        key = (a, b, state.dtype)
-        if key not in self.features:
-            quadratic = state.structure.expands
-            self.features[key] = phi_features(
-                self.X[a:b], state.shift, state.structure, quadratic, state.dtype
-            )
-        return self.features[key]
-
-
-#: Largest total size of the per-block feature vectors phi kept across EM iterations.
-FEATURE_CACHE_BYTES = 64 << 20
+from .sorted_blocks import SortedRows, likely_certain, prepare_sorted
+from .stats import SuffStats, sum_stats
 
 #: The pruned kernel's spans: this many (runs of whole groups), each of at most SPAN_BYTES of
 #: temporaries (``pruned.span_row_bytes`` a row). Each span loops over its components in
@@ -90,20 +34,57 @@ SPAN_BYTES = 16 << 20
 MAX_GROUPS = 32
 
 
+#: Fewer rows than this are never sorted: their iterations are short, and the sort's dense
+#: pass, copy and bounds (and the guess whether to sort, each iteration) would show.
+MIN_SORTED_ROWS = 4096
+
+#: The sorted order is dropped after an iteration that computed more than this share of the
+#: (row, component) pairs: its blocks' few-row GEMMs read phi as slowly as the dense kernel's.
+MAX_KEPT_SHARE = 0.5
+
+#: The rows are sorted when ``sorted_blocks.likely_certain`` guesses at least this share of
+#: them certain (sorting costs a dense pass and a copy: not on overlapping components); where
+#: the pruned kernel applies too, the order is kept only while at least this share is certain
+#: (20,000 x 41, k=150, full: none, its components too elongated for the bounds' balls, and
+#: the pruned kernel twice as fast).
+MIN_CERTAIN = 0.5
+
+
+class Backoff:
+    """When to try a kernel that may not pay: after an iteration where it did not, skip the
+    next RETRY_AFTER iterations, then twice as many after each further such iteration (the
+    components may separate as EM goes on)."""
+
+    def __init__(self):
+        self.pause = 0  # iterations left without trying
+        self.next = RETRY_AFTER
+
+    def ready(self) -> bool:
+        """Whether to try in this iteration (counting it)."""
+        ready = self.pause == 0
+        self.pause = max(0, self.pause - 1)
+        return ready
+
+    def record(self, paid: bool) -> None:
+        if paid:
+            self.next = RETRY_AFTER
+        else:
+            self.pause, self.next = self.next, 2 * self.next
+
+
 class BlockRunner:
     """Maps block_stats over the blocks (optionally on threads); sums in a fixed order."""
 
     def __init__(self, data: EMData, threads: int):
         self.data = data
-        nb = len(data.bounds)
-        g = min(nb, MAX_GROUPS)
-        cuts = [round(i * nb / g) for i in range(g + 1)]
-        self.groups = [data.bounds[cuts[i] : cuts[i + 1]] for i in range(g)]
+        self.groups = _groups(data.bounds)
         self.spans = _spans(self.groups, span_row_bytes(data.n_components, data.X.shape[1]))
-        self.threads = max(1, min(int(threads), g))
+        self.threads = max(1, min(int(threads), len(self.groups)))
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        self.pause = 0  # iterations left without trying the pruned kernel
-        self.backoff = RETRY_AFTER  # the next pause
+        self.pruned = Backoff()
+        self.sorting = Backoff()
+        self.sorted = None  # SortedRows while the sorted kernel runs
+        self.sortable = MIN_SORTED_ROWS <= data.X.shape[0]
 
     def close(self):
         if self.pool is not None:
@@ -126,8 +107,13 @@ class BlockRunner:
             )
 
         mapper = map if self.pool is None else self.pool.map
-        pruned = prepare_pruned(params, state) if self.pause == 0 else None
-        self.pause = max(0, self.pause - 1)
+        exact = None
+        if self.sortable and self.sorting.ready():
+            exact = prepare_sorted(params, state, data.shift, data.radius2)
+        pruned = prepare_pruned(params, state) if self.pruned.ready() else None
+        if exact is not None and (self.sorted is not None or likely_certain(params, exact) >= MIN_CERTAIN):
+            return self._sorted_stats(params, exact, moments, mapper, rival=pruned is not None)
+        self.sorted = None
         if pruned is None:
             return sum_stats(mapper(run, self.groups))
 
@@ -137,11 +123,43 @@ class BlockRunner:
             return (got, False) if got is not None else (sum_stats(map(run, groups)), True)
 
         parts = list(mapper(run_span, self.spans))
-        if all(fell_back for _, fell_back in parts):
-            self.pause, self.backoff = self.backoff, 2 * self.backoff
-        else:
-            self.backoff = RETRY_AFTER
+        self.pruned.record(not all(fell_back for _, fell_back in parts))
         return sum_stats(part for part, _ in parts)
+
+    def _sorted_stats(self, params, dense, moments, mapper, rival: bool) -> SuffStats:
+        """The sorted kernel's statistics (sorting the rows first where they are not): the
+        certain blocks from their sums, the others on threads. The order is dropped after an
+        iteration that computed more than MAX_KEPT_SHARE of the pairs, or (``rival``: the
+        pruned kernel applies too) had less than MIN_CERTAIN of the rows certain."""
+        if self.sorted is None:
+            self.sorted = SortedRows(self.data, dense, mapper)
+            if self.data.features is not None:
+                self.data.features.clear()  # the sorted rows' features serve from now on
+        rows = self.sorted
+        state = rows.state(params, dense)
+        uncertain = [int(i) for i in np.flatnonzero(~state.certain)]
+        parts = list(mapper(lambda group: rows.group_stats(group, state, moments), _groups(uncertain)))
+        n = self.data.X.shape[0]
+        certain_rows = rows.certain_rows(state)
+        kept = certain_rows + sum(count for _, count in parts)
+        paid = kept <= MAX_KEPT_SHARE * n * self.data.n_components
+        paid = paid and (not rival or certain_rows >= MIN_CERTAIN * n)
+        self.sorting.record(paid)
+        if not paid:
+            self.sorted = None
+        certain = rows.certain_stats(state, moments)
+        return sum_stats(([certain] if certain is not None else []) + [part for part, _ in parts])
+
+
+def _groups(blocks: list) -> list[list]:
+    """The blocks (their bounds or numbers) in at most MAX_GROUPS even runs, fixed by their
+    number alone."""
+    nb = len(blocks)
+    g = min(nb, MAX_GROUPS)
+    if g == 0:
+        return []
+    cuts = [round(i * nb / g) for i in range(g + 1)]
+    return [blocks[cuts[i] : cuts[i + 1]] for i in range(g)]
 
 
 def _spans(groups, row_bytes):

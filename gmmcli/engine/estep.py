@@ -77,6 +77,11 @@ SCREEN_NATS = 50.0
 SCREEN_MIN_COMPONENTS = 32
 SCREEN_MAX_SHARE = 4
 
+#: Up to this many components the expansion is one GEMV a component: OpenBLAS's GEMM reads a
+#: phi from memory slower at few rows (one thread, 50,000 x 101 float64 phi: a GEMV 2.1 ms, two
+#: GEMVs 4.4 ms, a two-row GEMM 5.9 ms, three 6.9 ms).
+GEMV_ROWS = 3
+
 #: Largest absolute error in log-density tolerated from the quadratic expansion.
 QUADRATIC_MAX_ERROR = 1e-9
 
@@ -238,15 +243,17 @@ def _quadratic_coef(structure, pc: np.ndarray, mu: np.ndarray, const: np.ndarray
     return coef.astype(dtype, copy=False)
 
 
-def _expanded_log_prob(phi: np.ndarray, state: EStepState) -> np.ndarray:
-    """log pi_k + log N(x | k) by the expansion, (k, rows) float64: GEMMs in state.dtype,
-    GEMM_COLUMNS rows at a time."""
+def expanded_log_prob(phi: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """log pi_k + log N(x | k) by the expansion (``coef``: the state's, or some of its rows),
+    (rows of coef, rows) float64: GEMMs in coef's dtype, GEMM_COLUMNS rows at a time."""
+    if coef.shape[0] <= GEMV_ROWS:  # one GEMV a row: OpenBLAS reads phi faster so
+        return np.vstack([row @ phi for row in coef]).astype(np.float64, copy=False)
     chunks = column_chunks(phi.shape[1])
     if len(chunks) == 1:  # no copy into a float64 result already float64
-        return (state.coef @ phi).astype(np.float64, copy=False)
-    out = np.empty((state.n_components, phi.shape[1]))
+        return (coef @ phi).astype(np.float64, copy=False)
+    out = np.empty((coef.shape[0], phi.shape[1]))
     for c in chunks:
-        out[:, c] = state.coef @ phi[:, c]
+        out[:, c] = coef @ phi[:, c]
     return out
 
 
@@ -298,7 +305,7 @@ def _screened_log_prob(X: np.ndarray, phi: np.ndarray, q: int, state: EStepState
     recomputed by the direct kernel's arithmetic, pair by pair. Blocks where many pairs are
     close fall back to the direct kernel whole.
     """
-    approx = _expanded_log_prob(phi, state)
+    approx = expanded_log_prob(phi, state.coef)
     close = approx >= np.max(approx, axis=0) - state.screen
     # flatnonzero and divmod: the same pairs in the same order, 5x faster than 2-d nonzero
     comps, rows = np.divmod(np.flatnonzero(close), close.shape[1])
@@ -328,6 +335,28 @@ def _whitened_pairs(xt1: np.ndarray, state: EStepState, comps: np.ndarray) -> np
     return y
 
 
+def block_log_prob(X: np.ndarray, state: EStepState, features: tuple | None = None, moments: bool = True):
+    """log pi_k + log N(x | k) of a block by the state's kernel, (k, rows) float64 (k + 1 rows
+    with a noise component), and the block's (phi, q) for its moments."""
+    structure = state.structure
+    scatter = structure.scatter_gemm(state.n_features, state.n_components)
+    need_quad = structure.expands and (state.kernel != "direct" or (moments and not scatter))
+    if features is None:
+        features = phi_features(X, state.shift, structure, need_quad, state.dtype)
+    phi, q = features
+    if state.kernel == "quadratic":
+        log_prob = expanded_log_prob(phi, state.coef)
+    elif state.kernel == "whitened":
+        log_prob = _whitened_log_prob(phi, q, state)
+    elif state.kernel == "screened":
+        log_prob = _screened_log_prob(X, phi, q, state)
+    else:
+        log_prob = _direct_log_prob(X, phi, q, state)
+    if state.noise_log is not None:  # the noise component: one more row, the same for every x
+        log_prob = np.vstack([log_prob, np.full((1, log_prob.shape[1]), state.noise_log)])
+    return log_prob, features
+
+
 def block_stats(
     X: np.ndarray,
     state: EStepState,
@@ -342,24 +371,26 @@ def block_stats(
     With ``moments=False`` only the log-likelihood and weight are computed. ``features``:
     ``EMData.block_features`` when the caller keeps them from one iteration to the next.
     """
+    log_prob, (phi, q) = block_log_prob(X, state, features, moments)
+    return log_prob_stats(log_prob, phi, q, state, sample_weight, moments=moments)
+
+
+def log_prob_stats(
+    log_prob: np.ndarray,
+    phi: np.ndarray,
+    q: int,
+    state: EStepState,
+    sample_weight: np.ndarray | None = None,
+    *,
+    moments: bool = True,
+    components: np.ndarray | None = None,
+) -> SuffStats:
+    """A block's statistics from its log-probabilities (overwritten). ``components``: the
+    components that log_prob's rows are (ascending), all others weighing nothing in the block
+    (``sorted_blocks``); their moments are then zero."""
     cov_type = state.covariance_type
     structure = state.structure
     scatter = structure.scatter_gemm(state.n_features, state.n_components)
-    need_quad = structure.expands and (state.kernel != "direct" or (moments and not scatter))
-    if features is None:
-        features = phi_features(X, state.shift, structure, need_quad, state.dtype)
-    phi, q = features
-    if state.kernel == "quadratic":
-        log_prob = _expanded_log_prob(phi, state)
-    elif state.kernel == "whitened":
-        log_prob = _whitened_log_prob(phi, q, state)
-    elif state.kernel == "screened":
-        log_prob = _screened_log_prob(X, phi, q, state)
-    else:
-        log_prob = _direct_log_prob(X, phi, q, state)
-    if state.noise_log is not None:  # the noise component: one more row, the same for every x
-        log_prob = np.vstack([log_prob, np.full((1, log_prob.shape[1]), state.noise_log)])
-
     top = log_prob.max(axis=0)
     if not math.isfinite(top.sum()):  # a row's -inf or NaN shows in the sum
         top = np.where(np.isfinite(top), top, 0.0)
@@ -373,7 +404,7 @@ def block_stats(
     lse += top
     if sample_weight is None:
         loglik = float(lse.sum())
-        weight = float(X.shape[0])
+        weight = float(log_prob.shape[1])
     else:
         loglik = float(np.dot(sample_weight, lse))
         weight = float(np.sum(sample_weight))
@@ -389,4 +420,7 @@ def block_stats(
         if structure.extra_row:  # the pooled scatter counts each row by its share of the Gaussians
             data_weight = 1.0 - r0 if sample_weight is None else (1.0 - r0) * sample_weight
     mom = packed_moments(resp, phi, q, sample_weight, structure, scatter, data_weight)
+    if components is not None:
+        kept, mom = mom, np.zeros((state.n_components, mom.shape[1]))
+        mom[components] = kept
     return SuffStats(cov_type, state.shift, mom, loglik, weight, noise, state.noise_box)

@@ -84,9 +84,8 @@ def prepare_pruned(params: MixtureParams, dense: EStepState) -> PrunedState | No
     pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
     mu = np.asarray(params.means, dtype=np.float64) - shift
     factors = structure.direct_terms(pc, mu, np.float64)["factors"].reshape(k, d, d + 1)
-    cov = np.abs(np.asarray(params.covariances, dtype=np.float64))
-    largest = np.minimum(cov.sum(axis=2).max(axis=1), np.einsum("kii->k", cov))
-    least = EIGEN_SLACK / largest  # at most P_k's least eigenvalue
+    cov = np.asarray(params.covariances, dtype=np.float64)
+    least = EIGEN_SLACK * structure.least_precision(pc, cov)  # at most P_k's least eigenvalue
     mean = np.einsum("kij,kij->k", pc, pc) / d  # P_k's mean eigenvalue (trace U U^T / d)
     coef = np.vstack([_isotropic(least, mu, dense.const), _isotropic(mean, mu, dense.const)])
     return PrunedState(params.covariance_type, shift, factors, dense.const, coef)

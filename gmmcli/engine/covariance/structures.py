@@ -135,6 +135,12 @@ class _Matrix:
         rows = prec.sum(axis=-1).max(axis=-1)
         return np.atleast_1d(np.minimum(rows, np.einsum("...ii->...", prec)))  # |P|'s diagonal is P's
 
+    def least_precision(self, pc: np.ndarray, cov: np.ndarray) -> np.ndarray:
+        """(k,) at most each precision's least eigenvalue 1 / lambda_max(Sigma): lambda_max is
+        at most Sigma's largest absolute row sum (Gershgorin) and its trace."""
+        cov = np.abs(cov)
+        return 1.0 / np.minimum(cov.sum(axis=-1).max(axis=-1), np.einsum("...ii->...", cov))
+
     def quadratic_coef(self, pc: np.ndarray, mu: np.ndarray):
         """(quad (k, q), lin (k, d), mu^T P mu (k,)) of the quadratic expansion of log N."""
         k, d = mu.shape
@@ -300,6 +306,10 @@ class _Vector:
 
     def sklearn_precisions(self, pc: np.ndarray) -> np.ndarray:
         return pc**2
+
+    def least_precision(self, pc: np.ndarray, cov: np.ndarray) -> np.ndarray:
+        """(k,) each precision's least eigenvalue: its least per-feature precision."""
+        return np.min(self._per_feature(pc, 1) ** 2, axis=1)
 
     def direct_terms(self, pc: np.ndarray, mu: np.ndarray, dtype) -> dict:
         scale = self._per_feature(pc, mu.shape[1])

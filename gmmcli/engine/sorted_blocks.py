@@ -1,0 +1,252 @@
+"""The sorted-blocks E- and M-step: rows sorted by component, and each run of rows of one
+component computing only what a bound cannot rule out.
+
+On well-separated data a row belongs to one component (the other responsibilities are below
+e^-50 and vanish beside 1 in every sum), yet the dense quadratic kernel computes all k of them
+in both GEMMs over phi (the log-probabilities and the moments). Here the rows are sorted once
+by the component the dense log-probabilities put first (their anchor), then within an anchor
+from its most likely rows out, and cut into blocks of whole runs of one anchor (or pieces of
+a long run). Each run (a segment) fits in a ball, centre z and radius rho, and keeps the sums
+of its phi (its rows' moments under responsibility one), all fixed at sorting. Per iteration:
+
+* for every segment and component j, an upper bound on log pi_j + log N(x | j) over the
+  ball, const_j - lambda_j max(0, |z - mu_j| - rho)^2 / 2 with lambda_j at most P_j's least
+  eigenvalue, and a lower bound for its anchor c, const_c - Lambda_c (|z - mu_c| + rho)^2 / 2
+  with Lambda_c at least P_c's largest;
+* a segment where every other component's upper bound is SCREEN_NATS (plus a margin for
+  rounding) below its anchor's lower bound is certain: each of its rows has responsibility
+  one for c (the others weigh less than e^-50 of it and count as zero, as in ``pruned``), so
+  its statistics are its sums: moments S and log-likelihood coef_c . S, phi never read;
+* a block with a segment that is not certain computes its anchors' log-probabilities (their
+  rows of coef only), keeps the components whose bound comes within SCREEN_NATS of a
+  segment's least anchor log-probability, and runs the dense kernels' arithmetic on those
+  alone (``estep.log_prob_stats``).
+
+The bounds hold whatever the rows do after the sorting: a row that moves towards another
+component only makes its segment uncertain, and keeps that component in its block. Where too
+many pairs are kept (components overlap) the runner drops the order and goes back to the
+dense kernel (``blocks``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .emdata import EMData
+from .estep import SCREEN_NATS, EStepState, block_log_prob, expanded_log_prob, log_prob_stats, prepare_estep
+from .params import MixtureParams
+from .pruned import EIGEN_SLACK, MARGIN_NATS
+from .stats import SuffStats, sum_stats
+from .stats import features as phi_features
+
+#: Least number of components worth sorting for.
+MIN_COMPONENTS = 2
+
+#: Nats by which a pair must fall below its row's best to count as zero.
+SCREEN = SCREEN_NATS + MARGIN_NATS
+
+
+@dataclass(frozen=True)
+class SortedState:
+    """The iteration's dense state (its coef, const, origin) and the bounds of each segment."""
+
+    dense: EStepState
+    upper: np.ndarray  # (segments, k): every component's upper bound over each ball
+    certain: np.ndarray  # (blocks,) bool: every segment of the block is certain
+
+
+def prepare_sorted(params: MixtureParams, dense: EStepState, shift, radius2: float) -> EStepState | None:
+    """The dense state the sorted kernel runs on: the quadratic expansion's (for float32
+    matrix covariances, whose expansion is float32 and too coarse for it, the float64 one when
+    that is exact enough: phi is then float64 for float32 rows too), or None where the kernel
+    does not apply (no such state, a noise component, a zero weight, one component)."""
+    if dense.noise_log is not None or params.n_components < MIN_COMPONENTS:
+        return None
+    if not np.all(np.isfinite(dense.const)):
+        return None
+    if dense.kernel != "quadratic" and dense.dtype == np.float32:
+        dense = prepare_estep(params, shift, dtype=np.float64, radius2=radius2)
+    return dense if dense.kernel == "quadratic" else None
+
+
+class SortedRows:
+    """The rows sorted by anchor: an EMData taking X's rows in that order (the same shift and
+    radius; X is not copied), blocks of whole runs of one anchor, and each run's ball and sums."""
+
+    def __init__(self, data: EMData, dense: EStepState, mapper):
+        found = list(mapper(lambda ab: block_anchors(data, ab, dense), data.bounds))
+        anchors = np.concatenate([a for a, _ in found])
+        order = np.lexsort((-np.concatenate([v for _, v in found]), anchors))
+        anchors = anchors[order]
+        runs = np.concatenate([[0], np.flatnonzero(np.diff(anchors)) + 1, [len(anchors)]])
+        bounds, cuts = _blocks(runs, data.block_rows)
+        order = order.astype(np.int32 if len(order) < 1 << 31 else np.int64)
+        w = None if data.w is None else data.w[order]
+        self.data = EMData(
+            data.X, w, data.covariance_type, data.n_components, data.block_rows,
+            frame=(data.shift, data.radius2), bounds=bounds, order=order,
+        )  # fmt: skip
+        self.cuts = cuts  # per block, its segments' bounds (within the block)
+        self.first = np.cumsum([0] + [len(c) - 1 for c in cuts])  # each block's first segment
+        parts = list(mapper(lambda i: self._balls(i, anchors, dense), range(len(bounds))))
+        self.anchors = np.concatenate([p[0] for p in parts])
+        self.centres = np.concatenate([p[1] for p in parts])
+        self.radii = np.concatenate([p[2] for p in parts])
+        self.sums = np.concatenate([p[3] for p in parts])
+        self.weights = np.concatenate([p[4] for p in parts])
+
+    def _balls(self, i, anchors, dense):
+        """Block i's segments: anchors, centres and radii (from the shift), phi's sums, weights."""
+        data = self.data
+        a, b = data.bounds[i]
+        cuts = self.cuts[i]
+        starts = cuts[:-1]
+        phi, _ = _features(data, i, dense)
+        w = data.block_weights(a, b)
+        xc = data.rows(a, b).astype(np.float64) - data.shift
+        counts = np.diff(cuts)
+        centres = np.add.reduceat(xc, starts, axis=0) / counts[:, None]
+        xc -= np.repeat(centres, counts, axis=0)
+        radii = np.sqrt(np.maximum.reduceat(np.einsum("ij,ij->i", xc, xc), starts)) * (1.0 + 1e-9)
+        wphi = phi.astype(np.float64, copy=False) if w is None else phi * w
+        sums = np.add.reduceat(wphi, starts, axis=1).T
+        weights = counts.astype(np.float64) if w is None else np.add.reduceat(w.astype(np.float64), starts)
+        return anchors[a + starts], centres, radii, sums, weights
+
+    def state(self, params: MixtureParams, dense: EStepState) -> SortedState:
+        """The iteration's bounds for every segment."""
+        upper, certain = _bounds(params, dense, self.centres, self.radii, self.anchors)
+        return SortedState(dense, upper, np.logical_and.reduceat(certain, self.first[:-1]))
+
+    def certain_stats(self, state: SortedState, moments: bool) -> SuffStats | None:
+        """The statistics of all certain blocks from their segments' sums (None if none)."""
+        blocks = np.flatnonzero(state.certain)
+        if len(blocks) == 0:
+            return None
+        segs = np.concatenate([np.arange(self.first[i], self.first[i + 1]) for i in blocks])
+        dense = state.dense
+        anchors, sums = self.anchors[segs], self.sums[segs]
+        loglik = float(np.einsum("sm,sm->", dense.coef[anchors], sums))
+        weight = float(self.weights[segs].sum())
+        mom = None
+        if moments:
+            mom = np.zeros((dense.n_components, sums.shape[1]))
+            np.add.at(mom, anchors, sums)
+        return SuffStats(dense.covariance_type, dense.shift, mom, loglik, weight)
+
+    def block_stats(self, i: int, state: SortedState, moments: bool) -> tuple[SuffStats, int]:
+        """Block i's statistics by its kept components, and how many it kept."""
+        data, dense = self.data, state.dense
+        a, b = data.bounds[i]
+        phi, q = _features(data, i, dense)
+        cuts = self.cuts[i]
+        runs = self.anchors[self.first[i] : self.first[i + 1]]
+        anchors = np.unique(runs)
+        anchor_lp = expanded_log_prob(phi, dense.coef[anchors])
+        places = np.searchsorted(anchors, runs)
+        floor = np.array([anchor_lp[p, s:e].min() for p, s, e in zip(places, cuts[:-1], cuts[1:])])
+        upper = state.upper[self.first[i] : self.first[i + 1]]
+        keep = np.any(upper >= floor[:, None] - SCREEN, axis=0)
+        keep[anchors] = True
+        comps = np.flatnonzero(keep)
+        if len(comps) == len(anchors):
+            log_prob = anchor_lp
+        else:
+            others = np.setdiff1d(comps, anchors, assume_unique=True)
+            log_prob = np.empty((len(comps), phi.shape[1]))
+            log_prob[np.searchsorted(comps, anchors)] = anchor_lp
+            log_prob[np.searchsorted(comps, others)] = expanded_log_prob(phi, dense.coef[others])
+        w = data.block_weights(a, b)
+        stats = log_prob_stats(log_prob, phi, q, dense, w, moments=moments, components=comps)
+        return stats, len(comps)
+
+    def group_stats(self, group, state: SortedState, moments: bool) -> tuple[SuffStats, int]:
+        """The statistics of blocks ``group`` (numbers, none certain) summed in order, and how
+        many (row, component) pairs they computed."""
+        parts = [self.block_stats(i, state, moments) for i in group]
+        rows = [self.data.bounds[i][1] - self.data.bounds[i][0] for i in group]
+        return sum_stats(part for part, _ in parts), sum(r * kept for r, (_, kept) in zip(rows, parts))
+
+    def certain_rows(self, state: SortedState) -> int:
+        return int(sum(b - a for (a, b), sure in zip(self.data.bounds, state.certain) if sure))
+
+
+def _bounds(params: MixtureParams, dense: EStepState, centres, radii, anchors):
+    """For balls (centres from the shift, radii) of rows of these anchors: every component's
+    upper bound over each ball (balls, k), and whether each ball is certain."""
+    pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
+    cov = np.asarray(params.covariances, dtype=np.float64)
+    structure = params.structure
+    least = EIGEN_SLACK * structure.least_precision(pc, cov)
+    largest = structure.precision_scale(pc, params.n_features) / EIGEN_SLACK  # >= P's largest eigenvalue
+    mu = np.asarray(params.means, dtype=np.float64) - dense.shift
+    z = centres
+    dist2 = np.einsum("sd,sd->s", z, z)[:, None] - 2.0 * (z @ mu.T) + np.einsum("kd,kd->k", mu, mu)
+    dist = np.sqrt(np.maximum(dist2, 0.0))
+    gap = np.maximum(dist - radii[:, None], 0.0)
+    upper = dense.const - 0.5 * least * gap * gap
+    balls = np.arange(len(z))
+    reach = dist[balls, anchors] + radii
+    lower = dense.const[anchors] - 0.5 * largest[anchors] * reach * reach
+    others = upper.copy()
+    others[balls, anchors] = -np.inf
+    return upper, others.max(axis=1) < lower - SCREEN
+
+
+def likely_certain(params: MixtureParams, dense: EStepState) -> float:
+    """A guess, from the parameters alone, of the share of rows in certain segments: the
+    weight of the components whose ball about their mean of a typical radius, sqrt(d) times
+    their largest standard deviation, the bounds would certify. Sorting costs a dense pass and
+    a copy; where another kernel is also fast (``pruned``) it is worth trying only if most
+    rows would be certain."""
+    pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
+    cov = np.asarray(params.covariances, dtype=np.float64)
+    least = params.structure.least_precision(pc, cov)
+    k, d = params.n_components, params.n_features
+    centres = np.asarray(params.means, dtype=np.float64) - dense.shift
+    _, certain = _bounds(params, dense, centres, np.sqrt(d / least), np.arange(k))
+    return float(np.sum(np.asarray(params.weights)[certain]))
+
+
+def block_anchors(data: EMData, bounds, dense: EStepState) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's most likely component under the dense kernel, and its log-probability."""
+    a, b = bounds
+    log_prob, _ = block_log_prob(data.rows(a, b), dense, data.block_features(a, b, dense), moments=False)
+    anchors = np.argmax(log_prob, axis=0)
+    return anchors, log_prob[anchors, np.arange(len(anchors))]
+
+
+def _blocks(runs: np.ndarray, block_rows: int):
+    """Blocks of whole runs (each run a segment) up to block_rows rows, a longer run cut into
+    even pieces of at most block_rows (each its own block and segment): the bounds of each
+    block and its segments' cuts within it."""
+    bounds, cuts = [], []
+    start, inner = int(runs[0]), [0]
+    for a, b in zip(runs[:-1].tolist(), runs[1:].tolist()):
+        if b - start > block_rows and inner[-1] > 0:  # close the open block
+            bounds.append((start, start + inner[-1]))
+            cuts.append(np.array(inner))
+            start, inner = a, [0]
+        if b - a > block_rows:
+            pieces = -(-(b - a) // block_rows)
+            edges = [a + round(j * (b - a) / pieces) for j in range(pieces + 1)]
+            bounds += list(zip(edges[:-1], edges[1:]))
+            cuts += [np.array([0, e - s]) for s, e in zip(edges[:-1], edges[1:])]
+            start, inner = b, [0]
+        else:
+            inner.append(b - start)
+    if inner[-1] > 0:
+        bounds.append((start, start + inner[-1]))
+        cuts.append(np.array(inner))
+    return bounds, cuts
+
+
+def _features(data: EMData, i: int, dense: EStepState):
+    """Block i's (phi, q) with the quadratic rows, cached where the data caches them."""
+    a, b = data.bounds[i]
+    features = data.block_features(a, b, dense)
+    if features is None:
+        features = phi_features(data.rows(a, b), dense.shift, dense.structure, True, dense.dtype)
+    return features
