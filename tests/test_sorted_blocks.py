@@ -4,9 +4,12 @@ the same statistics as the dense kernel, and the dense kernel wherever sorting d
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from gmmcli.engine import blocks, density, em, emdata, estep
@@ -23,7 +26,7 @@ def _fitted(covariance_type, n=6000, d=8, k=5, std=1.0, seed=0, dtype=np.float64
 
 def _stats(X, params, sorting, w=None, threads=1, block_rows=512):
     data = emdata.EMData(X, w, params.covariance_type, params.n_components, block_rows)
-    runner = blocks.BlockRunner(data, threads)
+    runner = _runner(data, threads)
     runner.sortable = sorting
     try:
         return runner.stats(params), runner
@@ -31,11 +34,18 @@ def _stats(X, params, sorting, w=None, threads=1, block_rows=512):
         runner.close()
 
 
+def _runner(data, threads=1):
+    """A runner that may sort from its first iteration (not from its SORT_AFTER-th)."""
+    runner = blocks.BlockRunner(data, threads)
+    runner.sorting = blocks.Backoff()
+    return runner
+
+
 def _sorted(X, params, w=None, block_rows=512):
     data = emdata.EMData(X, w, params.covariance_type, params.n_components, block_rows)
     dense = estep.prepare_estep(params, data.shift, dtype=data.dtype, radius2=data.radius2)
     dense = sb.prepare_sorted(params, dense, data.shift, data.radius2)
-    rows = sb.SortedRows(data, dense, map)
+    rows = sb.SortedRows(data, params, dense, map)
     return rows, rows.state(params, dense), dense
 
 
@@ -105,7 +115,7 @@ def test_stale_order_after_the_components_move():
     another's rows): the bounds still hold, only fewer segments are certain."""
     X, params = _fitted("diag")
     data = emdata.EMData(X, None, "diag", 5, 512)
-    runner = blocks.BlockRunner(data, 1)
+    runner = _runner(data)
     runner.stats(params)
     assert runner.sorted is not None
     means = params.means.copy()
@@ -115,6 +125,16 @@ def test_stale_order_after_the_components_move():
     want, _ = _stats(X, moved, False)
     assert got.loglik == pytest.approx(want.loglik, rel=1e-13)
     np.testing.assert_allclose(got.moments, want.moments, rtol=1e-11, atol=1e-9)
+
+
+def test_the_first_iterations_are_not_sorted():
+    X, params = _fitted("diag")
+    runner = blocks.BlockRunner(emdata.EMData(X, None, "diag", 5, 512), 1)
+    for _ in range(blocks.SORT_AFTER):
+        runner.stats(params)
+        assert runner.sorted is None
+    runner.stats(params)
+    assert runner.sorted is not None
 
 
 def test_em_with_sorting_equals_em_without(monkeypatch):
@@ -141,9 +161,13 @@ def test_sorted_fit_matches_sklearn(monkeypatch, covariance_type):
     sorts = []
     real = blocks.SortedRows
     monkeypatch.setattr(blocks, "SortedRows", lambda *a: sorts.append(1) or real(*a))
-    res = em.fit(X, 5, covariance_type=covariance_type, seed=1)
+    # tol=0: these blobs converge in two iterations, before SORT_AFTER
+    res = em.fit(X, 5, covariance_type=covariance_type, seed=1, tol=0.0, max_iter=8)
     assert sorts
-    gm = GaussianMixture(5, covariance_type=covariance_type, random_state=1).fit(X)
+    gm = GaussianMixture(5, covariance_type=covariance_type, random_state=1, tol=0.0, max_iter=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm.fit(X)
     assert res.lower_bound == pytest.approx(gm.lower_bound_, rel=1e-8)
     assert res.n_iter == gm.n_iter_
     np.testing.assert_array_equal(density.predict(X, res.params), gm.predict(X))
@@ -161,7 +185,7 @@ def test_overlapping_components_are_not_sorted():
 def test_an_order_that_does_not_pay_is_dropped_and_paused():
     X, params = _fitted("diag")
     data = emdata.EMData(X, None, "diag", 5, 512)
-    runner = blocks.BlockRunner(data, 1)
+    runner = _runner(data)
     runner.stats(params)
     assert runner.sorted is not None
     wide = MixtureParams.from_covariances("diag", params.weights, params.means, params.covariances * 400)

@@ -38,6 +38,10 @@ MAX_GROUPS = 32
 #: pass, copy and bounds (and the guess whether to sort, each iteration) would show.
 MIN_SORTED_ROWS = 4096
 
+#: The rows are sorted from this many iterations on, not before: EM on well-separated data
+#: (where sorting pays) often converges in two or three iterations, and sorting costs some.
+SORT_AFTER = 2
+
 #: The sorted order is dropped after an iteration that computed more than this share of the
 #: (row, component) pairs: its blocks' few-row GEMMs read phi as slowly as the dense kernel's.
 MAX_KEPT_SHARE = 0.5
@@ -55,8 +59,8 @@ class Backoff:
     next RETRY_AFTER iterations, then twice as many after each further such iteration (the
     components may separate as EM goes on)."""
 
-    def __init__(self):
-        self.pause = 0  # iterations left without trying
+    def __init__(self, pause: int = 0):
+        self.pause = pause  # iterations left without trying
         self.next = RETRY_AFTER
 
     def ready(self) -> bool:
@@ -82,7 +86,7 @@ class BlockRunner:
         self.threads = max(1, min(int(threads), len(self.groups)))
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
         self.pruned = Backoff()
-        self.sorting = Backoff()
+        self.sorting = Backoff(SORT_AFTER)
         self.sorted = None  # SortedRows while the sorted kernel runs
         self.sortable = MIN_SORTED_ROWS <= data.X.shape[0]
 
@@ -132,7 +136,7 @@ class BlockRunner:
         iteration that computed more than MAX_KEPT_SHARE of the pairs, or (``rival``: the
         pruned kernel applies too) had less than MIN_CERTAIN of the rows certain."""
         if self.sorted is None:
-            self.sorted = SortedRows(self.data, dense, mapper)
+            self.sorted = SortedRows(self.data, params, dense, mapper)
             if self.data.features is not None:
                 self.data.features.clear()  # the sorted rows' features serve from now on
         rows = self.sorted

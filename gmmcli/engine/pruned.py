@@ -86,16 +86,26 @@ def prepare_pruned(params: MixtureParams, dense: EStepState) -> PrunedState | No
     factors = structure.direct_terms(pc, mu, np.float64)["factors"].reshape(k, d, d + 1)
     cov = np.asarray(params.covariances, dtype=np.float64)
     least = EIGEN_SLACK * structure.least_precision(pc, cov)  # at most P_k's least eigenvalue
-    mean = np.einsum("kij,kij->k", pc, pc) / d  # P_k's mean eigenvalue (trace U U^T / d)
-    coef = np.vstack([_isotropic(least, mu, dense.const), _isotropic(mean, mu, dense.const)])
+    mean = structure.mean_precision(pc, d)
+    coef = np.vstack([isotropic(least, mu, dense.const), isotropic(mean, mu, dense.const)])
     return PrunedState(params.covariance_type, shift, factors, dense.const, coef)
 
 
-def _isotropic(c: np.ndarray, mu: np.ndarray, const: np.ndarray) -> np.ndarray:
+def isotropic(c: np.ndarray, mu: np.ndarray, const: np.ndarray) -> np.ndarray:
     """(k, d + 2): const_k - c_k |x - mu_k|^2 / 2 as coefficients of [x; 1; |x|^2], i.e.
     c mu . x + (const - c |mu|^2 / 2) - c |x|^2 / 2."""
     mu2 = np.einsum("kd,kd->k", mu, mu)
     return np.column_stack([c[:, None] * mu, const - 0.5 * c * mu2, -0.5 * c])
+
+
+def isotropic_rows(X: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """(d + 2, n) float64: the rows [x - shift; 1; |x - shift|^2], for ``isotropic`` coefficients."""
+    n, d = X.shape
+    xt1 = np.empty((d + 2, n))
+    np.subtract(X.T, shift[:, None], out=xt1[:d])
+    xt1[d] = 1.0
+    np.einsum("dn,dn->n", xt1[:d], xt1[:d], out=xt1[d + 1])
+    return xt1
 
 
 def span_row_bytes(n_components: int, n_features: int) -> int:
@@ -109,11 +119,7 @@ def span_stats(X: np.ndarray, state: PrunedState, sample_weight=None, moments: b
     close (the caller then runs the dense kernel)."""
     n, d = X.shape
     k = state.const.shape[0]
-    # rows [x - shift; 1; |x - shift|^2], so that the bound and the guess are a GEMM each
-    xt1 = np.empty((d + 2, n))
-    np.subtract(X.T, state.shift[:, None], out=xt1[:d])
-    xt1[d] = 1.0
-    np.einsum("dn,dn->n", xt1[:d], xt1[:d], out=xt1[d + 1])
+    xt1 = isotropic_rows(X, state.shift)  # so that the bound and the guess are a GEMM each
     bound = state.coef[:k] @ xt1
     guess = xt1.T @ state.coef[k:].T  # (n, k): argmax along rows is 10x faster than down columns
     xt1 = xt1[: d + 1]

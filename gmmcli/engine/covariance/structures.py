@@ -135,6 +135,10 @@ class _Matrix:
         rows = prec.sum(axis=-1).max(axis=-1)
         return np.atleast_1d(np.minimum(rows, np.einsum("...ii->...", prec)))  # |P|'s diagonal is P's
 
+    def mean_precision(self, pc: np.ndarray, d: int) -> np.ndarray:
+        """(k,) each precision's mean eigenvalue, trace(U U^T) / d."""
+        return np.einsum("...ij,...ij->...", pc, pc) / d
+
     def least_precision(self, pc: np.ndarray, cov: np.ndarray) -> np.ndarray:
         """(k,) at most each precision's least eigenvalue 1 / lambda_max(Sigma): lambda_max is
         at most Sigma's largest absolute row sum (Gershgorin) and its trace."""
@@ -306,6 +310,10 @@ class _Vector:
 
     def sklearn_precisions(self, pc: np.ndarray) -> np.ndarray:
         return pc**2
+
+    def mean_precision(self, pc: np.ndarray, d: int) -> np.ndarray:
+        """(k,) each precision's mean eigenvalue: its mean per-feature precision."""
+        return np.mean(self._per_feature(pc, d) ** 2, axis=1)
 
     def least_precision(self, pc: np.ndarray, cov: np.ndarray) -> np.ndarray:
         """(k,) each precision's least eigenvalue: its least per-feature precision."""
