@@ -93,6 +93,50 @@ def test_upper_bounds_hold_and_certain_segments_are_certain():
                 assert np.all(others < seg[rows.anchors[s]] - sb.SCREEN_NATS)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_lower_bounds_hold_after_the_covariances_change(covariance_type):
+    """The anchors' lower bounds (in their own metric, with the factors of the sorting) hold
+    under other parameters too: here stretched and turned covariances."""
+    X, params = _fitted(covariance_type)
+    rows, _, dense = _sorted(X, params)
+    cov = params.covariances
+    rng = np.random.default_rng(5)
+    if cov.ndim == 3:
+        turn = np.linalg.qr(np.eye(cov.shape[1]) + 0.3 * rng.standard_normal(cov.shape[1:]))[0]
+        cov = turn @ cov @ turn.T * rng.uniform(0.5, 2.0, (len(cov), 1, 1))
+    else:
+        cov = cov * rng.uniform(0.5, 2.0, cov.shape)
+    changed = MixtureParams.from_covariances(covariance_type, params.weights, params.means, cov)
+    state = rows.state(changed, estep.prepare_estep(changed, dense.shift, radius2=rows.data.radius2))
+    log_prob, _ = estep.block_log_prob(rows.data.rows(0, len(X)), state.dense)
+    for i, (a, _) in enumerate(rows.data.bounds):
+        cuts = rows.cuts[i]
+        for j, s in enumerate(range(rows.first[i], rows.first[i + 1])):
+            own = log_prob[rows.anchors[s], a + cuts[j] : a + cuts[j + 1]]
+            assert np.all(own >= state.lower[s] - 1e-9)
+            assert np.all(log_prob[:, a + cuts[j] : a + cuts[j + 1]].max(axis=1) <= state.upper[s] + 1e-9)
+
+
+def test_elongated_components_are_certain():
+    """Components far apart but stretched (condition number 100): the anchor's bound in its
+    own metric certifies them where its largest eigenvalue could not."""
+    rng = np.random.default_rng(0)
+    d, k, per = 12, 6, 1500
+    means = rng.uniform(-30, 30, (k, d))
+    scales = np.geomspace(0.3, 3.0, d)
+    X = np.vstack([m + rng.standard_normal((per, d)) * scales for m in means])
+    y = np.repeat(np.arange(k), per)
+    covs = np.array([np.cov(X[y == c].T) + 1e-6 * np.eye(d) for c in range(k)])
+    params = MixtureParams.from_covariances("full", np.full(k, 1 / k), means, covs)
+    rows, state, dense = _sorted(X, params)
+    assert state.certain.all()
+    structure = params.structure  # the largest eigenvalue's bound alone certifies none
+    largest = structure.precision_scale(params.precisions_cholesky, d)[rows.anchors]
+    mu = params.means[rows.anchors] - dense.shift
+    reach = np.linalg.norm(rows.centres - mu, axis=1) + rows.radii
+    assert np.all(dense.const[rows.anchors] - 0.5 * largest * reach**2 < state.lower - sb.SCREEN_NATS)
+
+
 def test_uncertain_blocks_keep_every_pair_that_weighs():
     X, params = _fitted("diag")
     rows, state, dense = _sorted(X, params)

@@ -19,6 +19,7 @@ from .emdata import EMData
 from .estep import block_stats, prepare_estep
 from .params import MixtureParams
 from .pruned import RETRY_AFTER, prepare_pruned, span_row_bytes, span_stats
+from .pruned import applies as pruned_applies
 from .sorted_blocks import SortedRows, likely_certain, prepare_sorted
 from .stats import SuffStats, sum_stats
 
@@ -114,10 +115,10 @@ class BlockRunner:
         exact = None
         if self.sortable and self.sorting.ready():
             exact = prepare_sorted(params, state, data.shift, data.radius2)
-        pruned = prepare_pruned(params, state) if self.pruned.ready() else None
         if exact is not None and (self.sorted is not None or likely_certain(params, exact) >= MIN_CERTAIN):
-            return self._sorted_stats(params, exact, moments, mapper, rival=pruned is not None)
+            return self._sorted_stats(params, exact, moments, mapper, rival=pruned_applies(params, state))
         self.sorted = None
+        pruned = prepare_pruned(params, state) if self.pruned.ready() else None
         if pruned is None:
             return sum_stats(mapper(run, self.groups))
 

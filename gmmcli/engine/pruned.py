@@ -70,16 +70,23 @@ class PrunedState:
     coef: np.ndarray  # (2k, d + 2): [the bound; a guess] = coef @ [x - shift; 1; |x - shift|^2]
 
 
+def applies(params: MixtureParams, dense: EStepState) -> bool:
+    """Whether the kernel applies to these parameters (``prepare_pruned``'s conditions)."""
+    structure = params.structure
+    k, d = params.n_components, params.n_features
+    if not structure.matrix or structure.shared or params.has_noise or k < MIN_COMPONENTS:
+        return False
+    return structure.n_quadratic(d) + d + 1 >= MIN_MOMENTS and bool(np.all(np.isfinite(dense.const)))
+
+
 def prepare_pruned(params: MixtureParams, dense: EStepState) -> PrunedState | None:
     """The pruned state for these parameters (``dense``: the iteration's dense state, for its
     origin and constants), or None where the kernel does not apply: shared or variance
     structures, a noise component, a zero weight, few components or features."""
+    if not applies(params, dense):
+        return None
     structure = params.structure
     k, d = params.n_components, params.n_features
-    if not structure.matrix or structure.shared or params.has_noise or k < MIN_COMPONENTS:
-        return None
-    if structure.n_quadratic(d) + d + 1 < MIN_MOMENTS or not np.all(np.isfinite(dense.const)):
-        return None
     shift = dense.shift  # float64 (for float32 data, the rounded shift: ``frame_shift``)
     pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
     mu = np.asarray(params.means, dtype=np.float64) - shift

@@ -135,6 +135,20 @@ class _Matrix:
         rows = prec.sum(axis=-1).max(axis=-1)
         return np.atleast_1d(np.minimum(rows, np.einsum("...ii->...", prec)))  # |P|'s diagonal is P's
 
+    def factor_rows(self, v: np.ndarray, pc: np.ndarray, c: int) -> np.ndarray:
+        """Rows v (n, d) times component c's precision factor: |v^T U_c| is v's Mahalanobis norm."""
+        return v @ (pc[c] if pc.ndim == 3 else pc)
+
+    def factor_inverse(self, pc: np.ndarray) -> np.ndarray:
+        """The precision factors' inverses U^-1, for ``factor_growth``."""
+        return np.linalg.inv(pc)
+
+    def factor_growth(self, inverse0: np.ndarray, pc: np.ndarray) -> np.ndarray:
+        """(k,) at least each ||U0_k^-1 U_k||_2 (so |v^T U_k| <= |v^T U0_k| times it), by
+        sqrt(||A||_1 ||A||_inf); ``inverse0``: U0's ``factor_inverse``."""
+        a = np.abs(inverse0 @ pc)
+        return np.sqrt(a.sum(axis=-2).max(axis=-1) * a.sum(axis=-1).max(axis=-1))
+
     def mean_precision(self, pc: np.ndarray, d: int) -> np.ndarray:
         """(k,) each precision's mean eigenvalue, trace(U U^T) / d."""
         return np.einsum("...ij,...ij->...", pc, pc) / d
@@ -310,6 +324,17 @@ class _Vector:
 
     def sklearn_precisions(self, pc: np.ndarray) -> np.ndarray:
         return pc**2
+
+    def factor_rows(self, v: np.ndarray, pc: np.ndarray, c: int) -> np.ndarray:
+        """Rows v (n, d) scaled by component c's per-feature precision factors."""
+        return v * self._per_feature(pc[c : c + 1], v.shape[1])
+
+    def factor_inverse(self, pc: np.ndarray) -> np.ndarray:
+        return 1.0 / pc
+
+    def factor_growth(self, inverse0: np.ndarray, pc: np.ndarray) -> np.ndarray:
+        """(k,) each ||U0_k^-1 U_k||_2: the largest ratio of the factors."""
+        return np.max(self._per_feature(pc * inverse0, 1), axis=1)
 
     def mean_precision(self, pc: np.ndarray, d: int) -> np.ndarray:
         """(k,) each precision's mean eigenvalue: its mean per-feature precision."""
