@@ -246,7 +246,7 @@ def _quadratic_coef(structure, pc: np.ndarray, mu: np.ndarray, const: np.ndarray
 def expanded_log_prob(phi: np.ndarray, coef: np.ndarray) -> np.ndarray:
     """log pi_k + log N(x | k) by the expansion (``coef``: the state's, or some of its rows),
     (rows of coef, rows) float64: GEMMs in coef's dtype, GEMM_COLUMNS rows at a time."""
-    if coef.shape[0] <= GEMV_ROWS:  # one GEMV a row: OpenBLAS reads phi faster so
+    if coef.shape[0] <= GEMV_ROWS:  # one GEMV a row (GEMV_ROWS: a few-row GEMM reads phi slower)
         return np.vstack([row @ phi for row in coef]).astype(np.float64, copy=False)
     chunks = column_chunks(phi.shape[1])
     if len(chunks) == 1:  # no copy into a float64 result already float64
