@@ -21,6 +21,7 @@ from .params import MixtureParams
 from .pruned import RETRY_AFTER, prepare_pruned, span_row_bytes, span_stats
 from .pruned import applies as pruned_applies
 from .sorted_blocks import SortedRows, likely_certain, prepare_sorted
+from .sorted_blocks import applies as sorted_applies
 from .stats import SuffStats, sum_stats
 
 #: The pruned kernel's spans: this many (runs of whole groups), each of at most SPAN_BYTES of
@@ -112,10 +113,11 @@ class BlockRunner:
             )
 
         mapper = map if self.pool is None else self.pool.map
-        exact = None
-        if self.sortable and self.sorting.ready():
-            exact = prepare_sorted(params, state, data.shift, data.radius2)
-        if exact is not None and (self.sorted is not None or likely_certain(params, exact) >= MIN_CERTAIN):
+        exact = None  # the sorted kernel's state, where it runs (cheap checks first)
+        if self.sortable and self.sorting.ready() and sorted_applies(params, state):
+            if self.sorted is not None or likely_certain(params, state) >= MIN_CERTAIN:
+                exact = prepare_sorted(params, state, data.shift, data.radius2)
+        if exact is not None:
             return self._sorted_stats(params, exact, moments, mapper, rival=pruned_applies(params, state))
         self.sorted = None
         pruned = prepare_pruned(params, state) if self.pruned.ready() else None

@@ -65,14 +65,20 @@ class SortedState:
     certain: np.ndarray  # (blocks,) bool: every segment of the block is certain
 
 
+def applies(params: MixtureParams, dense: EStepState) -> bool:
+    """The cheap part of ``prepare_sorted``'s conditions: an expanding structure (not a shared
+    whitening), no noise component, no zero weight, more than one component."""
+    if not params.structure.expands or dense.noise_log is not None:
+        return False
+    return params.n_components >= MIN_COMPONENTS and bool(np.all(np.isfinite(dense.const)))
+
+
 def prepare_sorted(params: MixtureParams, dense: EStepState, shift, radius2: float) -> EStepState | None:
     """The dense state the sorted kernel runs on: the quadratic expansion's (for float32
     matrix covariances, whose expansion is float32 and too coarse for it, the float64 one when
     that is exact enough: phi is then float64 for float32 rows too), or None where the kernel
     does not apply (no such state, a noise component, a zero weight, one component)."""
-    if dense.noise_log is not None or params.n_components < MIN_COMPONENTS:
-        return None
-    if not np.all(np.isfinite(dense.const)):
+    if not applies(params, dense):
         return None
     if dense.kernel != "quadratic" and dense.dtype == np.float32:
         dense = prepare_estep(params, shift, dtype=np.float64, radius2=radius2)
