@@ -8,7 +8,8 @@
 Shapes (issue 17): make_blobs(n, d, centers=k, random_state=0) for 200,000 x 10, k=8;
 50,000 x 50, k=16; 20,000 x 41, k=150; each with scikit-learn's four covariance types. A fourth,
 not among the targets: 50,000 x 50, k=16 with cluster_std=5, whose components overlap, so that
-the pruned kernel (``engine.pruned``) falls back to the dense ones. Every
+the sorted and pruned kernels (``engine.sorted_blocks``, ``engine.pruned``) stand aside for the
+dense ones. Every
 engine that can take a start gets the same one (``em.initial_params(X, k, type, init='kmeans',
 random_state=0)``; scikit-learn as weights_init/means_init/precisions_init, pomegranate as its
 initialised Normals and priors) and runs with tol=0, so it does exactly the iterations asked

@@ -280,3 +280,11 @@ def test_blocks_are_whole_runs_or_pieces_of_one():
         else:  # one piece of a run longer than block_rows
             assert any(s <= a and b <= e and e - s > 500 for s, e in zip(runs, runs[1:]))
     assert [b - a for a, b in bounds] == [130, 285, 285, 300, 400, 400, 400, 400]
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_structure_trace_is_the_matrices_trace(covariance_type):
+    _, params = _fitted(covariance_type)
+    structure, k, d = params.structure, params.n_components, params.n_features
+    want = np.einsum("kii->k", structure.matrices(params.covariances, k, d))
+    np.testing.assert_allclose(structure.trace(params.covariances, d), want, rtol=1e-14)

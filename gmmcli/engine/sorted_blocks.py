@@ -238,8 +238,8 @@ def likely_certain(params: MixtureParams, dense: EStepState) -> float:
     Mahalanobis distance TYPICAL_REACH sqrt(d). Sorting costs a pass and a gather: not where
     components overlap."""
     k, d = params.n_components, params.n_features
-    cov = params.structure.matrices(np.asarray(params.covariances, dtype=np.float64), k, d)
-    radii = TYPICAL_REACH * np.sqrt(np.einsum("kii->k", cov))
+    cov = np.asarray(params.covariances, dtype=np.float64)
+    radii = TYPICAL_REACH * np.sqrt(params.structure.trace(cov, d))  # no (k, d, d) for variances
     centres = np.asarray(params.means, dtype=np.float64) - dense.shift
     typical = dense.const - 0.5 * TYPICAL_REACH**2 * d
     _, _, certain = _bounds(params, dense, centres, radii, np.arange(k), typical)

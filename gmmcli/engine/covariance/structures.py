@@ -149,6 +149,10 @@ class _Matrix:
         a = np.abs(inverse0 @ pc)
         return np.sqrt(a.sum(axis=-2).max(axis=-1) * a.sum(axis=-1).max(axis=-1))
 
+    def trace(self, cov: np.ndarray, d: int) -> np.ndarray:
+        """Each covariance's trace, the sum of its variances."""
+        return np.einsum("...ii->...", cov)
+
     def mean_precision(self, pc: np.ndarray, d: int) -> np.ndarray:
         """(k,) each precision's mean eigenvalue, trace(U U^T) / d."""
         return np.einsum("...ij,...ij->...", pc, pc) / d
@@ -335,6 +339,10 @@ class _Vector:
     def factor_growth(self, inverse0: np.ndarray, pc: np.ndarray) -> np.ndarray:
         """(k,) each ||U0_k^-1 U_k||_2: the largest ratio of the factors."""
         return np.max(self._per_feature(pc * inverse0, 1), axis=1)
+
+    def trace(self, cov: np.ndarray, d: int) -> np.ndarray:
+        """(k,) each covariance's trace, the sum of its variances."""
+        return np.sum(self._per_feature(cov, d), axis=1)
 
     def mean_precision(self, pc: np.ndarray, d: int) -> np.ndarray:
         """(k,) each precision's mean eigenvalue: its mean per-feature precision."""
