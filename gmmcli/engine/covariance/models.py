@@ -26,10 +26,10 @@ from .structures import STRUCTURES
 #: Inner iterations of the iterative M-steps (VEI, VEV, VEE, EVE, VVE): relative change of the
 #: iterate at most INNER_TOL. 1e-10 keeps them within 1e-9 of the fixed point (mclust stops on
 #: the objective's change at sqrt(eps), further off) at a fraction of the steps 1e-12 takes.
-#: Warm-started from the last EM iteration, at most WARM_MAX_ITER steps: where the common
-#: orientation is barely determined (EVE on near-spherical components) the MM steps crawl, and
-#: 1,000 of them bought 3e-9 nats per row over 100 while taking 73% of an iteration (bench
-#: --fourteen, bench/RESULTS.md); EM goes on from there, as a generalised EM.
+#: Warm-started from the last EM iteration, at most WARM_MAX_ITER steps: a bound for the worst
+#: case only, since the warm EVE/VVE orientation takes Newton steps (a few per M-step once EM has
+#: settled, bench --fourteen, bench/RESULTS.md); where it is cut, EM goes on from there, as a
+#: generalised EM.
 INNER_TOL = 1e-10
 INNER_MAX_ITER = 1000
 WARM_MAX_ITER = 100
