@@ -74,6 +74,11 @@ _NEWTON_RETRY = 2  # after a failed Newton try, the next waits until the MM step
 _ARMIJO = 1e-4  # a warm orientation step is kept when the objective falls by this share of the predicted
 _HALVINGS = 30  # and is halved at most this many times to get there
 _ROUNDING = 64 * np.finfo(float).eps  # relative error of the profiled objective's sum
+#: After a whole Newton step that moved by delta, the next moves by about kappa delta^2: over ~13,000
+#: steps of `select -k 1-9` on faithful, banknote and iris kappa had medians 1-9 and was below 1.4e4
+#: for every delta above 1e-7 (below, the next move was at most 5e-10). So a warm orientation stops
+#: once _KAPPA delta^2 <= tol, sparing the step that would confirm it.
+_KAPPA = 1e4
 
 
 def _letters(name: str) -> str:
@@ -322,7 +327,8 @@ def _mm_orientation(name, W, nk, omega, D, weighted, tol, max_iter, warm=False):
     def descend(D, WD, B):
         # A saddle-free Newton step, halved until the objective falls by an Armijo fraction of the
         # decrease it predicts; None when no step does (rounding near the minimum): the MM step then.
-        step, decrease = _saddle_free_step(D, WD, B, nk, weighted)
+        # Also whether it was a whole Newton step (the next one moves at most _KAPPA moved^2).
+        step, decrease, newton = _saddle_free_step(D, WD, B, nk, weighted)
         before = objective(B)
         rounding = _ROUNDING * abs(before)  # so that steps within rounding of the minimum are kept
         size = 1.0
@@ -330,7 +336,7 @@ def _mm_orientation(name, W, nk, omega, D, weighted, tol, max_iter, warm=False):
             trial = _rotated(D, size * step)
             WT, BT = diagonal(trial)
             if np.all(BT > 0) and objective(BT) <= before - _ARMIJO * size * decrease + rounding:
-                return trial, WT, BT
+                return trial, WT, BT, newton and size == 1
             size /= 2
         return None
 
@@ -338,9 +344,10 @@ def _mm_orientation(name, W, nk, omega, D, weighted, tol, max_iter, warm=False):
     moved = newton_below = np.inf
     for _ in range(max_iter):
         if warm and (found := descend(D, WD, B)) is not None:
+            *found, whole_newton = found
             moved = change(D, B, found[0], found[2])
             D, WD, B = found
-            if moved <= tol:
+            if moved <= tol or (whole_newton and _KAPPA * moved**2 <= tol):
                 return D
             continue
         if not warm and moved < newton_below:
@@ -465,7 +472,8 @@ def _newton_trial(D, WD, B, nk, weighted):
 
 def _saddle_free_step(D, WD, B, nk, weighted):
     """The saddle-free Newton step (Dauphin et al. 2014) on the profiled objective, as skew entries, and
-    the decrease it predicts, -grad . step (> 0 unless at a stationary point).
+    the decrease it predicts, -grad . step (> 0 unless at a stationary point), and whether it is plain
+    Newton's (the Hessian positive definite).
 
     Newton's step with each Hessian eigenvalue replaced by its absolute value: Newton's own where the
     Hessian is positive definite, and elsewhere a descent direction that moves away from a saddle along
@@ -475,9 +483,9 @@ def _saddle_free_step(D, WD, B, nk, weighted):
     grad, hess = _derivatives(D, WD, B, nk, weighted)
     try:  # positive definite (the common case once EM has settled): Newton's step, at a third of eigh's cost
         np.linalg.cholesky(hess)
-        step = np.linalg.solve(hess, -grad)
+        step, newton = np.linalg.solve(hess, -grad), True
     except np.linalg.LinAlgError:
         lam, V = np.linalg.eigh(hess)
         size = np.abs(lam)
-        step = -V @ ((V.T @ grad) / np.maximum(size, 1e-12 * size.max(initial=0.0)))
-    return step, -grad @ step
+        step, newton = -V @ ((V.T @ grad) / np.maximum(size, 1e-12 * size.max(initial=0.0))), False
+    return step, -grad @ step, newton
