@@ -299,7 +299,8 @@ def _mm_orientation(name, W, nk, omega, D, weighted, tol, max_iter, warm=False):
     keeps the MM's path to its basin (on the reference data and on random scatter it lands on plain MM's
     fixed point) and makes the end quadratic. ``warm``: D is EM's last orientation, whose basin is kept
     anyway, so every step is a saddle-free Newton step (_saddle_free_step) with Armijo backtracking, and
-    an MM step only where that finds no decrease.
+    an MM step only where that finds no decrease; it also stops once a whole Newton step was small
+    enough that the next would be within ``tol`` (_KAPPA).
     """
 
     def diagonal(D):
