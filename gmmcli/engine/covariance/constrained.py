@@ -39,7 +39,7 @@ Where mclust 6 is followed, and where not:
 * warm-started (``previous``), EVE/VVE take saddle-free Newton steps with a line search instead: the
   basin is then the one EM's path chose, and the last orientation, for scatter that has moved, often
   sits where the Hessian is indefinite and the MM crawls (on 200,000 x 10, k = 8 blobs: 100 MM steps a
-  M-step, still 0.1 off the minimum after 10,000, against ~2 Newton steps once EM has settled);
+  M-step, still 0.1 off the minimum after 10,000, against one Newton step once EM has settled);
 * VVE: mclust updates the common orientation exactly as for EVE, ignoring the per-component volumes,
   which is not the maximum-likelihood estimate (the objective above is lower with the volumes in,
   by 1.3 on banknote with k = 5). The default here is the maximum-likelihood VVE; ``mclust_vve=True``
@@ -71,8 +71,8 @@ MODEL_NAMES = (
     "VVV",
 )
 _NEWTON_RETRY = 2  # after a failed Newton try, the next waits until the MM step has shrunk this much
-_ARMIJO = 1e-4  # a warm orientation step is kept when the objective falls by this share of the predicted
-_HALVINGS = 30  # and is halved at most this many times to get there
+_ARMIJO = 1e-4  # a warm orientation step is kept when the objective falls by this share of the
+_HALVINGS = 30  # predicted decrease, and is halved at most this many times to get there
 _ROUNDING = 64 * np.finfo(float).eps  # relative error of the profiled objective's sum
 #: After a whole Newton step that moved by delta, the next moves by about kappa delta^2: over ~13,000
 #: steps of `select -k 1-9` on faithful, banknote and iris kappa had medians 1-9 and was below 1.4e4
