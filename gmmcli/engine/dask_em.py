@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import DataError, InputMissing, UsageError
 from . import em
 from .cpus import available_cores
-from .estep import block_stats, prepare_estep
+from .estep import block_stats, expansion_dtype, prepare_estep
 from .params import MixtureParams
 from .stats import block_bounds, default_block_rows, sum_stats
 
@@ -173,7 +173,8 @@ def _rows(frame, positions, read_partition, args):
 
 def _stats(frame, read_partition, args, state, moments):
     X, w = read_partition(frame, *args)
-    rows = default_block_rows(state.covariance_type, state.n_features, state.n_components)
+    itemsize = expansion_dtype(state.structure, X.dtype).itemsize
+    rows = default_block_rows(state.covariance_type, state.n_features, state.n_components, itemsize)
     parts = [
         block_stats(X[a:b], state, None if w is None else w[a:b], moments=moments)
         for a, b in block_bounds(len(X), rows)

@@ -23,13 +23,15 @@ The kernels, chosen per iteration by ``prepare_estep``:
   round components),
   so it is used only when that bound is below 1e-9 (absolute, in log-density). It runs in
   float64, for float32 variances too (phi made in float64 block by block: their one small GEMM
-  is cheap, and the direct form's elementwise passes were 2-4x slower).
-* ``direct`` (float32 matrix covariances with few components, or where the bound above is too
-  large): sklearn's form, y = (x - mu_k) U_k, one GEMM against all components' precision
-  factors stacked as (k*d, d+1) (the offset folded in through a row of ones), squared and
-  summed per component. For float32 input this runs in float32, and so do phi and the moments'
-  GEMM (each block's sums then go on in float64; the scatter forms stay float64); log-sum-exp
-  and responsibilities are float64. Components go a few at a time, so that the (chunk*d, rows)
+  is cheap, and the direct form's elementwise passes were 2-4x slower). For float32 matrix
+  covariances it runs in float32, where its float32 bound is below ``FLOAT32_MAX_ERROR``
+  (overlapping components, whose expansion hardly cancels: half the direct kernel's flops).
+* ``direct`` (few components, where the bound above is too large): sklearn's form,
+  y = (x - mu_k) U_k, one GEMM against all components' precision factors stacked as
+  (k*d, d+1) (the offset folded in through a row of ones), squared and summed per component.
+  For float32 input this runs in float32, and so do phi and the moments' GEMM (each block's
+  sums then go on in float64; the scatter forms stay float64); log-sum-exp and
+  responsibilities are float64. Components go a few at a time, so that the (chunk*d, rows)
   product stays in cache.
 * ``whitened`` (a precision shared by all components, where the expansion's bound admits the
   quadratic kernel): y = W (x - shift) once per row, one (d, d) GEMM, then
@@ -84,6 +86,15 @@ GEMV_ROWS = 3
 
 #: Largest absolute error in log-density tolerated from the quadratic expansion.
 QUADRATIC_MAX_ERROR = 1e-9
+
+#: The same for the float32 expansion (float32 matrix covariances), whose bound cannot come
+#: near 1e-9 (eps is 1.2e-7): float32 log-probabilities are good to about eps |log N| (1e-5
+#: nats at 50,000 x 50, std 5) in any kernel, and the bound runs far above the error seen
+#: (there: bound 0.011-0.016; the largest error at a row's best component 1.7e-4 against the
+#: direct kernel's 1.6e-5, rms 3e-5 against 3e-6, the lower bound 1.3e-8 relative from
+#: float64's, as scikit-learn's float32 variances expand with no bound at all). Beyond it
+#: (well-separated components, whose expansion cancels) the exact forms run.
+FLOAT32_MAX_ERROR = 0.05
 
 #: log-probabilities below their row's best by more than this are raised to it before exp():
 #: numpy's exp is ~9x slower where it underflows (below about -708; measured 0.7 against 6 ns),
@@ -149,12 +160,13 @@ def prepare_estep(
 ) -> EStepState:
     """Precompute the per-iteration E-step coefficients.
 
-    kernel "auto" picks "quadratic" for float64 when ``quadratic_error_bound`` is below
-    ``QUADRATIC_MAX_ERROR`` (needs radius2; "whitened" instead, in float64 for either dtype,
-    where one precision is shared), else "screened" for variances and for matrix covariances
-    with many components, else "direct". The expansion runs in float64 for float64
-    data and float32 variances, in float32 for float32 matrix covariances (the bound then uses
-    float32's eps); the state's dtype says which.
+    kernel "auto" picks "quadratic" when ``quadratic_error_bound`` is below
+    ``QUADRATIC_MAX_ERROR`` (``FLOAT32_MAX_ERROR`` for a float32 expansion; needs radius2;
+    "whitened" instead, in float64 for either dtype, where one precision is shared), else
+    "screened" for variances and for matrix covariances with many components, else "direct".
+    The expansion runs in ``expansion_dtype``: float64 for float64 data and float32 variances,
+    float32 for float32 matrix covariances (the bound then uses float32's eps); the state's
+    dtype says which.
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -171,16 +183,13 @@ def prepare_estep(
     means = np.asarray(params.means, dtype=np.float64)
     pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
     mu = means - shift  # component means measured from the shift
-    # the expansion's dtype: float32 only for float32 matrix covariances, whose GEMM over phi
-    # is most of an iteration; variances' is one small GEMM, exact enough only in float64
-    expand = np.dtype(
-        np.float32 if dtype == np.float32 and structure.matrix and structure.expands else np.float64
-    )
+    expand = expansion_dtype(structure, dtype)
     bound = math.inf
     if kernel in ("auto", "screened") and radius2 is not None:
         bound = _error_bound(params.covariance_type, pc, mu, radius2, expand)
     if kernel == "auto":
-        kernel = _auto_kernel(structure, k, bound)
+        tolerance = FLOAT32_MAX_ERROR if expand == np.float32 else QUADRATIC_MAX_ERROR
+        kernel = _auto_kernel(structure, k, bound, tolerance)
     if kernel != "direct":
         dtype = expand
 
@@ -220,11 +229,20 @@ def prepare_estep(
     return EStepState(**direct, **common)
 
 
-def _auto_kernel(structure, k: int, bound: float) -> str:
-    """The fastest kernel that is exact enough (module docstring), given the expansion's bound."""
+def expansion_dtype(structure, dtype) -> np.dtype:
+    """phi's dtype for the expansion's kernels on data of ``dtype``: float32 only for float32
+    matrix covariances, whose GEMMs over phi are most of an iteration; variances' expansion is
+    one small GEMM, exact enough only in float64, and the shared whitening runs in float64."""
+    single = np.dtype(dtype) == np.float32 and structure.matrix and structure.expands
+    return np.dtype(np.float32 if single else np.float64)
+
+
+def _auto_kernel(structure, k: int, bound: float, tolerance: float) -> str:
+    """The fastest kernel that is exact enough (module docstring), given the expansion's bound
+    and the error tolerated from it."""
     if not structure.expands:  # one whitening for every component; else the exact form
-        return "whitened" if bound <= QUADRATIC_MAX_ERROR else "direct"
-    if bound <= QUADRATIC_MAX_ERROR:
+        return "whitened" if bound <= tolerance else "direct"
+    if bound <= tolerance:
         return "quadratic"
     if math.isfinite(bound) and (k >= SCREEN_MIN_COMPONENTS or not structure.matrix):
         return "screened"

@@ -80,7 +80,7 @@ def prepare_sorted(params: MixtureParams, dense: EStepState, shift, radius2: flo
     does not apply (no such state, a noise component, a zero weight, one component)."""
     if not applies(params, dense):
         return None
-    if dense.kernel != "quadratic" and dense.dtype == np.float32:
+    if dense.dtype == np.float32:
         dense = prepare_estep(params, shift, dtype=np.float64, radius2=radius2)
     return dense if dense.kernel == "quadratic" else None
 
