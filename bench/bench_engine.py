@@ -280,9 +280,18 @@ def _command(argv) -> str:
     return f"{env}{sys.executable} bench/bench_engine.py {' '.join(args)}".rstrip()
 
 
+def _cpu_model() -> str:
+    """The CPU's model name (Linux), or the platform's processor string."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown"
+
+
 def _machine(load_before, load_after) -> str:
     return (
-        f"- machine: `uname -m` = {platform.machine()}, {os.cpu_count()} CPUs (cores), "
+        f"- machine: `uname -m` = {platform.machine()}, {_cpu_model()}, {os.cpu_count()} CPUs (cores), "
         f"load average {load_before[0]:.1f} at start, {load_after[0]:.1f} at end "
         "(other engineers share the machine: timings are noisy)"
     )
