@@ -288,6 +288,53 @@ def test_a_warm_start_far_off_reaches_the_estimate_where_the_mm_crawls(name):
     assert crawled >= 1  # the cases include one where plain MM is still far off after 100 steps
 
 
+def _eigh_direction(grad, hess):
+    """The saddle-free direction from the whole spectrum, as the path below _LAPACK_PAIRS takes it."""
+    lam, V = np.linalg.eigh(hess)
+    return -V @ ((V.T @ grad) / np.maximum(np.abs(lam), 1e-12 * np.abs(hess).sum(axis=1).max()))
+
+
+@pytest.mark.parametrize("low", [-1e-3, 1e-15, -1e-15])  # small negative; near zero, either side
+def test_the_negative_eigenpairs_alone_give_the_saddle_free_step(low):
+    """From _LAPACK_PAIRS pairs the indefinite Hessian's step takes only its eigenpairs at or below the
+    floor and solves the rest by Cholesky: the whole spectrum's step to 1e-10, eigenvalues near zero
+    (floored) included; Newton's solve by the factor equals numpy's, and an indefinite Hessian is
+    refused."""
+    m = C._LAPACK_PAIRS + 20
+    rng = np.random.default_rng(11)
+    Q = np.linalg.qr(rng.normal(size=(m, m)))[0]
+    lam = np.concatenate([[-3.0, -0.5, low], rng.uniform(0.1, 30.0, m - 3)])
+    hess = (Q * lam) @ Q.T
+    hess = (hess + hess.T) / 2
+    grad = rng.normal(size=m)
+    got, want = C._saddle_free_direction(grad, hess), _eigh_direction(grad, hess)
+    assert np.linalg.norm(got - want) <= 1e-10 * np.linalg.norm(want)
+    positive = (Q * np.abs(lam).clip(0.1)) @ Q.T
+    positive = (positive + positive.T) / 2
+    np.testing.assert_allclose(C._solve_positive(positive, grad), np.linalg.solve(positive, grad), rtol=1e-10)
+    with pytest.raises(np.linalg.LinAlgError):
+        C._solve_positive(hess, grad)
+
+
+@pytest.mark.parametrize("name", ["EVE", "VVE"])
+def test_a_warm_start_in_many_dimensions_takes_the_same_path_by_lapack(name, monkeypatch):
+    """At d = 24 (276 pairs, the LAPACK path) a warm start far off reaches what the whole-spectrum path
+    reaches from it, to 1e-10, and a maximiser."""
+    W, nk = near_spherical(1, k=3, d=24, n=300)
+    k, d, _ = W.shape
+    rng = np.random.default_rng(5)
+    Q = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    previous = np.einsum("ij,kj,lj->kil", Q, np.exp(rng.normal(size=(k, d))), Q)
+    assert d * (d - 1) // 2 >= C._LAPACK_PAIRS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fast = C.estimate(name, W, nk, tol=1e-10, max_iter=200, previous=previous)
+        monkeypatch.setattr(C, "_LAPACK_PAIRS", 10**9)
+        whole = C.estimate(name, W, nk, tol=1e-10, max_iter=200, previous=previous)
+    assert max_rel_error(fast, whole) <= 1e-10
+    assert not is_lowered(name, fast, W, nk, 3)
+
+
 def test_no_weight_fails_only_where_the_component_has_its_own_parameters():
     W, nk = random_scatter(3)
     W[1], nk[1] = 0, 0
