@@ -335,6 +335,49 @@ def test_a_warm_start_in_many_dimensions_takes_the_same_path_by_lapack(name, mon
     assert not is_lowered(name, fast, W, nk, 3)
 
 
+def test_newton_pays_where_the_mm_would_cost_more():
+    """The warm orientation's choice: no rate yet, MM; an MM that does not contract, Newton; a crawl
+    (rate 0.99) at d = 10, where a Newton step costs about two MM steps, Newton; the same rate's fast
+    counterpart (0.5) at d = 50, where one costs some 64, the MM."""
+    assert not C._newton_pays(None, 1e-6, 1e-12, 8, 10)
+    assert C._newton_pays(1.01, 1e-6, 1e-12, 8, 50)
+    assert C._newton_pays(0.99, 1e-8, 1e-12, 8, 10)
+    assert not C._newton_pays(0.5, 1e-8, 1e-12, 8, 50)
+    assert not C._newton_pays(0.99, 1e-13, 1e-12, 8, 10)  # already within tol
+    assert 1.5 < C._newton_cost(8, 10) < 3 and 50 < C._newton_cost(8, 50) < 80
+
+
+@pytest.mark.parametrize("name", ["EVE", "VVE"])
+def test_a_warm_start_takes_newton_where_the_mm_crawls(name, monkeypatch):
+    """Warm at d = 30 from scatter moved as EM's does once it settles: near-spherical scatter makes the
+    MM crawl and Newton's steps take over; a well-determined orientation (shapes spread e^-1..e^1) starts
+    with MM steps. Both reach the cold estimate to 1e-10."""
+    built = []
+    derivatives = C._derivatives
+    monkeypatch.setattr(C, "_derivatives", lambda *a: built.append(1) or derivatives(*a))
+    mm = []
+    mm_pays = C._newton_pays
+    monkeypatch.setattr(C, "_newton_pays", lambda *a: mm.append(1) or mm_pays(*a))
+    rng = np.random.default_rng(2)
+    d, k, n = 30, 4, 2000
+    Q = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    X = rng.normal(size=(k, n, d)) * np.exp(rng.uniform(-1, 1, size=(k, 1, d))) @ Q.T
+    determined = (np.einsum("kni,knj->kij", X, X), np.full(k, float(n)))
+    steps = {}
+    for case, (W, nk) in {"determined": determined, "crawl": near_spherical(2, k, d, n)}.items():
+        moved = W * (1 + 1e-7 * rng.standard_normal(W.shape))
+        previous = C.estimate(name, (moved + np.swapaxes(moved, 1, 2)) / 2, nk)
+        cold = C.estimate(name, W, nk)
+        built.clear(), mm.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            warm = C.estimate(name, W, nk, previous=previous)
+        assert max_rel_error(warm, cold) <= 1e-10, case
+        steps[case] = len(mm), len(built)
+    assert steps["crawl"][1] > 0, steps  # Newton after the first MM steps
+    assert steps["determined"][0] > steps["crawl"][0], steps  # the MM's rate paid for more of them
+
+
 def test_no_weight_fails_only_where_the_component_has_its_own_parameters():
     W, nk = random_scatter(3)
     W[1], nk[1] = 0, 0

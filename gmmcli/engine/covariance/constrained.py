@@ -36,10 +36,12 @@ Where mclust 6 is followed, and where not:
   faster schemes tried (Anderson or SQUAREM extrapolation of the MM, damped Newton from the start) often
   end in a different one from the plain MM. Here the MM steps are mclust's, and the minimum found was
   plain MM's in all 52 cases checked (the reference fits, synthetic and random scatter at d = 10, k = 8);
-* warm-started (``previous``), EVE/VVE take saddle-free Newton steps with a line search instead: the
-  basin is then the one EM's path chose, and the last orientation, for scatter that has moved, often
-  sits where the Hessian is indefinite and the MM crawls (on 200,000 x 10, k = 8 blobs: 100 MM steps a
-  M-step, still 0.1 off the minimum after 10,000, against one Newton step once EM has settled);
+* warm-started (``previous``), EVE/VVE take saddle-free Newton steps with a line search instead, once
+  the MM's contraction shows it would cost more: the basin is then the one EM's path chose, and the last
+  orientation, for scatter that has moved, often sits where the Hessian is indefinite and the MM crawls
+  (on 200,000 x 10, k = 8 blobs: 100 MM steps a M-step, still 0.1 off the minimum after 10,000, against
+  one Newton step once EM has settled); where the orientation is well determined and d large the MM
+  contracts fast and stays, a Newton step costing some 64 MM steps at d = 50;
 * VVE: mclust updates the common orientation exactly as for EVE, ignoring the per-component volumes,
   which is not the maximum-likelihood estimate (the objective above is lower with the volumes in,
   by 1.3 on banknote with k = 5). The default here is the maximum-likelihood VVE; ``mclust_vve=True``
@@ -49,6 +51,7 @@ Where mclust 6 is followed, and where not:
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from typing import NamedTuple
 
@@ -79,6 +82,10 @@ _ROUNDING = 64 * np.finfo(float).eps  # relative error of the profiled objective
 #: for every delta above 1e-7 (below, the next move was at most 5e-10). So a warm orientation stops
 #: once _KAPPA delta^2 <= tol, sparing the step that would confirm it.
 _KAPPA = 1e4
+#: A warm orientation turns to Newton's steps when the MM, at its last contraction rate, would need more
+#: than this many Newton steps' cost (_newton_cost) to get within tol (settled M-steps take one Newton
+#: step, the first warm ones up to some thirty).
+_NEWTON_STEPS = 4
 #: From this many rotation pairs (d >= 24) the orientation's Hessian solves take LAPACK's Cholesky solve
 #: and its negative eigenpairs alone, through scipy (imported then, 0.2 s once): _solve_positive.
 _LAPACK_PAIRS = 256
@@ -301,9 +308,11 @@ def _mm_orientation(name, W, nk, omega, D, weighted, tol, max_iter, warm=False):
     kept if the objective falls; once one fails, the next try waits until the MM step has halved. This
     keeps the MM's path to its basin (on the reference data and on random scatter it lands on plain MM's
     fixed point) and makes the end quadratic. ``warm``: D is EM's last orientation, whose basin is kept
-    anyway, so every step is a saddle-free Newton step (_saddle_free_step) with Armijo backtracking, and
-    an MM step only where that finds no decrease; it also stops once a whole Newton step was small
-    enough that the next would be within ``tol`` (_KAPPA).
+    anyway: MM steps while they contract fast enough that finishing by them costs less than Newton's
+    (_newton_pays; they stop once the geometric tail of their moves is within ``tol``), then saddle-free
+    Newton steps (_saddle_free_step) with Armijo backtracking, and an MM step only where that finds no
+    decrease; these stop once a whole Newton step was small enough that the next would be within
+    ``tol`` (_KAPPA).
     """
 
     def diagonal(D):
@@ -346,8 +355,9 @@ def _mm_orientation(name, W, nk, omega, D, weighted, tol, max_iter, warm=False):
 
     WD, B = diagonal(D)
     moved = newton_below = np.inf
+    rate, newton_mode = None, False  # warm: the MM's last contraction; Newton's steps from here on
     for _ in range(max_iter):
-        if warm and (found := descend(D, WD, B)) is not None:
+        if newton_mode and (found := descend(D, WD, B)) is not None:
             *found, whole_newton = found
             moved = change(D, B, found[0], found[2])
             D, WD, B = found
@@ -368,12 +378,37 @@ def _mm_orientation(name, W, nk, omega, D, weighted, tol, max_iter, warm=False):
         G, WG, BG = mm_step(D, WD, B)
         if not np.all(BG > 0):  # also catches NaN
             raise ValueError(f"{name}: orientation iteration broke down (singular scatter)")
-        moved = change(D, B, G, BG)
+        step = change(D, B, G, BG)
+        rate = step / moved if 0 < moved < np.inf else None
+        moved = step
         D, WD, B = G, WG, BG
-        if moved <= tol:
+        tail = moved * max(1.0, rate / (1 - rate)) if warm and rate is not None and rate < 1 else moved
+        if moved <= tol and tail <= tol:  # warm: the geometric tail of the MM's moves too
             return D
+        if warm and not newton_mode:
+            newton_mode = _newton_pays(rate, moved, tol, *B.shape)
     _not_converged(name, max_iter, tol)
     return D
+
+
+def _newton_cost(k, d):
+    """A Newton step's cost in MM steps (measured at k = 8, one thread, d = 6, 10, 20, 30, 40, 50: 1.8,
+    1.8, 4.9, 13.7, 25, 64; this model 1.6, 1.9, 5.1, 14.2, 32, 63): the Hessian's Cholesky factor,
+    m^3 / 3 for m = d(d-1)/2 pairs, against the MM's products with the k scatter matrices."""
+    m = d * (d - 1) // 2
+    return 1.5 + m**3 / (30 * k * d**3)
+
+
+def _newton_pays(rate, moved, tol, k, d):
+    """Whether a warm orientation should leave the MM for Newton's steps: the MM does not contract, or at
+    its last rate would need more steps to move within tol than _NEWTON_STEPS Newton steps cost (at
+    d = 10 a crawl at rates near 0.99 turns at once; at d = 50 a well-determined orientation contracting
+    fast stays with the MM, 64 times cheaper a step). None: no rate yet (one MM step first)."""
+    if rate is None or moved <= tol:
+        return False
+    if rate >= 1:
+        return True
+    return math.log(tol / moved) / math.log(rate) > _NEWTON_STEPS * _newton_cost(k, d)
 
 
 class _Tables(NamedTuple):
