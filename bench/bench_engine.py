@@ -4,6 +4,7 @@
     python bench/bench_engine.py --quick     # 1 repeat, no file
     python bench/bench_engine.py --shapes 200k --types full,diag
     python bench/bench_engine.py --fourteen  # gmmcli alone, mclust's 14 models (own section)
+    python bench/bench_engine.py --fourteen --fourteen-shape 20000,50  # wide (its own section)
 
 Shapes (issue 17): make_blobs(n, d, centers=k, random_state=0) for 200,000 x 10, k=8;
 50,000 x 50, k=16; 20,000 x 41, k=150; each with scikit-learn's four covariance types. A fourth,
@@ -252,7 +253,7 @@ def write_section(path: Path, heading: str, lines: list[str]) -> None:
     new = "\n".join(lines).rstrip("\n") + "\n"
     parts = _sections(text)
     for i, part in enumerate(parts):
-        if part.startswith(heading):
+        if part.split("\n", 1)[0].strip() == heading:
             parts[i] = new
             break
     else:
@@ -303,10 +304,12 @@ def fourteen(args, repeats: int) -> int:
 
     t_start = time.perf_counter()
     load_before = os.getloadavg()
-    X, _ = make_blobs(N, D, centers=K, random_state=0)
+    n_rows, dims = (int(v) for v in args.fourteen_shape.split(","))
+    heading = FOURTEEN if (n_rows, dims) == (N, D) else f"{FOURTEEN}, {n_rows:,} x {dims}"
+    X, _ = make_blobs(n_rows, dims, centers=K, random_state=0)
     models = list(covariance.MODEL_NAMES)
     print(
-        f"gmmcli, {len(models)} models, {N} x {D}, k = {K}, kmeans start (random_state=0), tol=0, "
+        f"gmmcli, {len(models)} models, {n_rows} x {dims}, k = {K}, kmeans start (random_state=0), tol=0, "
         f"ms/iter = (t({LONG}) - t({SHORT})) / {LONG - SHORT}, best of {repeats}, models interleaved "
         f"(on {os.cpu_count()} shared cores; expect ~{22 * repeats + 15} s)",
         flush=True,
@@ -350,7 +353,7 @@ def fourteen(args, repeats: int) -> int:
         return 0
 
     lines = [
-        FOURTEEN,
+        heading,
         "",
         f"- date: {_dt.datetime.now().isoformat(timespec='seconds')}",
         _machine(load_before, load_after),
@@ -359,7 +362,7 @@ def fourteen(args, repeats: int) -> int:
         *[f"  - {line}" for line in blas_info()],
         f"- command: `{_command(args.argv)}` ({elapsed:.0f} s)",
         "",
-        f"gmmcli alone, every model on the same data: make_blobs({N}, {D} features, {K} centers, "
+        f"gmmcli alone, every model on the same data: make_blobs({n_rows}, {dims} features, {K} centers, "
         f"random_state=0), {K} components, each model's own k-means start (`em.initial_params(X, {K}, "
         f"model, init='kmeans', random_state=0)`), tol=0, default threads ({os.cpu_count()}, BLAS at "
         f"one). ms per EM iteration = (t({LONG} iterations) - t({SHORT})) / {LONG - SHORT}, best of "
@@ -383,7 +386,7 @@ def fourteen(args, repeats: int) -> int:
         f"Above {TARGET:g}x VVV: {', '.join(above) if above else 'none'}.",
         "",
     ]
-    write_section(Path(args.out), FOURTEEN, lines)
+    write_section(Path(args.out), heading, lines)
     print(f"wrote {args.out}")
     return 0
 
@@ -660,6 +663,7 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--fourteen", action="store_true", help="gmmcli alone, mclust's 14 models, as ratios to VVV"
     )
+    ap.add_argument("--fourteen-shape", default=f"{N},{D}", help="--fourteen's rows,columns (own section)")
     ap.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
     args = ap.parse_args(argv)
     args.argv = argv
