@@ -266,6 +266,28 @@ def test_float32_matrix_covariances_sort_in_float64():
     np.testing.assert_allclose(got.moments, want.moments, rtol=1e-11, atol=1e-9)
 
 
+def test_sorted_float32_rows_build_only_the_float64_state(monkeypatch):
+    """Once float32 rows are sorted, an iteration builds the float64 state the sorted kernel runs on
+    and no float32 one it would drop; the statistics are those of a runner building both."""
+    X, params = _fitted("full", dtype=np.float32)
+    data = emdata.EMData(X, None, "full", params.n_components, 512)
+    built = []
+    real = blocks.prepare_estep
+    spy = lambda *a, **kw: built.append(np.dtype(kw["dtype"])) or real(*a, **kw)  # noqa: E731
+    monkeypatch.setattr(blocks, "prepare_estep", spy)
+    runner = _runner(data)
+    try:
+        first = runner.stats(params)
+        assert runner.sorted is not None
+        built.clear()
+        again = runner.stats(params)
+    finally:
+        runner.close()
+    assert built == [np.dtype(np.float64)]
+    assert again.loglik == first.loglik
+    np.testing.assert_array_equal(again.moments, first.moments)
+
+
 def test_blocks_are_whole_runs_or_pieces_of_one():
     runs = np.array([0, 100, 130, 700, 705, 1000, 2600])
     bounds, cuts = sb._blocks(runs, 500)
