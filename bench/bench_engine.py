@@ -555,30 +555,29 @@ def targets(rows, ml, peak) -> list[str]:
                 f"gmmcli float32 on the same numbers {r['sk'] / r['ours32']:.2f}x)",
             )
         structure = covariance.get(r["cov"]).structure
-        if not structure.matrix or r["shape"].d < F32_MIN_D:
-            pass
-        elif not structure.expands:
-            # tied whitens in float64 for either dtype: its two GEMMs per row (d^2 + k d) are
-            # no longer most of the iteration, so the float32 target is not its measure
-            out.append(
-                f"- n/a: {where}: float32 {r['ours'] / r['ours32']:.2f}x float64 (the whitened "
-                f"kernel runs in float64), lower bound within {r['lb32']:.1e}"
-            )
-        elif r["ours"] < _dense_gemm_time(r, peak):
-            # the target's premise is that matrix products dominate an iteration; where one
-            # takes less than its dense GEMMs would at the peak, they demonstrably do not
-            out.append(
-                f"- n/a: {where}: float32 {r['ours'] / r['ours32']:.2f}x float64, lower bound within "
-                f"{r['lb32']:.1e}: an iteration ({_ms(r['ours'])} ms) takes less than its dense GEMMs "
-                f"would at the float64 peak ({_ms(_dense_gemm_time(r, peak))} ms), so matrix products "
-                "are not what it spends (the sorted kernel: certain runs cost their sums)"
-            )
-        else:
-            line(
-                r["ours"] / r["ours32"] >= F32_TARGET and r["lb32"] <= F32_LB,
-                f"{where}: float32 {r['ours'] / r['ours32']:.2f}x float64 (target {F32_TARGET:g}x), "
-                f"lower bound within {r['lb32']:.1e} (target {F32_LB:g})",
-            )
+        if structure.matrix and r["shape"].d >= F32_MIN_D:  # the float32 target's cells
+            if not structure.expands:
+                # tied whitens in float64 for either dtype: its two GEMMs per row (d^2 + k d) are
+                # no longer most of the iteration, so the float32 target is not its measure
+                out.append(
+                    f"- n/a: {where}: float32 {r['ours'] / r['ours32']:.2f}x float64 (the whitened "
+                    f"kernel runs in float64), lower bound within {r['lb32']:.1e}"
+                )
+            elif r["ours"] < _dense_gemm_time(r, peak):
+                # the target's premise is that matrix products dominate an iteration; where one
+                # takes less than its dense GEMMs would at the peak, they demonstrably do not
+                out.append(
+                    f"- n/a: {where}: float32 {r['ours'] / r['ours32']:.2f}x float64, lower bound within "
+                    f"{r['lb32']:.1e}: an iteration ({_ms(r['ours'])} ms) takes less than its dense GEMMs "
+                    f"would at the float64 peak ({_ms(_dense_gemm_time(r, peak))} ms), so matrix products "
+                    "are not what it spends (the sorted kernel: certain runs cost their sums)"
+                )
+            else:
+                line(
+                    r["ours"] / r["ours32"] >= F32_TARGET and r["lb32"] <= F32_LB,
+                    f"{where}: float32 {r['ours'] / r['ours32']:.2f}x float64 (target {F32_TARGET:g}x), "
+                    f"lower bound within {r['lb32']:.1e} (target {F32_LB:g})",
+                )
         if target:
             line(r["lb_sk"] <= LB_SKLEARN, f"{where}: lower bound within {r['lb_sk']:.1e} of scikit-learn's")
     for r in rows:

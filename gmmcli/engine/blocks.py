@@ -107,7 +107,7 @@ class BlockRunner:
             exact = prepare_sorted(params, probe, data.shift, data.radius2)
             if exact is not None:
                 rival = pruned_applies(params, exact)
-                return self._sorted_stats(params, exact, moments, self._mapper, rival=rival)
+                return self._sorted_stats(params, exact, moments, rival=rival)
             state = probe if probe.dtype == data.dtype else None
         if state is None:
             state = self._state(params, data.dtype)
@@ -129,7 +129,7 @@ class BlockRunner:
             if likely_certain(params, state) >= MIN_CERTAIN:
                 exact = prepare_sorted(params, state, data.shift, data.radius2)
         if exact is not None:
-            return self._sorted_stats(params, exact, moments, mapper, rival=pruned_applies(params, state))
+            return self._sorted_stats(params, exact, moments, rival=pruned_applies(params, state))
         self.sorted = None
         pruned = prepare_pruned(params, state) if self.pruned.ready() else None
         if pruned is None:
@@ -152,11 +152,12 @@ class BlockRunner:
         data = self.data
         return prepare_estep(params, data.shift, dtype=dtype, radius2=data.radius2)
 
-    def _sorted_stats(self, params, dense, moments, mapper, rival: bool) -> SuffStats:
+    def _sorted_stats(self, params, dense, moments, rival: bool) -> SuffStats:
         """The sorted kernel's statistics (sorting the rows first where they are not): the
         certain blocks from their sums, the others on threads. The order is dropped after an
         iteration that computed more than MAX_KEPT_SHARE of the pairs, or (``rival``: the
         pruned kernel applies too) had less than MIN_CERTAIN of the rows certain."""
+        mapper = self._mapper
         if self.sorted is None:
             self.sorted = SortedRows(self.data, params, dense, mapper)
             if self.data.features is not None:

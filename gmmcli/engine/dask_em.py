@@ -20,9 +20,9 @@ import numpy as np
 from ..errors import DataError, InputMissing, UsageError
 from . import em
 from .cpus import available_cores
-from .estep import block_stats, expansion_dtype, prepare_estep
+from .estep import block_stats, data_block_rows, prepare_estep
 from .params import MixtureParams
-from .stats import block_bounds, default_block_rows, sum_stats
+from .stats import block_bounds, sum_stats
 
 DASK_MISSING = "--engine dask needs Dask, which is not installed: pip install 'gmmcli[dask]'"
 TREE_FAN_IN = 8
@@ -173,8 +173,7 @@ def _rows(frame, positions, read_partition, args):
 
 def _stats(frame, read_partition, args, state, moments):
     X, w = read_partition(frame, *args)
-    itemsize = expansion_dtype(state.structure, X.dtype).itemsize
-    rows = default_block_rows(state.covariance_type, state.n_features, state.n_components, itemsize)
+    rows = data_block_rows(state.covariance_type, state.n_features, state.n_components, X.dtype)
     parts = [
         block_stats(X[a:b], state, None if w is None else w[a:b], moments=moments)
         for a, b in block_bounds(len(X), rows)

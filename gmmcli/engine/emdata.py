@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import covariance
-from .estep import expansion_dtype
-from .stats import block_bounds, default_block_rows, n_estep_features
+from .estep import data_block_rows
+from .stats import block_bounds, n_estep_features
 from .stats import features as phi_features
 
 
@@ -36,8 +35,7 @@ class EMData:
         self.covariance_type = covariance_type
         n, d = X.shape
         if block_rows is None:
-            phi_dtype = expansion_dtype(covariance.get(covariance_type).structure, X.dtype)
-            block_rows = default_block_rows(covariance_type, d, n_components, phi_dtype.itemsize)
+            block_rows = data_block_rows(covariance_type, d, n_components, X.dtype)
         self.block_rows = int(block_rows)
         self.bounds = block_bounds(n, self.block_rows) if bounds is None else bounds
         self.dtype = X.dtype

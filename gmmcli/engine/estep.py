@@ -60,7 +60,7 @@ import numpy as np
 
 from . import covariance
 from .params import MixtureParams
-from .stats import SuffStats, column_chunks, frame_shift, n_moment_features
+from .stats import SuffStats, column_chunks, default_block_rows, frame_shift, n_moment_features
 from .stats import features as phi_features
 from .stats import moments as packed_moments
 
@@ -235,6 +235,12 @@ def expansion_dtype(structure, dtype) -> np.dtype:
     one small GEMM, exact enough only in float64, and the shared whitening runs in float64."""
     single = np.dtype(dtype) == np.float32 and structure.matrix and structure.expands
     return np.dtype(np.float32 if single else np.float64)
+
+
+def data_block_rows(covariance_type: str, n_features: int, n_components: int, dtype) -> int:
+    """``stats.default_block_rows`` for data of ``dtype``: counted in its phi's itemsize."""
+    itemsize = expansion_dtype(covariance.get(covariance_type).structure, dtype).itemsize
+    return default_block_rows(covariance_type, n_features, n_components, itemsize)
 
 
 def _auto_kernel(structure, k: int, bound: float, tolerance: float) -> str:

@@ -113,7 +113,7 @@ def default_block_rows(covariance_type: str, n_features: int, n_components: int,
     float64), at least ``BLOCK_WORK`` products of phi with the components (up to four times
     those bytes), and at least ``MIN_BLOCK_ROWS`` float64 rows' worth of phi's bytes.
 
-    ``itemsize``: of phi's values (``estep.expansion_dtype``: 4 for float32 matrix
+    ``itemsize``: of phi's values (``estep.data_block_rows`` passes it: 4 for float32 matrix
     covariances). Only the floor counts in it: it keeps a wide phi's per-block costs a small
     share of its GEMMs, twice as fast in float32 (50,000 x 50, k=16, std 5, float32
     expansion, two threads: 512 rows 49 ms an iteration against 256 rows 55 and 2,048 rows

@@ -382,8 +382,9 @@ def _mm_orientation(name, W, nk, omega, D, weighted, tol, max_iter, warm=False):
         rate = step / moved if 0 < moved < np.inf else None
         moved = step
         D, WD, B = G, WG, BG
+        # warm: within tol once the geometric tail of the MM's moves is (never less than the move)
         tail = moved * max(1.0, rate / (1 - rate)) if warm and rate is not None and rate < 1 else moved
-        if moved <= tol and tail <= tol:  # warm: the geometric tail of the MM's moves too
+        if tail <= tol:
             return D
         if warm and not newton_mode:
             newton_mode = _newton_pays(rate, moved, tol, *B.shape)
